@@ -1,0 +1,511 @@
+"""The config file: schema, strict loading with precise errors, secrets, and atomic saving.
+
+The schema is a set of dataclasses; each field's `metadata` says how to check a raw TOML value.
+Loading collects every problem at once, each naming the key path, the line and what was expected.
+Secrets never live in the file: they come from an environment variable or a command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import shlex
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import platformdirs
+import tomli_w
+
+from .files import atomic_write
+
+APP_NAME = "homelab-tui"
+CONFIG_ENV = "HOMELAB_TUI_CONFIG"
+
+# Keys that would hold a secret in clear text, and where the secret should come from instead.
+_LITERAL_SECRETS = {
+    "router.password": "router.password_env or router.password_command",
+    "dns.cloudflare.token": "dns.cloudflare.token_env or dns.cloudflare.token_command",
+    "cluster.token": "an environment variable (the k3s token is read from the server, never stored)",
+}
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str  # dotted key path, e.g. "nodes[1].address"
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.path}{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The config is invalid. `issues` lists every problem found."""
+
+    def __init__(self, source: str, issues: list[ConfigIssue]):
+        self.source = source
+        self.issues = issues
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"invalid config {self.source}:"]
+        lines += [f"  {issue}" for issue in self.issues]
+        return "\n".join(lines)
+
+
+# --- value checkers: raw TOML value -> typed value, or raise ValueError("expected ...") -------
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_describe(value)}")
+    return value
+
+
+def _nonempty_string(value: Any) -> str:
+    if not _string(value).strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_describe(value)}")
+    return value
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"expected a port number 1-65535, got {_describe(value)}")
+    return value
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"expected a positive number of seconds, got {_describe(value)}")
+    return float(value)
+
+
+def _ipv4(value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Address(_string(value)))
+    except ipaddress.AddressValueError:
+        raise ValueError(f"expected an IPv4 address like 192.168.40.102, got {value!r}") from None
+
+
+def _host(value: Any) -> str:
+    text = _nonempty_string(value)
+    if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]_]+", text):
+        raise ValueError(f"expected a hostname or IP address, got {value!r}")
+    return text
+
+
+def _cidr(value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Network(_string(value), strict=True))
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError):
+        raise ValueError(f"expected an IPv4 CIDR like 10.42.0.0/16, got {value!r}") from None
+
+
+def _domain(value: Any) -> str:
+    text = _nonempty_string(value).rstrip(".").lower()
+    label = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+    if not re.fullmatch(rf"{label}(\.{label})+", text):
+        raise ValueError(f"expected a domain name like example.org, got {value!r}")
+    return text
+
+
+def _env_name(value: Any) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", _string(value)):
+        raise ValueError(f"expected an environment variable name, got {value!r}")
+    return value
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            expected = " or ".join(f'"{c}"' for c in choices)
+            raise ValueError(f"expected {expected}, got {_describe(value)}")
+        return value
+
+    return check
+
+
+def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], list]:
+    def check(value: Any) -> list:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list, got {_describe(value)}")
+        return [item(v) for v in value]
+
+    return check
+
+
+def _string_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"expected a table of strings, got {_describe(value)}")
+    return dict(value)
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+    return f"{kind} ({value!r})" if not isinstance(value, (list, dict)) else kind
+
+
+def _check(checker: Callable[[Any], Any], doc: str = "") -> dict:
+    return {"check": checker, "doc": doc}
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterConfig:
+    name: str = field(default="homelab", metadata=_check(_nonempty_string))
+    distribution: str = field(default="k3s", metadata=_check(_one_of("k3s", "kubeadm")))
+    kubeconfig: str | None = field(default=None, metadata=_check(_string))
+    context: str | None = field(default=None, metadata=_check(_string))
+    pod_cidr: str = field(default="10.42.0.0/16", metadata=_check(_cidr))
+    service_cidr: str = field(default="10.43.0.0/16", metadata=_check(_cidr))
+    install_script: str = field(default="https://get.k3s.io", metadata=_check(_nonempty_string))
+
+
+@dataclass
+class SshConfig:
+    user: str | None = field(default=None, metadata=_check(_nonempty_string))
+    identity_file: str | None = field(default=None, metadata=_check(_string))
+    known_hosts: str = field(default="~/.ssh/known_hosts", metadata=_check(_nonempty_string))
+    port: int = field(default=22, metadata=_check(_port))
+    use_agent: bool = field(default=True, metadata=_check(_boolean))
+    config_file: str | None = field(default="~/.ssh/config", metadata=_check(_string))
+    connect_timeout: float = field(default=10.0, metadata=_check(_positive_number))
+
+
+@dataclass
+class NodeConfig:
+    name: str = field(metadata=_check(_nonempty_string))
+    address: str = field(metadata=_check(_ipv4))
+    role: str = field(default="agent", metadata=_check(_one_of("server", "agent")))
+    hostname: str | None = field(default=None, metadata=_check(_domain))
+    ssh_host: str | None = field(default=None, metadata=_check(_host))
+    ssh_port: int | None = field(default=None, metadata=_check(_port))
+    labels: dict[str, str] = field(default_factory=dict, metadata=_check(_string_table))
+
+    @property
+    def fqdn(self) -> str:
+        return self.hostname or self.name
+
+
+@dataclass
+class RouterConfig:
+    host: str = field(metadata=_check(_host))
+    port: int = field(default=8728, metadata=_check(_port))
+    tls: bool = field(default=False, metadata=_check(_boolean))
+    user: str = field(default="admin", metadata=_check(_nonempty_string))
+    password_env: str | None = field(default=None, metadata=_check(_env_name))
+    password_command: str | None = field(default=None, metadata=_check(_nonempty_string))
+    wan_interface: str = field(default="all-ppp", metadata=_check(_nonempty_string))
+
+
+@dataclass
+class CloudflareConfig:
+    zone: str = field(metadata=_check(_domain))
+    token_env: str | None = field(default="CLOUDFLARE_API_TOKEN", metadata=_check(_env_name))
+    token_command: str | None = field(default=None, metadata=_check(_nonempty_string))
+    proxied: bool = field(default=True, metadata=_check(_boolean))
+    api_url: str = field(default="https://api.cloudflare.com/client/v4", metadata=_check(_nonempty_string))
+
+
+@dataclass
+class DnsConfig:
+    domain: str = field(metadata=_check(_domain))
+    nameservers: list[str] = field(default_factory=list, metadata=_check(_list_of(_ipv4)))
+    port: int = field(default=53, metadata=_check(_port))
+    timeout: float = field(default=3.0, metadata=_check(_positive_number))
+    ddns: str = field(default="routeros-cloud", metadata=_check(_one_of("routeros-cloud", "none")))
+    cloudflare: CloudflareConfig | None = None
+
+
+@dataclass
+class UiConfig:
+    theme: str = field(default="homelab-dark", metadata=_check(_nonempty_string))
+    refresh_seconds: float = field(default=5.0, metadata=_check(_positive_number))
+    keymap: dict[str, str] = field(default_factory=dict, metadata=_check(_string_table))
+
+
+@dataclass
+class Config:
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    ssh: SshConfig = field(default_factory=SshConfig)
+    nodes: list[NodeConfig] = field(default_factory=list)
+    router: RouterConfig | None = None
+    dns: DnsConfig | None = None
+    ui: UiConfig = field(default_factory=UiConfig)
+    path: Path | None = field(default=None, metadata={"internal": True})
+
+    def node(self, name: str) -> NodeConfig:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = ", ".join(n.name for n in self.nodes) or "none"
+        raise KeyError(f"no node named {name!r} in the config (known: {known})")
+
+    def resolve_path(self, value: str | None) -> Path | None:
+        """A path from the config: `~` expanded, relative paths taken from the config's folder."""
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_absolute() and self.path is not None:
+            path = self.path.parent / path
+        return path
+
+
+_SUBSECTIONS: dict[type, dict[str, type]] = {
+    Config: {"cluster": ClusterConfig, "ssh": SshConfig, "router": RouterConfig, "dns": DnsConfig, "ui": UiConfig},
+    DnsConfig: {"cloudflare": CloudflareConfig},
+}
+_ARRAYS: dict[type, dict[str, type]] = {Config: {"nodes": NodeConfig}}
+
+
+# --- locating keys in the source, for line numbers ----------------------------------------
+
+
+class _LineIndex:
+    """Maps dotted key paths to line numbers by scanning table headers and `key =` lines."""
+
+    _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\- ]+?)\s*\]\]?\s*(#.*)?$")
+    _key = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+    def __init__(self, text: str):
+        self.lines: dict[str, int] = {}
+        table = ""
+        array_counts: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if match := self._header.match(line):
+                name = match.group(2).replace(" ", "")
+                if match.group(1) == "[[":
+                    index = array_counts.get(name, 0)
+                    array_counts[name] = index + 1
+                    table = f"{name}[{index}]"
+                else:
+                    table = self._with_array_index(name, array_counts)
+                self.lines.setdefault(table, number)
+            elif match := self._key.match(line):
+                key = f"{table}.{match.group(1)}" if table else match.group(1)
+                self.lines.setdefault(key, number)
+
+    @staticmethod
+    def _with_array_index(name: str, array_counts: dict[str, int]) -> str:
+        # "[nodes.labels]" after the 2nd "[[nodes]]" belongs to nodes[1].
+        head, _, rest = name.partition(".")
+        if head in array_counts and rest:
+            return f"{head}[{array_counts[head] - 1}].{rest}"
+        return name
+
+    def line(self, path: str) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rpartition(".")[0] if "." in path else ""
+        return None
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def config_path(explicit: str | None = None) -> Path:
+    """`--config PATH`, else $HOMELAB_TUI_CONFIG, else <XDG config>/homelab-tui/config.toml."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env).expanduser()
+    return default_config_path()
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, [ConfigIssue("(file)", "not found; copy config.toml.example there, "
+                                               "or pass --config PATH")]) from None
+    except OSError as exc:
+        raise ConfigError(source, [ConfigIssue("(file)", f"cannot be read: {exc.strerror}")]) from None
+    config = parse_config(text, source)
+    config.path = path.resolve()
+    return config
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11's tomllib puts the position only in the message: "... (at line 3, column 9)".
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(found.group(1)) if found else None
+        message = str(exc).split(" (at line")[0]
+        raise ConfigError(source, [ConfigIssue("(syntax)", f"not valid TOML: {message}", line)]) from None
+    lines = _LineIndex(text)
+    issues: list[ConfigIssue] = []
+
+    def report(path: str, message: str) -> None:
+        issues.append(ConfigIssue(path, message, lines.line(path)))
+
+    config = _build(Config, raw, "", report)
+    if config is not None:
+        _check_cross_fields(config, report)
+    if issues:
+        raise ConfigError(source, issues)
+    return config
+
+
+def _build(cls: type, raw: Any, prefix: str, report: Callable[[str, str], None]) -> Any:
+    where = prefix or "(top level)"
+    if not isinstance(raw, dict):
+        report(where, f"expected a table, got {_describe(raw)}")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    values: dict[str, Any] = {}
+    ok = True
+    for key, value in raw.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if path in _LITERAL_SECRETS:
+            report(path, f"a secret must not be written in the config file; use {_LITERAL_SECRETS[path]}")
+            ok = False
+        elif key not in fields:
+            allowed = ", ".join(sorted(fields))
+            report(path, f"unknown key; expected one of: {allowed}")
+            ok = False
+        elif key in _SUBSECTIONS.get(cls, {}):
+            values[key] = _build(_SUBSECTIONS[cls][key], value, path, report)
+            ok &= values[key] is not None
+        elif key in _ARRAYS.get(cls, {}):
+            if not isinstance(value, list):
+                report(path, f"expected an array of tables ([[{key}]]), got {_describe(value)}")
+                ok = False
+                continue
+            items = [_build(_ARRAYS[cls][key], item, f"{path}[{i}]", report) for i, item in enumerate(value)]
+            ok &= all(item is not None for item in items)
+            values[key] = items
+        else:
+            try:
+                values[key] = fields[key].metadata["check"](value)
+            except ValueError as exc:
+                report(path, str(exc))
+                ok = False
+    for name, spec in fields.items():
+        required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+        if required and name not in raw:
+            report(f"{prefix}.{name}" if prefix else name, "is required")
+            ok = False
+    return cls(**values) if ok else None
+
+
+def _check_cross_fields(config: Config, report: Callable[[str, str], None]) -> None:
+    seen_names: dict[str, int] = {}
+    seen_addresses: dict[str, int] = {}
+    for i, node in enumerate(config.nodes):
+        if node.name in seen_names:
+            report(f"nodes[{i}].name", f"duplicate node name {node.name!r} (also nodes[{seen_names[node.name]}])")
+        seen_names.setdefault(node.name, i)
+        if node.address in seen_addresses:
+            report(f"nodes[{i}].address",
+                   f"duplicate node address {node.address} (also nodes[{seen_addresses[node.address]}])")
+        seen_addresses.setdefault(node.address, i)
+    pods = ipaddress.IPv4Network(config.cluster.pod_cidr)
+    services = ipaddress.IPv4Network(config.cluster.service_cidr)
+    if pods.overlaps(services):
+        report("cluster.service_cidr", f"overlaps cluster.pod_cidr {pods}; expected separate ranges")
+    for i, node in enumerate(config.nodes):
+        address = ipaddress.IPv4Address(node.address)
+        for key, network in (("pod_cidr", pods), ("service_cidr", services)):
+            if address in network:
+                report(f"nodes[{i}].address", f"{address} is inside cluster.{key} {network}")
+    router = config.router
+    if router is not None and router.password_env and router.password_command:
+        report("router.password_command", "set either router.password_env or router.password_command, not both")
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+
+class SecretError(Exception):
+    """A secret could not be obtained. The message names the config key, never the value."""
+
+
+def read_secret(key: str, env: str | None = None, command: str | None = None, *, required: bool = True) -> str | None:
+    """The value of a secret named by `<key>_env` or `<key>_command` in the config."""
+    if env:
+        value = os.environ.get(env)
+        if value:
+            return value
+        if required:
+            raise SecretError(f"{key}_env: environment variable {env} is not set")
+        return None
+    if command:
+        try:
+            done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SecretError(f"{key}_command: could not run {command.split()[0]!r}: {exc}") from None
+        if done.returncode != 0:
+            raise SecretError(f"{key}_command: exited with status {done.returncode}")
+        value = done.stdout.rstrip("\n")
+        if value:
+            return value
+        if required:
+            raise SecretError(f"{key}_command: printed nothing")
+        return None
+    if required:
+        raise SecretError(f"{key}: no secret configured; set {key}_env or {key}_command")
+    return None
+
+
+def router_password(router: RouterConfig) -> str:
+    return read_secret("router.password", router.password_env, router.password_command)  # type: ignore[return-value]
+
+
+def cloudflare_token(cloudflare: CloudflareConfig) -> str:
+    # An explicit token_command wins over the default token_env.
+    env = None if cloudflare.token_command else cloudflare.token_env
+    return read_secret("dns.cloudflare.token", env, cloudflare.token_command)  # type: ignore[return-value]
+
+
+# --- saving --------------------------------------------------------------------------------
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The TOML document for `config`: None values dropped, since TOML has no null."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    data = dataclasses.asdict(config)
+    data.pop("path", None)
+    return strip(data)
+
+
+def save_config(config: Config, path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the config atomically, mode 0600, keeping the previous file as `.bak`."""
+    target = Path(path) if path is not None else config.path
+    if target is None:
+        raise ValueError("no path to save the config to")
+    text = tomli_w.dumps(config_to_dict(config))
+    return atomic_write(target, text, mode=0o600, backup=True)

@@ -1,0 +1,49 @@
+"""The layer rule of DESIGN.md: nothing below ui/ imports textual, and nothing imports ui."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import homelab_tui
+
+PACKAGE_DIR = Path(homelab_tui.__file__).parent
+
+
+def _modules_below_ui() -> list[str]:
+    names = []
+    for info in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="homelab_tui."):
+        if info.name == "homelab_tui.ui" or info.name.startswith("homelab_tui.ui."):
+            continue
+        if info.name in ("homelab_tui.cli", "homelab_tui.__main__"):
+            continue  # the entry point opens the TUI, so it may import ui lazily
+        names.append(info.name)
+    return names
+
+
+def test_core_layers_never_import_textual():
+    modules = _modules_below_ui()
+    assert "homelab_tui.config" in modules and "homelab_tui.sim.lab" in modules
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    if 'textual' in sys.modules:\n"
+        "        print(name); break\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "", f"{done.stdout.strip()} pulls in textual"
+
+
+def test_nothing_below_ui_imports_ui():
+    offenders = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        relative = path.relative_to(PACKAGE_DIR)
+        if relative.parts[0] == "ui" or relative.name == "cli.py":
+            continue
+        text = path.read_text()
+        if "homelab_tui.ui" in text or "from .ui" in text or "from ..ui" in text:
+            offenders.append(str(relative))
+    assert offenders == []
