@@ -2,7 +2,6 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-DEBS := openssh-server dnsmasq-base bind9-dnsutils tmux
 
 .PHONY: test demo bench sysdeps clean
 
@@ -12,14 +11,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
-# Debian packages the real-server tests need; installed only when running as root and missing.
+# Debian packages the real-server tests need (binary:package); installed only as root, only when missing.
+SYSDEPS := sshd:openssh-server ssh:openssh-client sudo:sudo dnsmasq:dnsmasq-base dig:bind9-dnsutils tmux:tmux
+
 sysdeps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	  missing=""; \
-	  command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
-	  command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing="$$missing dnsmasq-base"; \
-	  command -v dig >/dev/null 2>&1 || missing="$$missing bind9-dnsutils"; \
-	  command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
+	  for pair in $(SYSDEPS); do \
+	    bin=$${pair%%:*}; pkg=$${pair#*:}; \
+	    PATH="$$PATH:/usr/sbin:/sbin" command -v $$bin >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	  done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \

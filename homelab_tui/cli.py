@@ -1,0 +1,82 @@
+"""Command-line entry point: the TUI, `check`, `sim`, and the headless twins of the wizards.
+
+Exit codes: 0 success, 1 something unreachable or failed, 2 bad config or bad arguments.
+No traceback reaches the user for any of those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Config, ConfigError, config_path, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag names itself and exits 2 without the whole usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="homelab-tui", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"homelab-tui {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $HOMELAB_TUI_CONFIG, "
+                        "else ~/.config/homelab-tui/config.toml)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser("check", help="validate the config and probe every component")
+    check.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    check.add_argument("--timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
+                       help="per-component timeout (default 10)")
+
+    sim = commands.add_parser("sim", help="run the simulated lab headless until Ctrl-C")
+    sim.add_argument("--write-config", metavar="PATH", required=True, type=Path,
+                     help="write a config for the lab here (secrets and keys go to PATH's .d folder)")
+    sim.add_argument("--preset", choices=("fresh", "running"), default="running",
+                     help="fresh: bare nodes; running: k3s, nginx on NodePort 31681, PCC rules, DDNS")
+    return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(config_path(args.config))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            from .check import run_check
+
+            return asyncio.run(run_check(_load(args), timeout=args.timeout, out=sys.stdout))
+        if args.command == "sim":
+            from .sim.lab import run_headless
+
+            return asyncio.run(run_headless(args.write_config, preset=args.preset, out=sys.stdout))
+        build_parser().print_help()
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

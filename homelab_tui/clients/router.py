@@ -1,0 +1,418 @@
+"""Async client for the MikroTik RouterOS API, on `librouteros.async_connect`.
+
+One `RouterClient` holds one API connection and runs one command at a time on it (an
+asyncio.Lock): the RouterOS API answers sentences in order, so two coroutines reading the same
+stream would steal each other's replies.
+
+Errors come out typed: `RouterTrap` (the router refused a command), `RouterAuthError` (login
+refused), `RouterUnreachable` (refused, closed, timed out, TLS failure). Messages never carry
+the password. After a broken connection the next call connects again; reads are retried once
+on a fresh connection, writes are not (the router may already have applied them).
+
+`render_console` turns a command into the RouterOS console line used for plan previews and
+.rsc export.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterable, Mapping
+import librouteros
+from librouteros.api import AsyncApi
+from librouteros.exceptions import ConnectionClosed, FatalError, MultiTrapError, ProtocolError, TrapError
+from librouteros.types import ReplyDict
+
+from homelab_tui.models import (
+    CloudStatus,
+    DhcpLease,
+    DhcpNetwork,
+    IpAddress,
+    IpPool,
+    MangleRule,
+    NatRule,
+    RouterIdentity,
+    RouterInterface,
+)
+
+NAT_MENU = "/ip/firewall/nat"
+MANGLE_MENU = "/ip/firewall/mangle"
+CLOUD_MENU = "/ip/cloud"
+IDENTITY_MENU = "/system/identity"
+RESOURCE_MENU = "/system/resource"
+
+DEFAULT_PORT = 8728
+DEFAULT_TLS_PORT = 8729
+
+FieldValue = str | int | bool
+Fields = Mapping[str, FieldValue]
+
+
+class RouterError(Exception):
+    """Base of every error this client raises."""
+
+
+class RouterTrap(RouterError):
+    """The router answered `!trap`: it refused the command (bad value, no such item ...)."""
+
+    def __init__(self, message: str, category: int | None = None, command: str = "") -> None:
+        super().__init__(f"{command}: {message}" if command else message)
+        self.message = message
+        self.category = category
+        self.command = command
+
+
+class RouterAuthError(RouterError):
+    """The router refused the user name or password."""
+
+
+class RouterUnreachable(RouterError):
+    """No working connection: refused, closed, timed out, or the TLS handshake failed."""
+
+
+# Errors that mean the connection is gone or out of step; it is then thrown away.
+_CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, ConnectionClosed, FatalError, EOFError)
+
+
+class _StringApi(AsyncApi):
+    """librouteros turns "80" into 80 and a comment "yes" into True; keep every value a string."""
+
+    async def readSentence(self) -> tuple[str, ReplyDict]:  # noqa: N802 (librouteros name)
+        reply_word, words = await self.protocol.readSentence()
+        return reply_word, dict(word[1:].split("=", 1) for word in words if word.startswith("="))
+
+
+async def _login(api: AsyncApi, username: str, password: str) -> None:
+    """The RouterOS >= 6.43 plain login, with the words passed as typed (no casting)."""
+    [_ async for _ in api.rawCmd("/login", f"=name={username}", f"=password={password}")]
+
+
+def api_path(menu: str) -> str:
+    """`/ip firewall nat`, `ip/firewall/nat` or `/ip/firewall/nat/` -> `/ip/firewall/nat`."""
+    return "/" + "/".join(part for part in menu.replace(" ", "/").split("/") if part)
+
+
+def api_value(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def api_fields(fields: Fields | None, keywords: Fields) -> dict[str, str]:
+    """Merge a dict of RouterOS names (`dst-port`) with keyword arguments (`dst_port`)."""
+    merged = dict(fields or {})
+    merged.update({name.replace("_", "-"): value for name, value in keywords.items()})
+    return {name: api_value(value) for name, value in merged.items()}
+
+
+def _attribute_words(fields: Fields | None, keywords: Fields) -> list[str]:
+    return [f"={name}={value}" for name, value in api_fields(fields, keywords).items()]
+
+
+class RouterClient:
+    """A connection to one router. Use `await RouterClient.connect(...)` or `async with`."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        user: str = "admin",
+        password: str = "",
+        *,
+        tls: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+        self.user = user
+        self._password = password
+        self.tls = tls or ssl_context is not None
+        self._ssl_context = ssl_context
+        self.timeout = timeout
+        self._api: AsyncApi | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        scheme = "api-ssl" if self.tls else "api"
+        return f"RouterClient({scheme}://{self.user}@{self.host}:{self.port})"
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int | None = None,
+        user: str = "admin",
+        password: str = "",
+        *,
+        tls: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 10.0,
+    ) -> RouterClient:
+        """Connect and log in now, so that a wrong password or a dead router shows up here."""
+        client = cls(host, port, user, password, tls=tls, ssl_context=ssl_context, timeout=timeout)
+        await client.open()
+        return client
+
+    async def open(self) -> None:
+        async with self._lock:
+            await self._connected()
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._discard()
+
+    async def __aenter__(self) -> RouterClient:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._api is not None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"router {self.host}:{self.port}"
+
+    async def _connected(self) -> AsyncApi:
+        """The live connection, opened (and logged in) first if there is none or it was closed."""
+        if self._api is not None and self._api.protocol.transport.reader.at_eof():
+            await self._discard()  # the router closed it while we were idle
+        if self._api is None:
+            context = self._ssl_context
+            if self.tls and context is None:
+                context = ssl.create_default_context()
+            try:
+                self._api = await librouteros.async_connect(
+                    self.host, self.user, self._password, port=self.port, timeout=self.timeout,
+                    encoding="utf-8", ssl_wrapper=context, subclass=_StringApi, login_method=_login,
+                )
+            except (TrapError, MultiTrapError) as exc:
+                raise RouterAuthError(f"{self._where()} refused the login of {self.user!r}: {exc}") from None
+            except (*_CONNECTION_ERRORS, ProtocolError) as exc:
+                raise RouterUnreachable(f"cannot connect to {self._where()}: {_describe(exc)}") from None
+        return self._api
+
+    def _abandon(self) -> None:
+        api, self._api = self._api, None
+        if api is not None:
+            api.protocol.transport.writer.transport.abort()
+
+    async def _discard(self) -> None:
+        api, self._api = self._api, None
+        if api is not None:
+            try:
+                await api.close()
+            except (*_CONNECTION_ERRORS, RuntimeError):
+                pass
+
+    async def run(self, command: str, *words: str, retry: bool = False) -> list[dict[str, str]]:
+        """Send one command with raw API words; return the `!re` (and `!done =ret=`) rows.
+
+        With `retry`, a command that failed because the connection broke is sent once more on
+        a new connection. Use it for reads only.
+        """
+        async with self._lock:
+            attempts = 2 if retry else 1
+            for attempt in range(1, attempts + 1):
+                api = await self._connected()
+                try:
+                    return [row async for row in api.rawCmd(command, *words)]
+                except TrapError as exc:
+                    raise RouterTrap(exc.message, _category(exc), command) from None
+                except MultiTrapError as exc:
+                    raise RouterTrap(str(exc), _category(exc.traps[0]), command) from None
+                except asyncio.CancelledError:
+                    self._abandon()  # the reply may still arrive: this stream is out of step
+                    raise
+                except _CONNECTION_ERRORS as exc:
+                    await self._discard()
+                    if attempt == attempts:
+                        raise RouterUnreachable(f"{self._where()} during {command}: {_describe(exc)}") from None
+        raise AssertionError("unreachable")
+
+    # -- generic commands -------------------------------------------------------------------
+
+    async def print(
+        self, menu: str, *, proplist: Iterable[str] | None = None, queries: Iterable[str] = ()
+    ) -> list[dict[str, str]]:
+        """`print` a menu. `queries` are raw API query words, e.g. `?chain=dstnat`."""
+        words = [f"=.proplist={','.join(proplist)}"] if proplist is not None else []
+        return await self.run(f"{api_path(menu)}/print", *words, *queries, retry=True)
+
+    async def add(self, menu: str, fields: Fields | None = None, **keywords: FieldValue) -> str:
+        """Add an item; returns its .id (e.g. `*A`)."""
+        rows = await self.run(f"{api_path(menu)}/add", *_attribute_words(fields, keywords))
+        return rows[0].get("ret", "") if rows else ""
+
+    async def set(self, menu: str, item_id: str, fields: Fields | None = None, **keywords: FieldValue) -> None:
+        await self.run(f"{api_path(menu)}/set", f"=.id={item_id}", *_attribute_words(fields, keywords))
+
+    async def set_single(self, menu: str, fields: Fields | None = None, **keywords: FieldValue) -> None:
+        """`set` on a menu without items, such as /ip/cloud or /system/identity."""
+        await self.run(f"{api_path(menu)}/set", *_attribute_words(fields, keywords))
+
+    async def remove(self, menu: str, *item_ids: str) -> None:
+        await self.run(f"{api_path(menu)}/remove", f"=.id={','.join(item_ids)}")
+
+    async def enable(self, menu: str, *item_ids: str) -> None:
+        await self.run(f"{api_path(menu)}/enable", f"=.id={','.join(item_ids)}")
+
+    async def disable(self, menu: str, *item_ids: str) -> None:
+        await self.run(f"{api_path(menu)}/disable", f"=.id={','.join(item_ids)}")
+
+    # -- typed reads ------------------------------------------------------------------------
+
+    async def nat_rules(self) -> list[NatRule]:
+        return [
+            NatRule(
+                id=row[".id"], chain=row.get("chain", ""), action=row.get("action", ""),
+                protocol=row.get("protocol", ""), dst_port=row.get("dst-port", ""),
+                in_interface=row.get("in-interface", ""), to_addresses=row.get("to-addresses", ""),
+                to_ports=row.get("to-ports", ""), connection_mark=row.get("connection-mark", ""),
+                packets=_int(row.get("packets")), bytes=_int(row.get("bytes")),
+                comment=row.get("comment", ""), disabled=_bool(row.get("disabled")), raw=row,
+            )
+            for row in await self.print(NAT_MENU)
+        ]
+
+    async def mangle_rules(self) -> list[MangleRule]:
+        return [
+            MangleRule(
+                id=row[".id"], chain=row.get("chain", ""), action=row.get("action", ""),
+                protocol=row.get("protocol", ""), dst_port=row.get("dst-port", ""),
+                in_interface=row.get("in-interface", ""),
+                new_connection_mark=row.get("new-connection-mark", ""),
+                per_connection_classifier=row.get("per-connection-classifier", ""),
+                passthrough=_bool(row.get("passthrough", "true")),
+                packets=_int(row.get("packets")), bytes=_int(row.get("bytes")),
+                comment=row.get("comment", ""), disabled=_bool(row.get("disabled")), raw=row,
+            )
+            for row in await self.print(MANGLE_MENU)
+        ]
+
+    async def cloud(self) -> CloudStatus:
+        row = await self._single(CLOUD_MENU)
+        return CloudStatus(
+            ddns_enabled=_bool(row.get("ddns-enabled")), dns_name=row.get("dns-name", ""),
+            public_address=row.get("public-address", ""), status=row.get("status", ""),
+        )
+
+    async def identity(self) -> RouterIdentity:
+        resource = await self._single(RESOURCE_MENU)
+        identity = await self._single(IDENTITY_MENU)
+        return RouterIdentity(
+            identity=identity.get("name", ""), version=resource.get("version", ""),
+            board=resource.get("board-name", ""), architecture=resource.get("architecture-name", ""),
+            uptime=resource.get("uptime", ""), cpu_load=_int(resource.get("cpu-load")),
+            free_memory=_int(resource.get("free-memory")), total_memory=_int(resource.get("total-memory")),
+        )
+
+    async def interfaces(self) -> list[RouterInterface]:
+        return [
+            RouterInterface(
+                name=row.get("name", ""), type=row.get("type", ""), running=_bool(row.get("running")),
+                disabled=_bool(row.get("disabled")), mac_address=row.get("mac-address", ""),
+            )
+            for row in await self.print("/interface")
+        ]
+
+    async def addresses(self) -> list[IpAddress]:
+        return [
+            IpAddress(
+                address=row.get("address", ""), network=row.get("network", ""),
+                interface=row.get("interface", ""), disabled=_bool(row.get("disabled")),
+            )
+            for row in await self.print("/ip/address")
+        ]
+
+    async def pools(self) -> list[IpPool]:
+        return [IpPool(name=row.get("name", ""), ranges=row.get("ranges", "")) for row in await self.print("/ip/pool")]
+
+    async def dhcp_networks(self) -> list[DhcpNetwork]:
+        return [
+            DhcpNetwork(
+                address=row.get("address", ""), gateway=row.get("gateway", ""), dns_server=row.get("dns-server", ""),
+            )
+            for row in await self.print("/ip/dhcp-server/network")
+        ]
+
+    async def dhcp_leases(self) -> list[DhcpLease]:
+        return [
+            DhcpLease(
+                address=row.get("address", ""), mac_address=row.get("mac-address", ""),
+                host_name=row.get("host-name", ""), status=row.get("status", ""),
+                dynamic=_bool(row.get("dynamic")),
+            )
+            for row in await self.print("/ip/dhcp-server/lease")
+        ]
+
+    async def _single(self, menu: str) -> dict[str, str]:
+        rows = await self.print(menu)
+        return rows[0] if rows else {}
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "yes")
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _category(trap: TrapError) -> int | None:
+    """The trap category as a number (our reader leaves every value a string)."""
+    category = trap.category
+    return int(category) if isinstance(category, str) and category.isdigit() else category
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc})"
+    return str(exc) or type(exc).__name__
+
+
+# --- console rendering ---------------------------------------------------------------------
+
+_BARE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/,*!+@")
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "?": "\\?", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def console_value(value: FieldValue) -> str:
+    """A value as the RouterOS console reads it: bare when safe, else double-quoted."""
+    text = api_value(value)
+    if text and all(char in _BARE_CHARS for char in text):
+        return text
+    return '"' + "".join(_ESCAPES.get(char, char) for char in text) + '"'
+
+
+def console_find(**conditions: FieldValue) -> str:
+    """An item selector such as `[find comment="..."]`, for set/remove lines in scripts."""
+    terms = " and ".join(f"{name.replace('_', '-')}={console_value(value)}" for name, value in conditions.items())
+    return f"[find {terms}]" if terms else "[find]"
+
+
+def render_console(
+    verb: str, menu: str, fields: Fields | None = None, *, target: str = "", **keywords: FieldValue
+) -> str:
+    """One RouterOS console command, e.g. `/ip firewall nat add chain=dstnat ... comment="..."`.
+
+    Fields keep their order, except that `comment` goes last. `target` selects the item(s) for
+    set/remove/enable/disable: an id (`*3`) or a `console_find(...)` selector.
+    """
+    values = api_fields(fields, keywords)
+    ordered = [name for name in values if name != "comment"] + (["comment"] if "comment" in values else [])
+    parts = [api_path(menu).replace("/", " ").strip(), verb]
+    if target:
+        parts.append(target)
+    parts.extend(f"{name}={console_value(values[name])}" for name in ordered)
+    return "/" + " ".join(parts)

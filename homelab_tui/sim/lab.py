@@ -1,0 +1,356 @@
+"""The reference lab (DESIGN.md), assembled from the simulated components, on 127.0.0.1.
+
+`Lab` starts a Kubernetes API, a RouterOS router, one SSH server per node, a DNS server and the
+Cloudflare API, wires them together (a node that joins over SSH appears in the Kubernetes API;
+DNS answers from the router's DDNS state and the Cloudflare records), and writes a config that
+points homelab-tui, kubectl and ssh at them.
+
+Presets:
+- `fresh`: bare Raspberry Pis (hostname `ubuntu`, memory cgroup off, swap on), an empty router
+  apart from its default masquerade rule, DDNS off, no Cloudflare records.
+- `running`: the state the seed articles end in, reached by running the same install commands
+  over the sims: k3s on master1 with node1 and node2 joined, nginx behind NodePort 31681, the PCC
+  load-balancing rules, DDNS on, and a proxied Cloudflare CNAME from the domain to the DDNS name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shlex
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import tomli_w
+
+from ..files import atomic_write
+from .cloudflare import CloudflareSim
+from .dns_server import DnsSim, Record
+from .kube_api import KubeApiSim
+from .routeros import RouterOsSim
+from .ssh_nodes import K3S_INSTALL_URL, SimNodeState, SshNodeFleet, render_kubeconfig
+
+PRESETS = ("fresh", "running")
+DOMAIN = "example.org"
+DDNS_NAME = "529c0491d41c.sn.mynetname.net"
+PUBLIC_ADDRESS = "198.51.100.19"
+NODE_PORT = 31681
+CLUSTER_NAME = "homelab"
+# What a proxied (orange-cloud) Cloudflare name resolves to: Cloudflare's edge, not the origin.
+CLOUDFLARE_EDGE_ADDRESSES = ("104.21.48.1", "172.67.160.1")
+MARKER = "[homelab-tui default/nginx tcp/80]"
+
+
+@dataclass(frozen=True)
+class LabNode:
+    name: str  # short name, as in the config
+    hostname: str  # FQDN; also the Kubernetes node name
+    address: str  # LAN address label (never contacted)
+    role: str  # "server" or "agent"
+
+
+REFERENCE_NODES = (
+    LabNode("master1", "master1.kube.local", "192.168.40.102", "server"),
+    LabNode("node1", "node1.kube.local", "192.168.40.103", "agent"),
+    LabNode("node2", "node2.kube.local", "192.168.40.104", "agent"),
+)
+
+DEFAULT_NAT_RULES = (
+    {"chain": "srcnat", "action": "masquerade", "out-interface": "pppoe-out1", "comment": "defconf: masquerade"},
+)
+
+
+def pcc_rules(backends: list[str], node_port: int = NODE_PORT, public_port: int = 80) -> tuple[list[dict], list[dict]]:
+    """The seed article's PCC load balancer over `backends`: (mangle rules, nat rules)."""
+    count = len(backends)
+    mangle, nat = [], []
+    for index, address in enumerate(backends):
+        mark = f"kube_node_{index + 1}"
+        mangle.append({
+            "chain": "prerouting", "action": "mark-connection", "in-interface": "all-ppp", "protocol": "tcp",
+            "dst-port": str(public_port), "new-connection-mark": mark, "passthrough": "yes",
+            "per-connection-classifier": f"src-address-and-port:{count}/{index}",
+            "comment": f"Load balancer. Service nginx. Mark connections to kube node {index + 1} {MARKER}",
+        })
+        nat.append({
+            "chain": "dstnat", "action": "dst-nat", "connection-mark": mark, "protocol": "tcp",
+            "to-addresses": address, "to-ports": str(node_port),
+            "comment": f"Load balancer. Service nginx. DST NAT to kube node {index + 1} {MARKER}",
+        })
+    return mangle, nat
+
+
+class Lab:
+    """The whole simulated lab. `await lab.start()`, use it, `await lab.stop()`."""
+
+    def __init__(
+        self,
+        preset: str = "running",
+        workdir: str | Path | None = None,
+        *,
+        nodes: tuple[LabNode, ...] = REFERENCE_NODES,
+        line_delay: float = 0.0,
+        install_delay: float = 0.0,
+        ready_delay: float = 0.0,
+        controller_delay: float = 0.0,
+        reboot_delay: float = 0.2,
+    ) -> None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+        self.preset = preset
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="homelab-lab-"))
+        self.nodes = nodes
+        self.ready_delay = ready_delay
+        # Secrets of the lab: random per run, kept in 0600 files, never printed.
+        self.router_password = secrets.token_urlsafe(18)
+        self.cloudflare_token = secrets.token_urlsafe(30)
+        self._kube_token = secrets.token_urlsafe(24)
+        self._join_token = f"K10{secrets.token_hex(32)}::server:{secrets.token_hex(16)}"
+        self._tasks: set[asyncio.Task[None]] = set()
+
+        self.kube = KubeApiSim(token=self._kube_token, controller_delay=controller_delay)
+        self.router = RouterOsSim(password=self.router_password, ddns_name=DDNS_NAME, public_address=PUBLIC_ADDRESS,
+                                  nat_rules=DEFAULT_NAT_RULES)
+        states = [
+            SimNodeState.fresh(node.hostname, node.address) if preset == "fresh"
+            else SimNodeState.prepared(node.hostname, node.address, hosts={n.hostname: n.address for n in nodes})
+            for node in nodes
+        ]
+        self.fleet = SshNodeFleet(states, self.workdir, cluster=self, line_delay=line_delay,
+                                  install_delay=install_delay, reboot_delay=reboot_delay)
+        self.dns = DnsSim(self.dns_records, zones=("kube.local", DOMAIN))
+        self.cloudflare = CloudflareSim(self.cloudflare_token, zones=[DOMAIN])
+
+    def __repr__(self) -> str:
+        return f"Lab(preset={self.preset!r}, workdir={str(self.workdir)!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o700)
+        await self.kube.start()
+        await self.router.start()
+        await self.fleet.start()
+        await self.dns.start()
+        await self.cloudflare.start()
+        self.kube.write_kubeconfig(self.kubeconfig_path, cluster_name=CLUSTER_NAME, context=CLUSTER_NAME)
+        if self.preset == "running":
+            await self._bring_up_running()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.cloudflare.stop()
+        await self.dns.stop()
+        await self.fleet.stop()
+        await self.router.stop()
+        await self.kube.stop()
+
+    async def __aenter__(self) -> Lab:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    def node_sim(self, name: str):
+        """The SSH sim of a node, by short name (`master1`) or hostname."""
+        for node in self.nodes:
+            if name in (node.name, node.hostname):
+                return self.fleet[node.hostname]
+        raise KeyError(name)
+
+    # -- the `running` preset, reached through the same commands the wizards run -----------
+
+    async def _bring_up_running(self) -> None:
+        server = next(node for node in self.nodes if node.role == "server")
+        install = (f"curl -sfL {K3S_INSTALL_URL} | INSTALL_K3S_EXEC="
+                   f"{shlex.quote('server --cluster-cidr=10.42.0.0/16 --service-cidr=10.43.0.0/16')} sh -")
+        await self._run_as_root(server, install)
+        for node in self.nodes:
+            if node.role == "agent":
+                join = (f"curl -sfL {K3S_INSTALL_URL} | K3S_URL=https://{server.address}:6443 "
+                        f"K3S_TOKEN={self._join_token} sh -")
+                await self._run_as_root(node, join)
+        await self._settle()
+        self._seed_workloads()
+        agents = [node.address for node in self.nodes if node.role == "agent"]
+        mangle, nat = pcc_rules(agents)
+        for rule in mangle:
+            self.router.add_rule("/ip/firewall/mangle", rule)
+        for rule in nat:
+            self.router.add_rule("/ip/firewall/nat", rule)
+        self.router.set_ddns(True)
+        self.cloudflare.seed_record(DOMAIN, "CNAME", DOMAIN, DDNS_NAME, proxied=True,
+                                    comment=f"homelab-tui {MARKER}")
+
+    async def _run_as_root(self, node: LabNode, command: str) -> None:
+        outcome = await self.fleet[node.hostname].run_command(command, root=True)
+        if outcome.exit_status != 0:
+            raise RuntimeError(f"lab preset: {command.split('|')[-1].strip()} failed on {node.name}: "
+                               f"{outcome.stderr.strip()}")
+
+    async def _settle(self) -> None:
+        """Wait for the delayed Ready transitions of the preset's nodes."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _seed_workloads(self) -> None:
+        for name, image in (("coredns", "rancher/mirrored-coredns-coredns:1.11.3"),
+                            ("local-path-provisioner", "rancher/local-path-provisioner:v0.0.28"),
+                            ("metrics-server", "rancher/mirrored-metrics-server:v0.7.2")):
+            self.kube.create(deployment(name, "kube-system", image, replicas=1, labels={"k8s-app": name}))
+        self.kube.create(deployment("nginx", "default", "nginx:1.27", replicas=2, labels={"app": "nginx"}))
+        self.kube.create({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "nginx", "namespace": "default"},
+            "spec": {"type": "NodePort", "selector": {"app": "nginx"},
+                     "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP",
+                                "nodePort": NODE_PORT}]},
+        })
+
+    # -- SimCluster: what the SSH nodes tell the Kubernetes API ----------------------------
+
+    def server_installed(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> str:
+        roles = ("control-plane", "master") if distribution == "k3s" else ("control-plane",)
+        # kubeadm nodes stay NotReady until a CNI (flannel) is applied.
+        self._join(node, roles, ready=distribution == "k3s")
+        return self._admin_kubeconfig()
+
+    def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
+        cni_missing = any(state.installed == "kubeadm" and "flannel" not in " ".join(state.applied_manifests)
+                          for state in (sim.state for sim in self.fleet.nodes.values()) if state.role == "server")
+        self._join(node, (), ready=not cni_missing)
+
+    def join_token(self) -> str:
+        return self._join_token
+
+    def manifest_applied(self, node: SimNodeState, source: str, manifest: str) -> None:
+        if "flannel" in source:
+            for kube_node in self.kube.list("Node"):
+                self._later(self.kube.set_node_ready, kube_node["metadata"]["name"], True)
+
+    def _join(self, node: SimNodeState, roles: tuple[str, ...], *, ready: bool) -> None:
+        name = node.hostname
+        if self.kube.get("Node", None, name) is None:
+            self.kube.add_node(name, node.address, arch=_kube_arch(node.arch), roles=roles, ready=False)
+        if ready:
+            self._later(self.kube.set_node_ready, name, True)
+
+    def _later(self, fn, *args: Any) -> None:
+        """Run `fn(*args)` after `ready_delay`: a kubelet takes a moment to report Ready."""
+
+        async def run() -> None:
+            await asyncio.sleep(self.ready_delay)
+            fn(*args)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _admin_kubeconfig(self) -> str:
+        """What k3s writes to k3s.yaml (names `default`), pointing at the sim's API server."""
+        return self.kube.kubeconfig_text(cluster_name="default", context="default", user="default")
+
+    # -- DNS: answers computed from the lab's live state ----------------------------------
+
+    def dns_records(self) -> list[Record]:
+        records: list[Record] = [(node.hostname, "A", node.address) for node in self.nodes]
+        cloud = self.router.cloud
+        if cloud.ddns_enabled and cloud.dns_name:
+            records.append((cloud.dns_name, "A", cloud.public_address))
+        for record in self.cloudflare.records(DOMAIN):
+            if record["proxied"]:
+                records += [(record["name"], "A", address) for address in CLOUDFLARE_EDGE_ADDRESSES]
+            else:
+                records.append((record["name"], record["type"], record["content"]))
+        return records
+
+    # -- the config that points at this lab -------------------------------------------------
+
+    def config_dict(self) -> dict[str, Any]:
+        secrets_dir = self.workdir
+        router_secret = secrets_dir / "router-password"
+        cloudflare_secret = secrets_dir / "cloudflare-token"
+        atomic_write(router_secret, self.router_password, backup=False)
+        atomic_write(cloudflare_secret, self.cloudflare_token, backup=False)
+        return {
+            "cluster": {"name": CLUSTER_NAME, "distribution": "k3s", "kubeconfig": str(self.kubeconfig_path),
+                        "context": CLUSTER_NAME, "pod_cidr": "10.42.0.0/16", "service_cidr": "10.43.0.0/16",
+                        "install_script": K3S_INSTALL_URL},
+            "ssh": {"user": "ubuntu", "identity_file": str(self.fleet.paths.client_key),
+                    "known_hosts": str(self.fleet.paths.known_hosts), "port": 22, "use_agent": False,
+                    "config_file": "", "connect_timeout": 5},
+            "nodes": [{"name": node.name, "address": node.address, "role": node.role, "hostname": node.hostname,
+                       "ssh_host": "127.0.0.1", "ssh_port": self.fleet[node.hostname].port}
+                      for node in self.nodes],
+            "router": {"host": "127.0.0.1", "port": self.router.port, "tls": False, "user": "admin",
+                       "password_command": f"cat {router_secret}", "wan_interface": "all-ppp"},
+            "dns": {"domain": DOMAIN, "nameservers": ["127.0.0.1"], "port": self.dns.port, "timeout": 2,
+                    "ddns": "routeros-cloud",
+                    "cloudflare": {"zone": DOMAIN, "token_command": f"cat {cloudflare_secret}",
+                                   "proxied": True, "api_url": self.cloudflare.url}},
+            "ui": {"refresh_seconds": 2},
+        }
+
+    def write_config(self, path: str | Path) -> Path:
+        """Write a config for this lab (0600, atomic). Secrets stay in files beside the keys."""
+        return atomic_write(Path(path), tomli_w.dumps(self.config_dict()), backup=True)
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        rows = [("kubernetes", f"{self.kube.url}  (KUBECONFIG={self.kubeconfig_path})"),
+                ("router", f"127.0.0.1:{self.router.port}  (RouterOS API, user admin)"),
+                ("dns", f"127.0.0.1:{self.dns.port}/udp  (zones kube.local, {DOMAIN}; DDNS {DDNS_NAME})"),
+                ("cloudflare", self.cloudflare.url)]
+        rows += [(f"ssh {node.name}", f"ubuntu@127.0.0.1 -p {self.fleet[node.hostname].port}  ({node.hostname}, "
+                  f"{node.address})") for node in self.nodes]
+        return rows
+
+
+def deployment(name: str, namespace: str, image: str, *, replicas: int, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace,
+                                                                     "labels": labels},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": name, "image": image}]}}},
+    }
+
+
+def _kube_arch(uname_machine: str) -> str:
+    return {"aarch64": "arm64", "x86_64": "amd64", "armv7l": "arm"}.get(uname_machine, uname_machine)
+
+
+async def run_headless(config_path: Path, *, preset: str, out: TextIO) -> int:
+    """`homelab-tui sim`: run the lab until Ctrl-C or SIGTERM, with its config written."""
+    config_path = Path(config_path).expanduser().resolve()
+    workdir = config_path.with_name(config_path.stem + ".d")
+    lab = Lab(preset, workdir, ready_delay=1.0, controller_delay=1.0)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await lab.start()
+    try:
+        lab.write_config(config_path)
+        print(f"homelab-tui sim: lab '{preset}' running; config written to {config_path}", file=out)
+        print(f"private files (kubeconfig, known_hosts, client key, secrets): {workdir}", file=out)
+        width = max(len(name) for name, _ in lab.endpoints())
+        for name, where in lab.endpoints():
+            print(f"  {name:<{width}}  {where}", file=out)
+        print(f"\ntry: homelab-tui check --config {config_path}\nCtrl-C stops the lab.", file=out, flush=True)
+        await stop.wait()
+    finally:
+        await lab.stop()
+        print("homelab-tui sim: stopped", file=out if not out.closed else sys.stderr)
+    return 0

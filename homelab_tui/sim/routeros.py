@@ -1,0 +1,920 @@
+"""A simulated MikroTik RouterOS 7 API server (the binary word protocol, port 8728/8729).
+
+It models the reference lab's hEX S: firewall NAT and mangle tables, /ip cloud DDNS, interfaces,
+addresses, the DHCP server, identity and resources. Real clients (librouteros) talk to it over
+TCP on 127.0.0.1, optionally through TLS. Bad input gets a `!trap` worded like RouterOS's.
+
+Wire format (RouterOS API manual): a sentence is a list of words ended by an empty word; each
+word is a length prefix of 1-5 bytes followed by the bytes. Replies are `!re`, `!done`, `!trap`
+and `!fatal`; a `.tag=` on a command is echoed on every reply sentence of that command.
+
+The lab drives it through plain methods: `cloud`, `rules()`, `add_rule()`, `set_ddns()`,
+`bump_counters()`, `drop_connections()`, and the `faults` knobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from homelab_tui.clients.router import api_path
+from homelab_tui.models import CloudStatus
+
+# --- wire codec ---------------------------------------------------------------------------
+
+# Words are bytes on the wire; the sim keeps them as str, decoded so any byte round-trips.
+WIRE_ENCODING = "utf-8"
+WIRE_ERRORS = "surrogateescape"
+MAX_WORD_LENGTH = 0xFFFFFFFF
+
+
+class WireError(Exception):
+    """The peer sent bytes that are not a valid API word."""
+
+
+def encode_length(length: int) -> bytes:
+    """The 1-5 byte length prefix of a word of `length` bytes."""
+    if length < 0:
+        raise ValueError(f"negative word length {length}")
+    if length < 0x80:
+        return length.to_bytes(1, "big")
+    if length < 0x4000:
+        return (length | 0x8000).to_bytes(2, "big")
+    if length < 0x200000:
+        return (length | 0xC00000).to_bytes(3, "big")
+    if length < 0x10000000:
+        return (length | 0xE0000000).to_bytes(4, "big")
+    if length <= MAX_WORD_LENGTH:
+        return b"\xf0" + length.to_bytes(4, "big")
+    raise ValueError(f"word length {length} does not fit the API encoding")
+
+
+def prefix_size(first_byte: int) -> int:
+    """How many bytes the length prefix starting with `first_byte` has in total."""
+    for size, limit in ((1, 0x80), (2, 0xC0), (3, 0xE0), (4, 0xF0), (5, 0xF8)):
+        if first_byte < limit:
+            return size
+    raise WireError(f"reserved control byte 0x{first_byte:02x}")
+
+
+def decode_length(prefix: bytes) -> int:
+    """Inverse of `encode_length`; `prefix` must be exactly the prefix bytes."""
+    size = prefix_size(prefix[0])
+    if len(prefix) != size:
+        raise WireError(f"length prefix needs {size} bytes, got {len(prefix)}")
+    if size == 5:
+        return int.from_bytes(prefix[1:], "big")
+    value_bits = {1: 0x7F, 2: 0x3FFF, 3: 0x1FFFFF, 4: 0xFFFFFFF}[size]
+    return int.from_bytes(prefix, "big") & value_bits
+
+
+def encode_word(word: str) -> bytes:
+    data = word.encode(WIRE_ENCODING, WIRE_ERRORS)
+    return encode_length(len(data)) + data
+
+
+def encode_sentence(words: Sequence[str]) -> bytes:
+    return b"".join(encode_word(word) for word in words) + b"\x00"
+
+
+async def read_word(reader: asyncio.StreamReader) -> str:
+    prefix = await reader.readexactly(1)
+    size = prefix_size(prefix[0])
+    if size > 1:
+        prefix += await reader.readexactly(size - 1)
+    length = decode_length(prefix)
+    data = await reader.readexactly(length) if length else b""
+    return data.decode(WIRE_ENCODING, WIRE_ERRORS)
+
+
+async def read_sentence(reader: asyncio.StreamReader) -> list[str]:
+    words: list[str] = []
+    while word := await read_word(reader):
+        words.append(word)
+    return words
+
+
+# --- traps ---------------------------------------------------------------------------------
+
+# !trap categories from the API manual.
+MISSING_ITEM_OR_COMMAND = 0
+ARGUMENT_VALUE_FAILURE = 1
+GENERAL_FAILURE = 4
+
+
+class SimTrap(Exception):
+    """A RouterOS `!trap`: what the sim answers to a command it refuses."""
+
+    def __init__(self, message: str, category: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+
+
+def _no_match(name: str) -> SimTrap:
+    return SimTrap(f"input does not match any value of {name}", ARGUMENT_VALUE_FAILURE)
+
+
+def _invalid(name: str) -> SimTrap:
+    return SimTrap(f"invalid value for argument {name}", ARGUMENT_VALUE_FAILURE)
+
+
+# --- value checks --------------------------------------------------------------------------
+
+# A check takes (property name, raw value, sim) and returns the value as RouterOS prints it.
+Check = Callable[[str, str, "RouterOsSim"], str]
+
+TRUE_WORDS = frozenset({"yes", "true"})
+FALSE_WORDS = frozenset({"no", "false"})
+
+
+def _text(_name: str, value: str, _sim: RouterOsSim) -> str:
+    return value
+
+
+def _bool(name: str, value: str, _sim: RouterOsSim) -> str:
+    lowered = value.lower()
+    if lowered in TRUE_WORDS:
+        return "true"
+    if lowered in FALSE_WORDS:
+        return "false"
+    raise _no_match(name)
+
+
+def _one_of(*values: str) -> Check:
+    allowed = frozenset(values)
+
+    def check(name: str, value: str, _sim: RouterOsSim) -> str:
+        if value not in allowed:
+            raise _no_match(name)
+        return value
+
+    return check
+
+
+def _port(text: str) -> bool:
+    return text.isdigit() and 0 <= int(text) <= 65535
+
+
+def _ports(name: str, value: str, _sim: RouterOsSim) -> str:
+    """A port, a range `a-b`, or a comma list of those: `80`, `8000-8080`, `80,443`."""
+    for part in value.split(","):
+        low, dash, high = part.partition("-")
+        if not _port(low) or (dash and (not _port(high) or int(high) < int(low))):
+            raise _invalid(name)
+    return value
+
+
+def _ipv4(text: str) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        return None
+
+
+def _ipv4_range(name: str, value: str, _sim: RouterOsSim) -> str:
+    """One address or a range `a-b` (to-addresses, pool ranges)."""
+    low, dash, high = value.partition("-")
+    first, last = _ipv4(low), _ipv4(high)
+    if first is None or (dash and (last is None or last < first)):
+        raise _invalid(name)
+    return value
+
+
+def _ipv4_ranges(name: str, value: str, sim: RouterOsSim) -> str:
+    for part in value.split(","):
+        _ipv4_range(name, part, sim)
+    return value
+
+
+def _ipv4_list(name: str, value: str, _sim: RouterOsSim) -> str:
+    if not all(_ipv4(part) for part in value.split(",")):
+        raise _invalid(name)
+    return value
+
+
+def _ipv4_prefix(name: str, value: str, _sim: RouterOsSim) -> str:
+    """An address with an optional /prefix, as in src-address or /ip/address (host bits kept)."""
+    negated = value.startswith("!")
+    try:
+        ipaddress.IPv4Interface(value[1:] if negated else value)
+    except ValueError:
+        raise _invalid(name) from None
+    return value
+
+
+def _mac(name: str, value: str, _sim: RouterOsSim) -> str:
+    if not re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", value):
+        raise _invalid(name)
+    return value.upper()
+
+
+# Interface names firewall rules accept besides real interfaces (RouterOS keeps them for v6
+# compatibility; the seed articles use in-interface=all-ppp).
+INTERFACE_WILDCARDS = ("all-ppp", "all-ethernet", "all-vlan", "all-wireless")
+
+
+def _interface(name: str, value: str, sim: RouterOsSim) -> str:
+    bare = value.removeprefix("!")
+    known = {item["name"] for item in sim.rules("/interface")}
+    if bare not in known and bare not in INTERFACE_WILDCARDS:
+        raise _no_match(name)
+    return value
+
+
+PROTOCOLS = (
+    "tcp", "udp", "icmp", "igmp", "gre", "esp", "ah", "ipsec-esp", "ipsec-ah", "ipv6-encap",
+    "ospf", "sctp", "udp-lite", "dccp", "l2tp", "vrrp", "pim", "rsvp", "etherip", "encap",
+)
+
+
+def _protocol(name: str, value: str, _sim: RouterOsSim) -> str:
+    bare = value.removeprefix("!")
+    if bare in PROTOCOLS or (bare.isdigit() and int(bare) <= 255):
+        return value
+    raise _no_match(name)
+
+
+PCC_FIELDS = (
+    "src-address", "dst-address", "src-port", "dst-port", "both-addresses", "both-ports",
+    "both-addresses-and-ports", "src-address-and-port", "dst-address-and-port",
+)
+
+
+def _pcc(name: str, value: str, _sim: RouterOsSim) -> str:
+    """`<fields>:<denominator>/<remainder>` with 0 <= remainder < denominator."""
+    match = re.fullmatch(r"([a-z-]+):(\d+)/(\d+)", value)
+    if not match or match[1] not in PCC_FIELDS:
+        raise _invalid(name)
+    denominator, remainder = int(match[2]), int(match[3])
+    if denominator < 1 or remainder >= denominator:
+        raise _invalid(name)
+    return value
+
+
+# --- menus ---------------------------------------------------------------------------------
+
+READ_VERBS = frozenset({"print", "getall"})
+LIST_VERBS = READ_VERBS | {"add", "set", "remove", "enable", "disable"}
+# Arguments print takes that change nothing here.
+PRINT_FLAGS = frozenset({"detail", "stats", "terse", "without-paging", "follow-only", "brief"})
+
+
+@dataclass(frozen=True)
+class Menu:
+    """One API menu: which properties can be written (with their check) and which verbs exist."""
+
+    path: str
+    writable: Mapping[str, Check]
+    verbs: frozenset[str] = LIST_VERBS
+    required: tuple[str, ...] = ()
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    single: bool = False
+
+
+FIREWALL_BASE: dict[str, Check] = {
+    "protocol": _protocol,
+    "src-address": _ipv4_prefix,
+    "dst-address": _ipv4_prefix,
+    "src-port": _ports,
+    "dst-port": _ports,
+    "port": _ports,
+    "in-interface": _interface,
+    "out-interface": _interface,
+    "in-interface-list": _text,
+    "out-interface-list": _text,
+    "connection-mark": _text,
+    "connection-state": _text,
+    "packet-mark": _text,
+    "routing-mark": _text,
+    "jump-target": _text,
+    "log": _bool,
+    "log-prefix": _text,
+    "comment": _text,
+    "disabled": _bool,
+}
+FIREWALL_DEFAULTS = {
+    "action": "accept", "log": "false", "log-prefix": "", "bytes": "0", "packets": "0",
+    "invalid": "false", "dynamic": "false", "disabled": "false",
+}
+COMMON_ACTIONS = (
+    "accept", "add-dst-to-address-list", "add-src-to-address-list", "jump", "log",
+    "passthrough", "return",
+)
+NAT = Menu(
+    "/ip/firewall/nat",
+    writable={
+        "chain": _one_of("srcnat", "dstnat"),
+        "action": _one_of(
+            *COMMON_ACTIONS, "dst-nat", "src-nat", "masquerade", "redirect", "netmap", "same",
+            "endpoint-independent-nat",
+        ),
+        "to-addresses": _ipv4_range,
+        "to-ports": _ports,
+        **FIREWALL_BASE,
+    },
+    required=("chain",),
+    defaults=FIREWALL_DEFAULTS,
+)
+MANGLE = Menu(
+    "/ip/firewall/mangle",
+    writable={
+        "chain": _one_of("prerouting", "input", "forward", "output", "postrouting"),
+        "action": _one_of(
+            *COMMON_ACTIONS, "mark-connection", "mark-packet", "mark-routing", "change-dscp",
+            "change-mss", "change-ttl", "clear-df", "fasttrack-connection", "route",
+            "set-priority", "sniff-pc", "sniff-tzsp", "strip-ipv4-options",
+        ),
+        "new-connection-mark": _text,
+        "new-packet-mark": _text,
+        "new-routing-mark": _text,
+        "per-connection-classifier": _pcc,
+        "passthrough": _bool,
+        **FIREWALL_BASE,
+    },
+    required=("chain",),
+    defaults={**FIREWALL_DEFAULTS, "passthrough": "true"},
+)
+INTERFACES = Menu(
+    "/interface",
+    writable={"name": _text, "mtu": _text, "comment": _text, "disabled": _bool},
+    verbs=READ_VERBS | {"set", "enable", "disable"},
+)
+ADDRESSES = Menu(
+    "/ip/address",
+    writable={
+        "address": _ipv4_prefix, "network": _ipv4_list, "interface": _interface,
+        "comment": _text, "disabled": _bool,
+    },
+    required=("address", "interface"),
+    defaults={"invalid": "false", "dynamic": "false", "disabled": "false"},
+)
+POOLS = Menu(
+    "/ip/pool",
+    writable={"name": _text, "ranges": _ipv4_ranges, "next-pool": _text, "comment": _text},
+    verbs=READ_VERBS | {"add", "set", "remove"},
+    required=("name", "ranges"),
+)
+DHCP_NETWORKS = Menu(
+    "/ip/dhcp-server/network",
+    writable={
+        "address": _ipv4_prefix, "gateway": _ipv4_list, "dns-server": _ipv4_list,
+        "netmask": _text, "comment": _text,
+    },
+    verbs=READ_VERBS | {"add", "set", "remove"},
+    required=("address",),
+)
+DHCP_LEASES = Menu(
+    "/ip/dhcp-server/lease",
+    writable={
+        "address": _ipv4_list, "mac-address": _mac, "server": _text, "comment": _text,
+        "disabled": _bool,
+    },
+    required=("address", "mac-address"),
+    defaults={"dynamic": "false", "disabled": "false", "status": "waiting", "server": "defconf"},
+)
+RESOURCE = Menu("/system/resource", writable={}, verbs=READ_VERBS, single=True)
+IDENTITY = Menu("/system/identity", writable={"name": _text}, verbs=READ_VERBS | {"set"}, single=True)
+CLOUD = Menu(
+    "/ip/cloud",
+    writable={"ddns-enabled": _bool, "ddns-update-interval": _text, "update-time": _bool},
+    verbs=READ_VERBS | {"set", "force-update"},
+    single=True,
+)
+MENUS: dict[str, Menu] = {
+    menu.path: menu
+    for menu in (NAT, MANGLE, INTERFACES, ADDRESSES, POOLS, DHCP_NETWORKS, DHCP_LEASES,
+                 RESOURCE, IDENTITY, CLOUD)
+}
+
+
+# --- the reference lab's contents ----------------------------------------------------------
+
+# ether1 carries the PPPoE uplink; ether2-5 are bridge ports (nodes on 2-4, 5 unplugged).
+LAB_INTERFACES = (
+    *(
+        {
+            "name": f"ether{n}", "default-name": f"ether{n}", "type": "ether",
+            "mac-address": f"48:8F:5A:10:20:0{n}", "running": "false" if n == 5 else "true",
+            **({"slave": "true"} if n > 1 else {}),
+        }
+        for n in range(1, 6)
+    ),
+    {"name": "bridge", "type": "bridge", "mac-address": "48:8F:5A:10:20:02", "running": "true"},
+    {"name": "pppoe-out1", "type": "pppoe-out", "running": "true"},
+)
+LAB_LEASES = (
+    {"address": "192.168.40.102", "mac-address": "DC:A6:32:00:01:02", "host-name": "master1"},
+    {"address": "192.168.40.103", "mac-address": "DC:A6:32:00:01:03", "host-name": "node1"},
+    {"address": "192.168.40.104", "mac-address": "DC:A6:32:00:01:04", "host-name": "node2"},
+)
+
+
+def _format_uptime(seconds: float) -> str:
+    """RouterOS style: 1w2d3h4m5s, leading zero units left out."""
+    remaining = int(seconds)
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, remaining = divmod(remaining, size)
+        if count or (unit == "s" and not parts):
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+# --- fault knobs ---------------------------------------------------------------------------
+
+
+@dataclass
+class RouterFaults:
+    """Misbehaviour for tests. Change the fields at any time; they apply to the next sentence."""
+
+    # Close a connection, without an answer, when it sends the sentence after its first N
+    # (the login counts). None: never.
+    drop_after: int | None = None
+    # Seconds to wait before answering each sentence.
+    reply_delay: float = 0.0
+    # Menus (API paths) on which `add` fails with a trap.
+    fail_adds: set[str] = field(default_factory=set)
+
+
+# --- the simulator -------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    logged_in: bool = False
+    answered: int = 0
+    closing: bool = False
+
+
+class RouterOsSim:
+    """The simulated router. `await start()`, then connect to `127.0.0.1:{port}`."""
+
+    def __init__(
+        self,
+        *,
+        password: str,
+        user: str = "admin",
+        identity: str = "hex-gw",
+        version: str = "7.16.2 (stable)",
+        board_name: str = "RB760iGS",
+        public_address: str = "198.51.100.19",
+        ddns_name: str = "529c0491d41c.sn.mynetname.net",
+        ddns_enabled: bool = False,
+        ddns_update_seconds: float = 0.0,
+        nat_rules: Iterable[Mapping[str, str]] = (),
+        mangle_rules: Iterable[Mapping[str, str]] = (),
+        leases: Iterable[Mapping[str, str]] = LAB_LEASES,
+        ssl_context: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.user = user
+        self._password = password
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.faults = RouterFaults()
+        self.version = version
+        self.board_name = board_name
+        self.public_address = public_address
+        self.ddns_name = ddns_name
+        # With a delay, DDNS reports "updating..." and no name until the delay has passed.
+        self.ddns_update_seconds = ddns_update_seconds
+        self.cpu_load = 3
+        self.sentences_received = 0
+        self._booted = time.monotonic() - 3 * 86400 - 4 * 3600  # "3d4h..." at start
+        self._identity = identity
+        self._ddns_since: float | None = time.monotonic() - ddns_update_seconds if ddns_enabled else None
+        self._cloud_settings = {"ddns-update-interval": "none", "update-time": "true"}
+        self._items: dict[str, list[dict[str, str]]] = {p: [] for p, m in MENUS.items() if not m.single}
+        self._next_id: dict[str, int] = dict.fromkeys(self._items, 1)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._load_lab(nat_rules, mangle_rules, leases)
+
+    def __repr__(self) -> str:
+        return f"RouterOsSim(user={self.user!r}, port={self.port}, identity={self._identity!r})"
+
+    def _load_lab(
+        self,
+        nat_rules: Iterable[Mapping[str, str]],
+        mangle_rules: Iterable[Mapping[str, str]],
+        leases: Iterable[Mapping[str, str]],
+    ) -> None:
+        for interface in LAB_INTERFACES:
+            self._store("/interface", {"mtu": "1500", "disabled": "false", "dynamic": "false", **interface})
+        self._store("/ip/address", {
+            "address": "192.168.40.1/24", "network": "192.168.40.0", "interface": "bridge",
+            "actual-interface": "bridge", **ADDRESSES.defaults,
+        })
+        self._store("/ip/address", {
+            "address": f"{self.public_address}/32", "network": "198.51.100.1", "interface": "pppoe-out1",
+            "actual-interface": "pppoe-out1", **ADDRESSES.defaults, "dynamic": "true",
+        })
+        self._store("/ip/pool", {"name": "dhcp", "ranges": "192.168.40.50-192.168.40.254"})
+        self._store("/ip/dhcp-server/network", {
+            "address": "192.168.40.0/24", "gateway": "192.168.40.1", "dns-server": "192.168.40.1",
+        })
+        for lease in leases:
+            self._store("/ip/dhcp-server/lease", {
+                **DHCP_LEASES.defaults, "status": "bound", "dynamic": "true",
+                "active-address": lease["address"], **lease,
+            })
+        for rule in nat_rules:
+            self.add_rule(NAT.path, rule)
+        for rule in mangle_rules:
+            self.add_rule(MANGLE.path, rule)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on host:port (port 0 picks one; a restart reuses the port picked first)."""
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, ssl=self.ssl_context, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and close every client connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        self.drop_connections()
+        for task in self._tasks:
+            task.cancel()  # also those sleeping in a reply delay
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
+
+    async def __aenter__(self) -> RouterOsSim:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._writers)
+
+    def drop_connections(self) -> int:
+        """Abort every open API connection (as a reboot or a cable pull would). Returns how many."""
+        writers = list(self._writers)
+        for writer in writers:
+            writer.transport.abort()
+        return len(writers)
+
+    # -- lab-facing state -------------------------------------------------------------------
+
+    @property
+    def cloud(self) -> CloudStatus:
+        fields = self._cloud_fields()
+        return CloudStatus(
+            ddns_enabled=fields["ddns-enabled"] == "true",
+            dns_name=fields.get("dns-name", ""),
+            public_address=fields.get("public-address", ""),
+            status=fields.get("status", ""),
+        )
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def set_ddns(self, enabled: bool) -> None:
+        self._ddns_since = time.monotonic() if enabled else None
+
+    def rules(self, menu: str) -> list[dict[str, str]]:
+        """Copies of the items of a list menu (any of them, not only firewall tables)."""
+        return [dict(item) for item in self._table(api_path(menu))]
+
+    def add_rule(self, menu: str, fields: Mapping[str, str]) -> str:
+        """Add an item as the API `add` would, checks included (raises SimTrap). Returns its id."""
+        return self._add(self._menu(api_path(menu)), {k: str(v) for k, v in fields.items()})
+
+    def bump_counters(self, menu: str, item_id: str, *, packets: int = 1, bytes: int = 60) -> None:
+        """Simulate traffic through a rule."""
+        item = self._find(api_path(menu), item_id)
+        item["packets"] = str(int(item["packets"]) + packets)
+        item["bytes"] = str(int(item["bytes"]) + bytes)
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        session = _Session()
+        try:
+            while not session.closing:
+                sentence = await read_sentence(reader)
+                if not sentence:
+                    continue  # empty sentences are ignored
+                self.sentences_received += 1
+                if self.faults.drop_after is not None and session.answered >= self.faults.drop_after:
+                    break
+                if self.faults.reply_delay:
+                    await asyncio.sleep(self.faults.reply_delay)
+                writer.write(b"".join(encode_sentence(reply) for reply in self._answer(session, sentence)))
+                await writer.drain()
+                session.answered += 1
+        except (asyncio.IncompleteReadError, ConnectionError, WireError, ssl.SSLError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
+            self._tasks.discard(task)
+
+    def _answer(self, session: _Session, sentence: list[str]) -> list[list[str]]:
+        command, *words = sentence
+        attributes: dict[str, str] = {}
+        queries: list[str] = []
+        tag: str | None = None
+        for word in words:
+            if word.startswith("="):
+                name, _, value = word[1:].partition("=")
+                attributes[name] = value
+            elif word.startswith("?"):
+                queries.append(word[1:])
+            elif word.startswith(".tag="):
+                tag = word.removeprefix(".tag=")
+
+        if command == "/quit":
+            session.closing = True
+            return [["!fatal", "session terminated on request"]]
+        if command == "/login":
+            replies = self._login(session, attributes)
+        elif not session.logged_in:
+            session.closing = True
+            return [["!fatal", "not logged in"]]
+        else:
+            try:
+                replies = self._run(command, attributes, queries)
+            except SimTrap as trap:
+                category = [] if trap.category is None else [f"=category={trap.category}"]
+                replies = [["!trap", *category, f"=message={trap.message}"], ["!done"]]
+        if tag is not None:
+            replies = [[*reply, f".tag={tag}"] for reply in replies]
+        return replies
+
+    def _login(self, session: _Session, attributes: dict[str, str]) -> list[list[str]]:
+        if attributes.get("name") == self.user and attributes.get("password") == self._password:
+            session.logged_in = True
+            return [["!done"]]
+        return [["!trap", "=message=invalid user name or password (6)"], ["!done"]]
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _run(self, command: str, attributes: dict[str, str], queries: list[str]) -> list[list[str]]:
+        path, _, verb = command.rpartition("/")
+        if path not in MENUS:
+            raise SimTrap("no such command prefix", MISSING_ITEM_OR_COMMAND)
+        menu = MENUS[path]
+        if verb not in menu.verbs:
+            raise SimTrap("no such command", MISSING_ITEM_OR_COMMAND)
+        if verb in READ_VERBS:
+            return self._print(menu, attributes, queries)
+        if verb == "force-update":
+            return [["!done"]]
+        if menu.single:
+            self._set_single(menu, attributes)
+            return [["!done"]]
+        if verb == "add":
+            if path in self.faults.fail_adds:
+                raise SimTrap(f"failure: simulated fault on {path} add", GENERAL_FAILURE)
+            return [["!done", f"=ret={self._add(menu, attributes)}"]]
+        targets = self._targets(path, attributes)
+        if verb == "remove":
+            table = self._table(path)
+            table[:] = [item for item in table if all(item is not t for t in targets)]
+        elif verb == "set":
+            changes = self._checked(menu, {k: v for k, v in attributes.items() if k not in ("numbers", ".id")})
+            for item in targets:
+                self._apply(menu, item, changes)
+        else:  # enable / disable
+            for item in targets:
+                item["disabled"] = "true" if verb == "disable" else "false"
+        return [["!done"]]
+
+    def _print(self, menu: Menu, attributes: dict[str, str], queries: list[str]) -> list[list[str]]:
+        proplist = attributes.pop(".proplist", None)
+        count_only = "count-only" in attributes
+        for name in attributes:
+            if name not in PRINT_FLAGS and name != "count-only":
+                raise SimTrap(f"unknown parameter {name}", ARGUMENT_VALUE_FAILURE)
+        items = [self._single_fields(menu)] if menu.single else self._table(menu.path)
+        matching = [item for item in items if query_matches(item, queries)]
+        if count_only:
+            return [["!done", f"=ret={len(matching)}"]]
+        wanted = proplist.split(",") if proplist is not None else None
+        replies = []
+        for item in matching:
+            shown = item if wanted is None else {k: item[k] for k in wanted if k in item}
+            replies.append(["!re", *(f"={k}={v}" for k, v in shown.items())])
+        return [*replies, ["!done"]]
+
+    def _checked(self, menu: Menu, attributes: Mapping[str, str]) -> dict[str, str]:
+        """Run each value through its check; refuse properties the menu cannot write."""
+        checked = {}
+        for name, value in attributes.items():
+            check = menu.writable.get(name)
+            if check is None:
+                raise SimTrap(f"unknown parameter {name}", ARGUMENT_VALUE_FAILURE)
+            if value == "" and name in menu.required:
+                raise SimTrap(f"missing value(s) of argument(s) {name}", ARGUMENT_VALUE_FAILURE)
+            checked[name] = check(name, value, self) if value != "" else ""
+        return checked
+
+    def _add(self, menu: Menu, attributes: Mapping[str, str]) -> str:
+        if menu.single or "add" not in menu.verbs:
+            raise SimTrap("no such command", MISSING_ITEM_OR_COMMAND)
+        attributes = dict(attributes)
+        place_before = attributes.pop("place-before", None)
+        checked = self._checked(menu, attributes)
+        missing = [name for name in menu.required if not checked.get(name)]
+        if missing:
+            raise SimTrap(f"missing value(s) of argument(s) {' '.join(missing)}", ARGUMENT_VALUE_FAILURE)
+        position = len(self._table(menu.path))
+        if place_before is not None:
+            anchor = self._find(menu.path, place_before)
+            position = next(i for i, item in enumerate(self._table(menu.path)) if item is anchor)
+        item: dict[str, str] = {}
+        self._apply(menu, item, checked)
+        item |= {name: value for name, value in menu.defaults.items() if name not in item}
+        if menu is ADDRESSES and "network" not in item:
+            item["network"] = str(ipaddress.IPv4Interface(item["address"]).network.network_address)
+        return self._store(menu.path, item, position)
+
+    @staticmethod
+    def _apply(menu: Menu, item: dict[str, str], changes: Mapping[str, str]) -> None:
+        for name, value in changes.items():
+            if value == "" and name not in ("comment", "log-prefix"):
+                item.pop(name, None)  # an empty value unsets the property
+            else:
+                item[name] = value
+
+    def _store(self, path: str, fields: Mapping[str, str], position: int | None = None) -> str:
+        item_id = f"*{self._next_id[path]:X}"
+        self._next_id[path] += 1
+        table = self._table(path)
+        table.insert(len(table) if position is None else position, {".id": item_id, **fields})
+        return item_id
+
+    def _table(self, path: str) -> list[dict[str, str]]:
+        if path not in self._items:
+            raise SimTrap("no such command prefix", MISSING_ITEM_OR_COMMAND)
+        return self._items[path]
+
+    def _menu(self, path: str) -> Menu:
+        if path not in MENUS:
+            raise SimTrap("no such command prefix", MISSING_ITEM_OR_COMMAND)
+        return MENUS[path]
+
+    def _find(self, path: str, reference: str) -> dict[str, str]:
+        """An item by .id (`*A`) or, where items have names, by name."""
+        for item in self._table(path):
+            if item[".id"].upper() == reference.upper() or item.get("name") == reference:
+                return item
+        raise SimTrap("no such item", MISSING_ITEM_OR_COMMAND)
+
+    def _targets(self, path: str, attributes: Mapping[str, str]) -> list[dict[str, str]]:
+        references = attributes.get(".id", attributes.get("numbers", ""))
+        if not references:
+            raise SimTrap("missing value(s) of argument(s) numbers", ARGUMENT_VALUE_FAILURE)
+        return [self._find(path, reference) for reference in references.split(",")]
+
+    # -- single-item menus ------------------------------------------------------------------
+
+    def _single_fields(self, menu: Menu) -> dict[str, str]:
+        if menu is RESOURCE:
+            return self._resource_fields()
+        if menu is IDENTITY:
+            return {"name": self._identity}
+        return self._cloud_fields()
+
+    def _set_single(self, menu: Menu, attributes: Mapping[str, str]) -> None:
+        changes = self._checked(menu, attributes)
+        if menu is IDENTITY and "name" in changes:
+            if not changes["name"]:
+                raise _invalid("name")
+            self._identity = changes["name"]
+        elif menu is CLOUD:
+            enabled = changes.pop("ddns-enabled", None)
+            if enabled is not None and (enabled == "true") != (self._ddns_since is not None):
+                self.set_ddns(enabled == "true")
+            self._cloud_settings.update(changes)
+
+    def _cloud_fields(self) -> dict[str, str]:
+        fields = {"ddns-enabled": "false" if self._ddns_since is None else "true", **self._cloud_settings}
+        fields["back-to-home-vpn"] = "revoked-and-disabled"
+        if self._ddns_since is not None:
+            if time.monotonic() - self._ddns_since < self.ddns_update_seconds:
+                fields["status"] = "updating..."
+            else:
+                fields |= {"public-address": self.public_address, "dns-name": self.ddns_name, "status": "updated"}
+        return fields
+
+    def _resource_fields(self) -> dict[str, str]:
+        return {
+            "uptime": _format_uptime(time.monotonic() - self._booted),
+            "version": self.version,
+            "build-time": "2024-10-29 09:26:28",
+            "factory-software": "6.44.6",
+            "free-memory": "201326592",
+            "total-memory": "268435456",
+            "cpu": "MIPS 1004Kc V2.15",
+            "cpu-count": "4",
+            "cpu-frequency": "880",
+            "cpu-load": str(self.cpu_load),
+            "free-hdd-space": "4063232",
+            "total-hdd-space": "16777216",
+            "architecture-name": "mmips",
+            "board-name": self.board_name,
+            "platform": "MikroTik",
+        }
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def _comparable(value: str) -> tuple[int, int | str]:
+    """Order numbers and ids (*1A) numerically, everything else as text."""
+    if value.isdigit():
+        return (0, int(value))
+    if re.fullmatch(r"\*[0-9A-Fa-f]+", value):
+        return (0, int(value[1:], 16))
+    return (1, value)
+
+
+def _same(actual: str, wanted: str) -> bool:
+    if actual in ("true", "false") and wanted.lower() in TRUE_WORDS | FALSE_WORDS:
+        return (actual == "true") == (wanted.lower() in TRUE_WORDS)
+    return actual == wanted
+
+
+def _apply_operations(stack: list[bool], operations: str) -> None:
+    """`?#...`: indexes, `!`, `&`, `|` and `.` as the API manual defines them."""
+
+    def pop() -> bool:
+        return stack.pop() if stack else True  # below the stack lie endless `true`s
+
+    def peek(index: int) -> bool:
+        return stack[-1 - index] if index < len(stack) else True
+
+    position = 0
+    while position < len(operations):
+        char = operations[position]
+        if char.isdigit():
+            end = position
+            while end < len(operations) and operations[end].isdigit():
+                end += 1
+            value = peek(int(operations[position:end]))
+            if end == len(operations):
+                stack[:] = [value]
+            else:
+                stack.append(value)
+                if operations[end] == ".":
+                    end += 1  # "." after an index does nothing
+            position = end
+            continue
+        if char == "!":
+            stack.append(not pop())
+        elif char in "&|":
+            right, left = pop(), pop()
+            stack.append(left and right if char == "&" else left or right)
+        elif char == ".":
+            stack.append(peek(0))
+        else:
+            raise SimTrap(f"unknown query operation {char}", ARGUMENT_VALUE_FAILURE)
+        position += 1
+
+
+def query_matches(item: Mapping[str, str], queries: Sequence[str]) -> bool:
+    """Evaluate API query words (without their leading `?`) against one item."""
+    stack: list[bool] = []
+    for query in queries:
+        if query.startswith("#"):
+            _apply_operations(stack, query[1:])
+        elif query.startswith("-"):
+            stack.append(query[1:] not in item)
+        elif query[:1] in ("<", ">"):
+            name, _, wanted = query[1:].partition("=")
+            if name not in item:
+                stack.append(False)
+            else:
+                actual, limit = _comparable(item[name]), _comparable(wanted)
+                if actual[0] != limit[0]:
+                    actual, limit = (1, item[name]), (1, wanted)
+                stack.append(actual < limit if query[0] == "<" else actual > limit)
+        else:
+            name, has_value, wanted = query.removeprefix("=").partition("=")
+            stack.append(name in item and (not has_value or _same(item[name], wanted)))
+    return all(stack)

@@ -1,0 +1,329 @@
+"""homelab_tui.clients.router against the RouterOS API sim, over real TCP (and TLS) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import ssl
+import time
+from pathlib import Path
+
+import librouteros
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from homelab_tui.clients.router import (
+    CLOUD_MENU,
+    IDENTITY_MENU,
+    MANGLE_MENU,
+    NAT_MENU,
+    RouterAuthError,
+    RouterClient,
+    RouterTrap,
+    RouterUnreachable,
+    console_find,
+    render_console,
+)
+from homelab_tui.models import CloudStatus, DhcpLease, IpPool, MangleRule, NatRule, RouterIdentity
+from homelab_tui.sim.routeros import RouterOsSim
+
+PASSWORD = "lab-Secret-42"
+MARKER = "[homelab-tui default/nginx tcp/80]"
+PCC_MANGLE = {
+    "chain": "prerouting", "action": "mark-connection", "in-interface": "all-ppp", "protocol": "tcp",
+    "dst-port": "80", "new-connection-mark": "kube_node_1",
+    "per-connection-classifier": "src-address-and-port:2/0",
+    "comment": f"Load balancer. Service nginx. Mark connections to kube node 1 {MARKER}",
+}
+PCC_NAT = {
+    "chain": "dstnat", "action": "dst-nat", "connection-mark": "kube_node_1", "protocol": "tcp",
+    "to-addresses": "192.168.40.103", "to-ports": "31681",
+    "comment": f"Load balancer. Service nginx. Send to kube node 1 {MARKER}",
+}
+
+
+@pytest.fixture
+async def sim():
+    router = RouterOsSim(password=PASSWORD, nat_rules=[PCC_NAT], mangle_rules=[PCC_MANGLE])
+    await router.start()
+    yield router
+    await router.stop()
+
+
+@pytest.fixture
+async def client(sim: RouterOsSim):
+    async with RouterClient("127.0.0.1", sim.port, "admin", PASSWORD, timeout=5) as connected:
+        yield connected
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+async def test_firewall_rules_read_into_models(client: RouterClient) -> None:
+    [nat] = await client.nat_rules()
+    [mangle] = await client.mangle_rules()
+    assert nat == NatRule(
+        id="*1", chain="dstnat", action="dst-nat", protocol="tcp", to_addresses="192.168.40.103",
+        to_ports="31681", connection_mark="kube_node_1", comment=PCC_NAT["comment"],
+    )
+    assert nat.raw["to-ports"] == "31681"
+    assert mangle == MangleRule(
+        id="*1", chain="prerouting", action="mark-connection", protocol="tcp", dst_port="80",
+        in_interface="all-ppp", new_connection_mark="kube_node_1",
+        per_connection_classifier="src-address-and-port:2/0", passthrough=True, comment=PCC_MANGLE["comment"],
+    )
+
+
+async def test_router_facts_read_into_models(client: RouterClient) -> None:
+    identity = await client.identity()
+    assert isinstance(identity, RouterIdentity)
+    assert (identity.identity, identity.board, identity.version, identity.architecture) == (
+        "hex-gw", "RB760iGS", "7.16.2 (stable)", "mmips",
+    )
+    assert identity.total_memory == 268435456 and identity.uptime.startswith("3d4h")
+
+    interfaces = {interface.name: interface for interface in await client.interfaces()}
+    assert interfaces["pppoe-out1"].type == "pppoe-out" and interfaces["pppoe-out1"].running
+    assert not interfaces["ether5"].running and interfaces["ether1"].mac_address == "48:8F:5A:10:20:01"
+
+    [lan, wan] = await client.addresses()
+    assert (lan.address, lan.network, lan.interface) == ("192.168.40.1/24", "192.168.40.0", "bridge")
+    assert wan.interface == "pppoe-out1"
+    assert await client.pools() == [IpPool(name="dhcp", ranges="192.168.40.50-192.168.40.254")]
+    [network] = await client.dhcp_networks()
+    assert (network.address, network.gateway, network.dns_server) == ("192.168.40.0/24", "192.168.40.1", "192.168.40.1")
+    leases = await client.dhcp_leases()
+    assert leases[0] == DhcpLease(
+        address="192.168.40.102", mac_address="DC:A6:32:00:01:02", host_name="master1", status="bound",
+    )
+    assert [lease.host_name for lease in leases] == ["master1", "node1", "node2"]
+
+
+async def test_cloud_follows_ddns_switch(client: RouterClient, sim: RouterOsSim) -> None:
+    assert await client.cloud() == CloudStatus(ddns_enabled=False, dns_name="", public_address="")
+    await client.set_single(CLOUD_MENU, ddns_enabled=True)
+    assert await client.cloud() == CloudStatus(
+        ddns_enabled=True, dns_name="529c0491d41c.sn.mynetname.net", public_address="198.51.100.19", status="updated",
+    )
+    assert sim.cloud.ddns_enabled
+    await client.set_single("/ip cloud", {"ddns-enabled": False})
+    assert (await client.cloud()).dns_name == ""
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+async def test_add_set_disable_remove(client: RouterClient, sim: RouterOsSim) -> None:
+    item_id = await client.add(
+        NAT_MENU, {"dst-port": 80, "to-addresses": "192.168.40.104"},
+        chain="dstnat", action="dst-nat", in_interface="all-ppp", protocol="tcp", to_ports=31681,
+    )
+    assert item_id == "*2"
+    added = sim.rules(NAT_MENU)[1]
+    assert (added["dst-port"], added["in-interface"], added["to-ports"]) == ("80", "all-ppp", "31681")
+
+    await client.set(NAT_MENU, item_id, to_ports=31682)
+    await client.disable(NAT_MENU, item_id)
+    rule = (await client.nat_rules())[1]
+    assert (rule.to_ports, rule.disabled) == ("31682", True)
+
+    await client.remove(NAT_MENU, item_id)
+    assert [rule.id for rule in await client.nat_rules()] == ["*1"]
+
+
+async def test_set_single_identity(client: RouterClient, sim: RouterOsSim) -> None:
+    await client.set_single(IDENTITY_MENU, name="edge")
+    assert (await client.identity()).identity == "edge"
+    assert sim.identity == "edge"
+
+
+async def test_values_stay_strings_and_utf8_round_trips(client: RouterClient, sim: RouterOsSim) -> None:
+    comment = "Überweisung ✓"
+    item_id = await client.add(MANGLE_MENU, chain="forward", action="accept", comment=comment)
+    other_id = await client.add(MANGLE_MENU, chain="forward", action="accept", comment="yes")
+    rules = {rule.id: rule for rule in await client.mangle_rules()}
+    assert rules[item_id].comment == comment
+    assert rules[other_id].comment == "yes"  # not turned into a boolean on the way
+    assert sim.rules(MANGLE_MENU)[1]["comment"] == comment
+
+
+async def test_traps_become_typed_errors_and_the_connection_survives(client: RouterClient) -> None:
+    with pytest.raises(RouterTrap) as caught:
+        await client.add(MANGLE_MENU, chain="prerouting", per_connection_classifier="src-address-and-port:2/2")
+    trap = caught.value
+    assert trap.message == "invalid value for argument per-connection-classifier"
+    assert trap.category == 1
+    assert trap.command == "/ip/firewall/mangle/add"
+
+    with pytest.raises(RouterTrap, match="no such item") as missing:
+        await client.remove(NAT_MENU, "*77")
+    assert missing.value.category == 0
+    assert len(await client.nat_rules()) == 1
+
+
+# --- connection failures ---------------------------------------------------------------------
+
+
+async def test_wrong_password_is_an_auth_error_without_the_password(sim: RouterOsSim) -> None:
+    secret = "not-the-Password-99"
+    with pytest.raises(RouterAuthError) as caught:
+        await RouterClient.connect("127.0.0.1", sim.port, "admin", secret, timeout=5)
+    assert "invalid user name or password" in str(caught.value)
+    assert secret not in str(caught.value) and secret not in repr(caught.value)
+    client = RouterClient("127.0.0.1", sim.port, "admin", secret)
+    assert secret not in repr(client)
+
+
+async def test_stopped_router_is_unreachable_until_it_returns(client: RouterClient, sim: RouterOsSim) -> None:
+    await sim.stop()
+    with pytest.raises(RouterUnreachable) as caught:
+        await client.nat_rules()
+    assert PASSWORD not in str(caught.value)
+    assert not client.connected
+    await sim.start()
+    assert len(await client.nat_rules()) == 1
+
+
+async def test_connection_refused_is_unreachable(sim: RouterOsSim) -> None:
+    port = sim.port
+    await sim.stop()
+    with pytest.raises(RouterUnreachable, match="cannot connect"):
+        await RouterClient.connect("127.0.0.1", port, "admin", PASSWORD, timeout=2)
+
+
+async def test_reconnects_after_an_idle_drop_even_for_writes(client: RouterClient, sim: RouterOsSim) -> None:
+    assert sim.drop_connections() == 1
+    await asyncio.sleep(0.05)  # let the close reach the client
+    # Writes are never resent, so this works only because the dead connection is noticed first.
+    assert await client.add(NAT_MENU, chain="srcnat", action="masquerade") == "*2"
+    assert (await client.identity()).identity == "hex-gw"
+    assert sim.connection_count == 1
+
+
+async def test_reads_retry_once_writes_do_not(sim: RouterOsSim) -> None:
+    sim.faults.drop_after = 2  # each connection: the login and one command
+    async with RouterClient("127.0.0.1", sim.port, "admin", PASSWORD, timeout=5) as client:
+        assert len(await client.nat_rules()) == 1  # sentence 2 on connection 1
+        assert len(await client.nat_rules()) == 1  # dropped, then sentence 2 on connection 2
+        with pytest.raises(RouterUnreachable):
+            await client.add(NAT_MENU, chain="srcnat", action="masquerade")  # dropped: not resent
+        assert len(sim.rules(NAT_MENU)) == 1
+        sim.faults.drop_after = None
+        await client.add(NAT_MENU, chain="srcnat", action="masquerade")
+    assert len(sim.rules(NAT_MENU)) == 2
+
+
+async def test_slow_router_times_out_then_recovers(client: RouterClient, sim: RouterOsSim) -> None:
+    client.timeout = 0.2
+    await client.close()
+    await client.open()
+    sim.faults.reply_delay = 0.5
+    with pytest.raises(RouterUnreachable, match="timed out"):
+        await client.cloud()
+    sim.faults.reply_delay = 0
+    assert (await client.cloud()).ddns_enabled is False
+
+
+async def test_concurrent_calls_are_serialised_on_one_connection(client: RouterClient, sim: RouterOsSim) -> None:
+    delay = 0.05
+    sim.faults.reply_delay = delay
+    started = time.monotonic()
+    nat, mangle, cloud, leases, pools = await asyncio.gather(
+        client.nat_rules(), client.mangle_rules(), client.cloud(), client.dhcp_leases(), client.pools(),
+    )
+    elapsed = time.monotonic() - started
+    assert nat[0].to_addresses == "192.168.40.103"
+    assert mangle[0].per_connection_classifier == "src-address-and-port:2/0"
+    assert isinstance(cloud, CloudStatus) and len(leases) == 3 and pools[0].name == "dhcp"
+    assert elapsed >= 5 * delay  # one after another
+    assert sim.connection_count == 1
+
+
+async def test_a_cancelled_call_does_not_leave_its_reply_for_the_next(client: RouterClient, sim: RouterOsSim) -> None:
+    sim.faults.reply_delay = 0.2
+    slow = asyncio.create_task(client.nat_rules())
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    sim.faults.reply_delay = 0
+    assert (await client.identity()).identity == "hex-gw"
+
+
+# --- TLS (api-ssl) ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: (server context, client context trusting it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hex-gw")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "api.crt", tmp_path / "api.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
+    ))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_tls_api_with_the_async_client_and_librouteros_sync(tls_contexts) -> None:
+    server_context, client_context = tls_contexts
+    async with RouterOsSim(password=PASSWORD, ssl_context=server_context) as router:
+        async with RouterClient("127.0.0.1", router.port, "admin", PASSWORD, ssl_context=client_context) as client:
+            assert client.tls and (await client.identity()).identity == "hex-gw"
+
+        def sync_session() -> list:
+            wrap = lambda sock: client_context.wrap_socket(sock, server_hostname="127.0.0.1")  # noqa: E731
+            api = librouteros.connect("127.0.0.1", "admin", PASSWORD, port=router.port, ssl_wrapper=wrap, timeout=5)
+            try:
+                return list(api.path("system", "identity"))
+            finally:
+                api.close()
+
+        assert await asyncio.to_thread(sync_session) == [{"name": "hex-gw"}]
+
+        # Without trusting the certificate the handshake fails: unreachable, not a crash.
+        with pytest.raises(RouterUnreachable, match="TLS|certificate"):
+            await RouterClient.connect("127.0.0.1", router.port, "admin", PASSWORD, tls=True, timeout=5)
+
+
+# --- console rendering -----------------------------------------------------------------------
+
+
+def test_render_console_pcc_mangle_and_nat_lines() -> None:
+    assert render_console("add", "/ip/firewall/mangle", PCC_MANGLE) == (
+        "/ip firewall mangle add chain=prerouting action=mark-connection in-interface=all-ppp protocol=tcp "
+        "dst-port=80 new-connection-mark=kube_node_1 per-connection-classifier=src-address-and-port:2/0 "
+        'comment="Load balancer. Service nginx. Mark connections to kube node 1 [homelab-tui default/nginx tcp/80]"'
+    )
+    assert render_console("add", NAT_MENU, {"comment": "x y", "chain": "dstnat"}, to_ports=31681) == (
+        '/ip firewall nat add chain=dstnat to-ports=31681 comment="x y"'
+    )
+
+
+def test_render_console_quoting_and_targets() -> None:
+    assert render_console("set", "/ip cloud", ddns_enabled=True) == "/ip cloud set ddns-enabled=yes"
+    assert render_console("set", "/system/identity", name='say "hi" $x?') == (
+        r'/system identity set name="say \"hi\" \$x\?"'
+    )
+    assert render_console("set", NAT_MENU, target="*3", to_ports="31682") == "/ip firewall nat set *3 to-ports=31682"
+    assert render_console("remove", NAT_MENU, target=console_find(comment=f"a {MARKER}")) == (
+        '/ip firewall nat remove [find comment="a [homelab-tui default/nginx tcp/80]"]'
+    )
+    assert render_console("add", NAT_MENU, comment="") == '/ip firewall nat add comment=""'
