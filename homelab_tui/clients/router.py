@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Iterable, Mapping
+from typing import Any
+
 import librouteros
 from librouteros.api import AsyncApi
 from librouteros.exceptions import ConnectionClosed, FatalError, MultiTrapError, ProtocolError, TrapError
@@ -138,19 +140,10 @@ class RouterClient:
         return f"RouterClient({scheme}://{self.user}@{self.host}:{self.port})"
 
     @classmethod
-    async def connect(
-        cls,
-        host: str,
-        port: int | None = None,
-        user: str = "admin",
-        password: str = "",
-        *,
-        tls: bool = False,
-        ssl_context: ssl.SSLContext | None = None,
-        timeout: float = 10.0,
-    ) -> RouterClient:
-        """Connect and log in now, so that a wrong password or a dead router shows up here."""
-        client = cls(host, port, user, password, tls=tls, ssl_context=ssl_context, timeout=timeout)
+    async def connect(cls, *args: Any, **kwargs: Any) -> RouterClient:
+        """`RouterClient(...)`, connected and logged in now, so a wrong password or a dead router
+        shows up here."""
+        client = cls(*args, **kwargs)
         await client.open()
         return client
 
