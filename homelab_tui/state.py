@@ -1,0 +1,92 @@
+"""The live model of the lab that the panes render, fed by the watchers and pollers.
+
+Kubernetes objects are kept per kind, keyed by `obj.key` (`ns/name`, or the node name). Each
+applied event reports exactly which keys changed and which went away, so a table can update
+cells by key instead of rebuilding; a RELISTED event (after a reconnect or a 410) is diffed
+against what is held, so a re-list never duplicates or loses rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .models import EventType, KubeEvent, KubeObject
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one event did to one kind: keys added or modified, and keys removed."""
+
+    kind: str
+    upserted: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.upserted or self.removed)
+
+
+class Health(str, Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RETRYING = "retrying"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    health: Health
+    reason: str = ""
+
+    @property
+    def stale(self) -> bool:
+        """Whether data shown for this component may be out of date."""
+        return self.health is not Health.CONNECTED
+
+
+@dataclass
+class KubeState:
+    """Every watched kind's objects by key, plus the last resourceVersion seen per kind."""
+
+    objects: dict[str, dict[str, KubeObject]] = field(default_factory=dict)
+    resource_versions: dict[str, str] = field(default_factory=dict)
+
+    def of(self, kind: str) -> dict[str, KubeObject]:
+        return self.objects.setdefault(kind, {})
+
+    def apply(self, event: KubeEvent) -> Change:
+        held = self.of(event.kind)
+        self.resource_versions[event.kind] = event.resource_version
+        if event.type is EventType.RELISTED:
+            fresh = {obj.key: obj for obj in event.objects}
+            removed = tuple(key for key in held if key not in fresh)
+            upserted = tuple(key for key, obj in fresh.items() if key not in held or held[key] != obj)
+            self.objects[event.kind] = fresh
+            return Change(event.kind, upserted, removed)
+        assert event.obj is not None, f"{event.type} event without an object"
+        key = event.obj.key
+        if event.type is EventType.DELETED:
+            return Change(event.kind, removed=(key,)) if held.pop(key, None) is not None else Change(event.kind)
+        # Always keep the newest object (its `raw` feeds the detail view), but report a change only
+        # when a shown field differs: models compare without `raw`.
+        unchanged = key in held and held[key] == event.obj
+        held[key] = event.obj
+        return Change(event.kind) if unchanged else Change(event.kind, upserted=(key,))
+
+
+@dataclass
+class Components:
+    """The header's view: one status per component (kubernetes, router, dns, node names)."""
+
+    statuses: dict[str, ComponentStatus] = field(default_factory=dict)
+
+    def set(self, component: str, health: Health, reason: str = "") -> bool:
+        """Record a status; True when it differs from the one held (so the header repaints)."""
+        status = ComponentStatus(health, reason)
+        if self.statuses.get(component) == status:
+            return False
+        self.statuses[component] = status
+        return True
+
+    def get(self, component: str) -> ComponentStatus:
+        return self.statuses.get(component, ComponentStatus(Health.CONNECTING))
