@@ -30,9 +30,8 @@ sysdeps:
 test: $(VENV)/.installed sysdeps
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# Until the live panes land, the demo is the simulated lab, headless, with a config to point tools at.
 demo: $(VENV)/.installed
-	$(VENV)/bin/homelab-tui sim --write-config .demo/lab.toml
+	$(VENV)/bin/homelab-tui --demo
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"homelab-tui {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $HOMELAB_TUI_CONFIG, "
                         "else ~/.config/homelab-tui/config.toml)")
+    parser.add_argument("--demo", action="store_true",
+                        help="start the simulated lab (preset running) in-process and open the app on it")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = commands.add_parser("check", help="validate the config and probe every component")
@@ -58,6 +60,30 @@ def _load(args: argparse.Namespace) -> Config:
     return load_config(config_path(args.config))
 
 
+def _run_app(config: Config) -> int:
+    from .ui.app import HomelabApp
+
+    HomelabApp(config).run()
+    return EXIT_OK
+
+
+async def _run_demo() -> int:
+    import tempfile
+
+    from .sim.lab import Lab
+    from .ui.app import HomelabApp
+
+    with tempfile.TemporaryDirectory(prefix="homelab-demo-") as workdir:
+        lab = Lab("running", Path(workdir) / "lab", ready_delay=1.0, controller_delay=1.0)
+        await lab.start()
+        try:
+            config = load_config(lab.write_config(Path(workdir) / "lab.toml"))
+            await HomelabApp(config).run_async()
+        finally:
+            await lab.stop()
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -69,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             from .sim.lab import run_headless
 
             return asyncio.run(run_headless(args.write_config, preset=args.preset, out=sys.stdout))
-        build_parser().print_help()
-        return EXIT_USAGE
+        if args.demo:
+            return asyncio.run(_run_demo())
+        return _run_app(_load(args))
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_USAGE

@@ -628,6 +628,8 @@ class RouterOsSim:
                 session.answered += 1
         except (asyncio.IncompleteReadError, ConnectionError, WireError, ssl.SSLError):
             pass
+        except asyncio.CancelledError:
+            pass  # stop() tears the connection down; asyncio would log a cancelled handler as an error
         finally:
             self._writers.discard(writer)
             writer.transport.abort()

@@ -1,0 +1,102 @@
+"""Table rows for each pane: pure functions from models to cell text (no textual here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from ..models import DnsCheck, MangleRule, NatRule, Node, Pod, Service
+
+NODE_COLUMNS = ("NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP", "ARCH", "PODS", "CPU", "MEMORY", "AGE")
+POD_COLUMNS = ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "IP", "AGE")
+SERVICE_COLUMNS = ("NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORTS", "EXPOSED", "AGE")
+NAT_COLUMNS = ("TABLE", "CHAIN", "ACTION", "PROTO", "DST-PORT", "IN-IF", "TARGET", "MARK / PCC", "PACKETS",
+               "BYTES", "COMMENT")
+DNS_COLUMNS = ("NAME", "EXPECTED", "ACTUAL", "STATUS")
+
+MARKER_PREFIX = "[homelab-tui "
+
+
+def age(created: str, now: datetime | None) -> str:
+    """kubectl-style age (`5d`, `3h`, `12m`, `40s`); "" when ages are hidden (now is None)."""
+    if now is None or not created:
+        return ""
+    try:
+        seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    except ValueError:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def node_row(node: Node, pod_count: int, now: datetime | None) -> tuple[str, ...]:
+    roles = ",".join(node.roles) or "<none>"
+    return (node.name, node.status, roles, node.kubelet_version, node.internal_ip, node.arch, str(pod_count),
+            node.cpu, node.memory, age(node.created, now))
+
+
+def pod_row(pod: Pod, now: datetime | None) -> tuple[str, ...]:
+    return (pod.namespace, pod.name, f"{pod.ready_containers}/{pod.total_containers}", pod.status,
+            str(pod.restarts), pod.node or "<none>", pod.ip or "<none>", age(pod.created, now))
+
+
+def service_ports(service: Service) -> str:
+    return ",".join(f"{p.port}:{p.node_port}/{p.protocol}" if p.node_port else f"{p.port}/{p.protocol}"
+                    for p in service.ports)
+
+
+def exposure(service: Service, nat_rules: Iterable[NatRule], mangle_rules: Iterable[MangleRule]) -> str:
+    """`80→31681 (PCC ×2)` when our dst-nat rules forward to one of the service's nodePorts."""
+    node_ports = {str(p.node_port) for p in service.ports if p.node_port}
+    ours = [r for r in nat_rules if r.action == "dst-nat" and r.to_ports in node_ports and MARKER_PREFIX in r.comment]
+    if not ours:
+        return ""
+    marks = {r.connection_mark for r in ours if r.connection_mark}
+    feeders = [m for m in mangle_rules if m.new_connection_mark in marks]
+    public_ports = sorted({m.dst_port for m in feeders} | {r.dst_port for r in ours if r.dst_port})
+    target = ours[0].to_ports
+    how = f" (PCC ×{len(feeders)})" if feeders else ""
+    return ", ".join(f"{port}→{target}" for port in public_ports) + how
+
+
+def service_row(service: Service, exposed: str, now: datetime | None) -> tuple[str, ...]:
+    if service.type == "LoadBalancer":
+        external = ",".join(service.external_ips) or "<pending>"
+    else:
+        external = ",".join(service.external_ips) or "<none>"
+    return (service.namespace, service.name, service.type, service.cluster_ip or "None", external,
+            service_ports(service), exposed, age(service.created, now))
+
+
+def nat_row(rule: NatRule) -> tuple[str, ...]:
+    target = rule.to_addresses + (f":{rule.to_ports}" if rule.to_ports else "")
+    return ("nat", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, target,
+            rule.connection_mark, str(rule.packets), str(rule.bytes), rule.comment)
+
+
+def mangle_row(rule: MangleRule) -> tuple[str, ...]:
+    mark = rule.new_connection_mark + (f" {rule.per_connection_classifier}" if rule.per_connection_classifier else "")
+    return ("mangle", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, "", mark,
+            str(rule.packets), str(rule.bytes), rule.comment)
+
+
+def is_ours(comment: str) -> bool:
+    return MARKER_PREFIX in comment
+
+
+def dns_row(check: DnsCheck) -> tuple[str, ...]:
+    return (check.name, check.expected, check.actual, "OK" if check.ok else "MISMATCH")
+
+
+def pods_per_node(pods: Mapping[str, Pod]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pod in pods.values():
+        if pod.node:
+            counts[pod.node] = counts.get(pod.node, 0) + 1
+    return counts
