@@ -43,7 +43,7 @@ async def probe_kube(config: Config) -> str:
 
 
 async def probe_router(config: Config) -> str:
-    async with router_client(config) as client:
+    async with await router_client(config) as client:
         identity = await client.identity()
     return f"{identity.identity}, RouterOS {identity.version}, {identity.board}"
 
@@ -61,7 +61,7 @@ async def probe_dns(config: Config) -> str:
 async def probe_cloudflare(config: Config) -> str:
     assert config.dns is not None and config.dns.cloudflare is not None
     cloudflare = config.dns.cloudflare
-    async with cloudflare_client(config) as client:
+    async with await cloudflare_client(config) as client:
         token = await client.verify_token()
         zone = await client.zone_by_name(cloudflare.zone)
     if zone is None:

@@ -125,8 +125,9 @@ def _domain(value: Any) -> str:
 
 
 def _env_name(value: Any) -> str:
+    # Never echo the value: a secret pasted here by mistake must not reach the screen.
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", _string(value)):
-        raise ValueError(f"expected an environment variable name, got {value!r}")
+        raise ValueError("expected the name of an environment variable (letters, digits, _), not its value")
     return value
 
 
@@ -454,7 +455,9 @@ def read_secret(key: str, env: str | None = None, command: str | None = None, *,
         if value:
             return value
         if required:
-            raise SecretError(f"{key}_env: environment variable {env} is not set")
+            # Name the variable only when it looks like one; otherwise it may be a pasted secret.
+            named = env if re.fullmatch(r"[A-Z_][A-Z0-9_]*", env) else f"named in {key}_env"
+            raise SecretError(f"{key}_env: the environment variable {named} is not set")
         return None
     if command:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from .clients.cloudflare import CloudflareClient
 from .clients.dns import DnsClient
 from .clients.kube import KubeClient
@@ -31,12 +33,14 @@ def kube_client(config: Config, **options) -> KubeClient:
     return KubeClient(config.resolve_path(config.cluster.kubeconfig), context=config.cluster.context, **options)
 
 
-def router_client(config: Config) -> RouterClient:
-    """A client for the configured router (reads the password now; raises SecretError if absent)."""
+async def router_client(config: Config) -> RouterClient:
+    """A client for the configured router. The password is read now, off the event loop (a
+    password_command may take its time); SecretError if it cannot be had."""
     router = config.router
     if router is None:
         raise ValueError("no [router] section in the config")
-    return RouterClient(router.host, router.port, router.user, router_password(router), tls=router.tls)
+    password = await asyncio.to_thread(router_password, router)
+    return RouterClient(router.host, router.port, router.user, password, tls=router.tls)
 
 
 def dns_client(config: Config) -> DnsClient:
@@ -46,8 +50,10 @@ def dns_client(config: Config) -> DnsClient:
     return DnsClient(dns.nameservers, port=dns.port, timeout=dns.timeout, lifetime=dns.timeout * 2)
 
 
-def cloudflare_client(config: Config) -> CloudflareClient:
+async def cloudflare_client(config: Config) -> CloudflareClient:
+    """A client for the configured Cloudflare zone; the token is read off the event loop."""
     if config.dns is None or config.dns.cloudflare is None:
         raise ValueError("no [dns.cloudflare] section in the config")
     cloudflare = config.dns.cloudflare
-    return CloudflareClient(cloudflare_token(cloudflare), base_url=cloudflare.api_url)
+    token = await asyncio.to_thread(cloudflare_token, cloudflare)
+    return CloudflareClient(token, base_url=cloudflare.api_url)

@@ -16,6 +16,7 @@ on a fresh connection, writes are not (the router may already have applied them)
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -47,6 +48,16 @@ DEFAULT_PORT = 8728
 DEFAULT_TLS_PORT = 8729
 
 FieldValue = str | int | bool
+
+
+class _DropLoginWords(logging.Filter):
+    """librouteros logs every word it sends at DEBUG, the login's `=password=` included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "=password=" not in record.getMessage()
+
+
+logging.getLogger("librouteros").addFilter(_DropLoginWords())
 Fields = Mapping[str, FieldValue]
 
 

@@ -154,7 +154,7 @@ def append_known_host(known_hosts_path: str | os.PathLike[str], host: str, port:
     line = f"{entry} {key_text}"
     if line not in lines:
         lines.append(line)
-    return atomic_write(path, "\n".join(lines) + "\n", mode=0o600, backup=False)
+    return atomic_write(path, "\n".join(lines) + "\n", mode=0o600, backup=True)
 
 
 def fingerprint(key: asyncssh.SSHKey) -> str:
@@ -217,7 +217,7 @@ class SudoPasswords:
 
 _SECRET_PATTERNS = (
     re.compile(r"(\bK3S_(?:AGENT_)?TOKEN=)('[^']*'|\"[^\"]*\"|\S+)"),
-    re.compile(r"(--token[= ])('[^']*'|\S+)"),
+    re.compile(r"(--(?:agent-)?token[=\s]+|--certificate-key[=\s]+|\s-t\s+)('[^']*'|\"[^\"]*\"|\S+)"),
 )
 
 
@@ -263,7 +263,7 @@ class CommandStream:
             raise self._session._lost(exc) from None
         self._process = process
         try:
-            _feed(process, password.reveal() + "\n" if password is not None else "")
+            _feed(process, password)
             async for line in process.stdout:
                 if not line:  # end of stream
                     break
@@ -365,7 +365,9 @@ class SshSession:
         return self._conn
 
     def _lost(self, exc: BaseException) -> SshError:
-        self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.abort()
         return SshDisconnected(self.host, f"connection lost: {exc}")
 
     # -- commands
@@ -375,10 +377,9 @@ class SshSession:
     ) -> CommandResult:
         """Run `command` (through `sh -c` under sudo) and collect its output."""
         wrapped, password = await self._prepare(command, sudo)
-        stdin = (password.reveal() + "\n" if password is not None else "") + (input or "")
         try:
             process = await self._connection().create_process(wrapped)
-            _feed(process, stdin)
+            _feed(process, password, input or "")
             completed = await asyncio.wait_for(process.wait(), timeout)
         except (asyncio.TimeoutError, TimeoutError):
             process.close()
@@ -425,7 +426,7 @@ class SshSession:
         wrapped, password = await self._prepare("reboot", True)
         try:
             process = await conn.create_process(wrapped)
-            _feed(process, password.reveal() + "\n" if password is not None else "")
+            _feed(process, password)
             await asyncio.wait_for(conn.wait_closed(), timeout)
         except (asyncssh.Error, OSError):
             pass  # the connection dropping is the point
@@ -461,7 +462,9 @@ class SshSession:
         password = await self.sudo.get(self.host)
         if password is None:
             raise SudoPasswordRequired(self.host)
-        return f"sudo -S -p '' sh -c {script}", password
+        # -k: sudo ignores a cached login and always reads the password line, which therefore
+        # never reaches the command's own stdin.
+        return f"sudo -k -S -p '' sh -c {script}", password
 
     def _check_sudo_failure(self, result: CommandResult, password: _Secret | None) -> None:
         if password is not None and result.exit_status != 0 and (
@@ -520,9 +523,13 @@ async def facts(session: SshSession) -> HostFacts:
     return HostFacts(host=session.host, arch=arch.strip(), os=pretty, hostname=hostname.strip())
 
 
-def _feed(process: asyncssh.SSHClientProcess, data: str) -> None:
-    """Write `data` and EOF to the command's stdin; a command that exited without reading is fine."""
+def _feed(process: asyncssh.SSHClientProcess, password: _Secret | None, data: str = "") -> None:
+    """Write the sudo password (if any), then `data`, then EOF to the command's stdin; a command
+    that exited without reading is fine. The password is revealed only inside the write, so no
+    frame (and no traceback with locals) ever holds it in clear."""
     try:
+        if password is not None:
+            process.stdin.write(password.reveal() + "\n")
         if data:
             process.stdin.write(data)
         process.stdin.write_eof()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -134,14 +135,18 @@ class Lab:
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o700)
-        await self.kube.start()
-        await self.router.start()
-        await self.fleet.start()
-        await self.dns.start()
-        await self.cloudflare.start()
-        self.kube.write_kubeconfig(self.kubeconfig_path, cluster_name=CLUSTER_NAME, context=CLUSTER_NAME)
-        if self.preset == "running":
-            await self._bring_up_running()
+        try:
+            await self.kube.start()
+            await self.router.start()
+            await self.fleet.start()
+            await self.dns.start()
+            await self.cloudflare.start()
+            self.kube.write_kubeconfig(self.kubeconfig_path, cluster_name=CLUSTER_NAME, context=CLUSTER_NAME)
+            if self.preset == "running":
+                await self._bring_up_running()
+        except BaseException:
+            await self.stop()  # every component's stop() is a no-op when it never started
+            raise
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -152,6 +157,8 @@ class Lab:
         await self.fleet.stop()
         await self.router.stop()
         await self.kube.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)  # client key and secrets included
 
     async def __aenter__(self) -> Lab:
         await self.start()
@@ -340,8 +347,8 @@ async def run_headless(config_path: Path, *, preset: str, out: TextIO) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await lab.start()
     try:
+        await lab.start()
         lab.write_config(config_path)
         print(f"homelab-tui sim: lab '{preset}' running; config written to {config_path}", file=out)
         print(f"private files (kubeconfig, known_hosts, client key, secrets): {workdir}", file=out)
@@ -351,6 +358,6 @@ async def run_headless(config_path: Path, *, preset: str, out: TextIO) -> int:
         print(f"\ntry: homelab-tui check --config {config_path}\nCtrl-C stops the lab.", file=out, flush=True)
         await stop.wait()
     finally:
-        await lab.stop()
+        await lab.stop()  # a no-op for the parts that never started
         print("homelab-tui sim: stopped", file=out if not out.closed else sys.stderr)
     return 0

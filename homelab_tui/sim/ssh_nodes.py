@@ -1191,7 +1191,7 @@ class NodeShell:
                 prompt, i = (args[i] if i < len(args) else ""), i + 1
                 continue
             for char in arg[1:]:
-                if char not in "nSEH":
+                if char not in "nSEHk":  # -k: ignore cached credentials (always ask)
                     await proc.err.line(f"sudo: invalid option -- '{char}'")
                     return 1
                 non_interactive |= char == "n"

@@ -201,7 +201,7 @@ class HomelabApp(App[None]):
     async def poll_router(self) -> None:
         try:
             if self._router is None:
-                self._router = router_client(self.config)
+                self._router = await router_client(self.config)
             self.nat_rules = await self._router.nat_rules()
             self.mangle_rules = await self._router.mangle_rules()
             self.cloud = await self._router.cloud()
@@ -231,7 +231,7 @@ class HomelabApp(App[None]):
         try:
             records = None
             if self.config.dns.cloudflare is not None:
-                async with cloudflare_client(self.config) as cloudflare:
+                async with await cloudflare_client(self.config) as cloudflare:
                     zone = await cloudflare.zone_by_name(self.config.dns.cloudflare.zone)
                     records = await cloudflare.list_records(zone["id"]) if zone else []
             checks = await dns_checks(self.config, dns_client(self.config), self.cloud, records)

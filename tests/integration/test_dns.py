@@ -217,10 +217,18 @@ async def test_client_check_compares_with_expected(sim: DnsSim) -> None:
 # --- (c) our client against a real dnsmasq ------------------------------------------------------
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _free_port() -> int:
+    """A port free for both TCP and UDP on 127.0.0.1 (dnsmasq binds both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
 
 
 def _wait_until_answering(process: subprocess.Popen, port: int) -> None:
@@ -240,11 +248,9 @@ def _wait_until_answering(process: subprocess.Popen, port: int) -> None:
 @pytest.fixture(scope="module")
 def dnsmasq_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     binary = need_binary("dnsmasq")
-    port = _free_udp_port()
     log_file = tmp_path_factory.mktemp("dnsmasq") / "dnsmasq.log"
-    command = [
-        binary, "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-        f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
+    options = [
+        "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
         "--user=root", "--group=root", "--local=/kube.local/",
         "--address=/master1.kube.local/192.168.40.102",
         "--host-record=node1.kube.local,192.168.40.103",
@@ -254,10 +260,21 @@ def dnsmasq_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         "--cname=ingress.kube.local,web.kube.local",
         "--cname=outside.kube.local,app.example.net",
     ]  # fmt: skip
-    with log_file.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    # Between picking a free port and dnsmasq binding it, another test server may take it:
+    # then dnsmasq exits at once, and a new port is tried.
+    for attempt in range(5):
+        port = _free_port()
+        with log_file.open("w") as log:
+            process = subprocess.Popen([binary, f"--port={port}", *options], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_answering(process, port)
+            break
+        except RuntimeError:
+            process.kill()
+            process.wait()
+            if attempt == 4:
+                raise RuntimeError(f"dnsmasq would not start: {log_file.read_text()}") from None
     try:
-        _wait_until_answering(process, port)
         yield port
     finally:
         process.terminate()  # by PID: only the dnsmasq this fixture started

@@ -94,6 +94,13 @@ def test_all_problems_are_reported_at_once():
     assert len(issues_of(text)) == 2
 
 
+def test_a_pasted_token_in_token_env_is_not_echoed():
+    text = MINIMAL + '\n[dns]\ndomain = "example.org"\n[dns.cloudflare]\nzone = "example.org"\ntoken_env = "v1-Zq8k.R2"\n'
+    issues = issues_of(text)
+    assert issues == ["dns.cloudflare.token_env (line 14): expected the name of an environment variable "
+                      "(letters, digits, _), not its value"]
+
+
 def test_secret_value_never_echoed():
     text = MINIMAL + '\n[router]\nhost = "192.168.40.1"\npassword = "hunter2-secret"\n'
     with pytest.raises(ConfigError) as caught:
@@ -120,8 +127,11 @@ def test_secrets_from_env_and_command(monkeypatch):
     assert read_secret("router.password", env="ROUTER_PW") == "s3cret"
     assert read_secret("router.password", command="printf from-command") == "from-command"
     monkeypatch.delenv("ROUTER_PW")
-    with pytest.raises(SecretError, match="router.password_env: environment variable ROUTER_PW is not set"):
+    with pytest.raises(SecretError, match="router.password_env: the environment variable ROUTER_PW is not set"):
         read_secret("router.password", env="ROUTER_PW")
+    with pytest.raises(SecretError) as caught:  # a token pasted where a variable name belongs
+        read_secret("dns.cloudflare.token", env="v1Zq8kR2abcd")
+    assert "v1Zq8kR2abcd" not in str(caught.value) and "named in dns.cloudflare.token_env" in str(caught.value)
     with pytest.raises(SecretError, match="router.password_command: exited with status 1"):
         read_secret("router.password", command="false")
 
