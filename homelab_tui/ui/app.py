@@ -37,6 +37,8 @@ class HomelabApp(App[None]):
     TITLE = "homelab-tui"
     CSS = """
     #status { height: 1; padding: 0 1; background: $panel; }
+    #panes { height: 1fr; }
+    #panes TabPane { height: 1fr; padding: 0; }
     DataTable { height: 1fr; }
     """
     BINDINGS = [
@@ -59,6 +61,7 @@ class HomelabApp(App[None]):
         self.cloud: CloudStatus | None = None
         self.router_identity: RouterIdentity | None = None
         self._router: RouterClient | None = None
+        self._dns_started = False
         self._pending: dict[str, set[str]] = {}
         self._flush_scheduled = False
 
@@ -80,8 +83,8 @@ class HomelabApp(App[None]):
         self._render_status()
         self.watch_cluster()
         if self.config.router is not None:
-            self.poll_router()
-        if self.config.dns is not None:
+            self.poll_router()  # its first answer starts the DNS polls: they need the DDNS state
+        elif self.config.dns is not None:
             self.poll_dns()
 
     async def on_unmount(self) -> None:
@@ -143,6 +146,15 @@ class HomelabApp(App[None]):
                     self._flush_scheduled = True
                     self.set_timer(FLUSH_SECONDS, self._flush)
 
+    SORT_COLUMNS = {"nodes": ("NAME",), "pods": ("NAMESPACE", "NAME"), "services": ("NAMESPACE", "NAME"),
+                    "dns": ("NAME",)}
+
+    def _sort(self, pane_id: str) -> None:
+        if pane_id == "nat":  # router order: the position column, numerically
+            self.table("nat").sort("#", key=lambda position: int(position))
+        else:
+            self.table(pane_id).sort(*self.SORT_COLUMNS[pane_id])
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
@@ -159,6 +171,8 @@ class HomelabApp(App[None]):
                 keys = set(pending.get("Node", ())) | set(nodes)
                 self._upsert("nodes", keys,
                              lambda key: rows.node_row(nodes[key], counts.get(key, 0), now) if key in nodes else None)
+            for pane_id in {KIND_PANES[kind] for kind in pending} | ({"nodes"} if "Pod" in pending else set()):
+                self._sort(pane_id)
 
     def _refresh_services(self, keys: Iterable[str], now: datetime | None) -> None:
         services = self.kube_state.of("Service")
@@ -194,6 +208,7 @@ class HomelabApp(App[None]):
         stale = [key.value for key in table.rows if key.value not in wanted]
         with self.batch_update():
             self._upsert(pane_id, [*stale, *wanted], wanted.get)
+            self._sort(pane_id)
 
     # -- router and DNS: polls that never overlap ------------------------------------------
 
@@ -208,22 +223,25 @@ class HomelabApp(App[None]):
             self.router_identity = self.router_identity or await self._router.identity()
         except SecretError as exc:
             self._set_health("router", Health.ERROR, str(exc))
+            self._start_dns_once()
             return  # a missing secret does not fix itself: no retry
         except Exception as exc:
             self._set_health("router", Health.RETRYING, str(exc) or type(exc).__name__)
         else:
             self._set_health("router", Health.CONNECTED)
             self._show_router()
+        self._start_dns_once()
         self.set_timer(self.config.ui.refresh_seconds, self.poll_router)
 
+    def _start_dns_once(self) -> None:
+        if self.config.dns is not None and not self._dns_started:
+            self._dns_started = True
+            self.poll_dns()
+
     def _show_router(self) -> None:
-        wanted: dict[str, tuple] = {}
-        for rule in self.mangle_rules:
-            if rule.action == "mark-connection":
-                wanted[f"mangle{rule.id}"] = rows.mangle_row(rule)
-        for rule in self.nat_rules:
-            wanted[f"nat{rule.id}"] = rows.nat_row(rule)
-        self._replace_all("nat", wanted)
+        shown = [(f"mangle{r.id}", rows.mangle_row(r)) for r in self.mangle_rules if r.action == "mark-connection"]
+        shown += [(f"nat{r.id}", rows.nat_row(r)) for r in self.nat_rules]
+        self._replace_all("nat", {key: (str(position), *row) for position, (key, row) in enumerate(shown)})
         self._refresh_services(list(self.kube_state.of("Service")), self.clock())
 
     @work(group="dns", exclusive=True, exit_on_error=False, description="check DNS")
