@@ -9,13 +9,14 @@ panes stale and says why in the status line; it never stops the app or another p
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from ..clients.kube import KubeClient
 from ..clients.router import RouterClient
@@ -30,16 +31,20 @@ PANES = (("nodes", "Nodes", rows.NODE_COLUMNS), ("pods", "Pods", rows.POD_COLUMN
          ("services", "Services", rows.SERVICE_COLUMNS), ("nat", "NAT", rows.NAT_COLUMNS),
          ("dns", "DNS", rows.DNS_COLUMNS))
 KIND_PANES = {"Node": "nodes", "Pod": "pods", "Service": "services"}
+PANE_KINDS = {pane: kind for kind, pane in KIND_PANES.items()}
 FLUSH_SECONDS = 0.05  # bursts of watch events within this window become one table update
 
 
 class HomelabApp(App[None]):
     TITLE = "homelab-tui"
+    AUTO_FOCUS = "#nodes-table"  # not the hidden filter input
     CSS = """
     #status { height: 1; padding: 0 1; background: $panel; }
     #panes { height: 1fr; }
     #panes TabPane { height: 1fr; padding: 0; }
     DataTable { height: 1fr; }
+    #filter { dock: bottom; display: none; }
+    #filter.editing { display: block; }
     """
     BINDINGS = [
         Binding("1", "show('nodes')", "Nodes", id="show_nodes"),
@@ -47,6 +52,8 @@ class HomelabApp(App[None]):
         Binding("3", "show('services')", "Services", id="show_services"),
         Binding("4", "show('nat')", "NAT", id="show_nat"),
         Binding("5", "show('dns')", "DNS", id="show_dns"),
+        Binding("slash", "edit_filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -62,6 +69,8 @@ class HomelabApp(App[None]):
         self.router_identity: RouterIdentity | None = None
         self._router: RouterClient | None = None
         self._dns_started = False
+        self.filters: dict[str, re.Pattern[str]] = {}  # per pane, k9s-style `/regex`
+        self._snapshot_rows: dict[str, dict[str, tuple]] = {}  # last full rows of the polled panes
         self._pending: dict[str, set[str]] = {}
         self._flush_scheduled = False
 
@@ -76,6 +85,7 @@ class HomelabApp(App[None]):
                     for column in columns:
                         table.add_column(column, key=column)
                     yield table
+        yield Input(placeholder="filter: a regular expression; Enter applies, Esc clears", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -94,6 +104,54 @@ class HomelabApp(App[None]):
     def action_show(self, pane_id: str) -> None:
         self.query_one(TabbedContent).active = pane_id
         self.query_one(f"#{pane_id}-table", DataTable).focus()
+
+    @property
+    def active_pane(self) -> str:
+        return self.query_one(TabbedContent).active or PANES[0][0]
+
+    def action_edit_filter(self) -> None:
+        editor = self.query_one("#filter", Input)
+        current = self.filters.get(self.active_pane)
+        editor.value = current.pattern if current else ""
+        editor.add_class("editing")
+        editor.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.set_filter(self.active_pane, event.value)
+        except re.error as exc:
+            self.notify(f"filter: not a regular expression: {exc}", severity="error")
+            return
+        event.input.remove_class("editing")
+        self.table(self.active_pane).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).remove_class("editing")
+        self.set_filter(self.active_pane, "")
+        self.table(self.active_pane).focus()
+
+    def set_filter(self, pane_id: str, pattern: str) -> None:
+        """Show only the rows of `pane_id` with a cell matching `pattern` (case-insensitive)."""
+        if pattern:
+            self.filters[pane_id] = re.compile(pattern, re.IGNORECASE)
+        else:
+            self.filters.pop(pane_id, None)
+        self._resync(pane_id)
+        self._render_status()
+
+    def _visible(self, pane_id: str, row: tuple) -> bool:
+        pattern = self.filters.get(pane_id)
+        return pattern is None or any(pattern.search(str(cell)) for cell in row)
+
+    def _resync(self, pane_id: str) -> None:
+        """Re-evaluate every row of a pane (after its filter changed)."""
+        if pane_id in self._snapshot_rows:
+            self._replace_all(pane_id, self._snapshot_rows[pane_id])
+            return
+        keys, row_for = self._row_source(pane_id, self.clock())
+        with self.batch_update():
+            self._upsert(pane_id, {*keys, *(key.value for key in self.table(pane_id).rows)}, row_for)
+            self._sort(pane_id)
 
     def table(self, pane_id: str) -> DataTable:
         return self.query_one(f"#{pane_id}-table", DataTable)
@@ -117,6 +175,8 @@ class HomelabApp(App[None]):
             if status.health is not Health.CONNECTED:
                 text += f" {status.health.value}" + (f": {status.reason}" if status.reason else "")
             parts.append(text)
+        if self.is_mounted and (pattern := self.filters.get(self.active_pane)):
+            parts.append(f"filter [b]/{pattern.pattern}/[/]")
         self.query_one("#status", Static).update("  ".join(parts))
 
     # -- Kubernetes: watches into state, coalesced into keyed table updates ---------------------
@@ -155,35 +215,40 @@ class HomelabApp(App[None]):
         else:
             self.table(pane_id).sort(*self.SORT_COLUMNS[pane_id])
 
+    def _row_source(self, pane_id: str, now: datetime | None) -> tuple[Iterable[str], Callable[[str], tuple | None]]:
+        """Every key a Kubernetes pane should show, and the row for a key (None: no such object)."""
+        if pane_id == "pods":
+            pods = self.kube_state.of("Pod")
+            return pods, lambda key: rows.pod_row(pods[key], now) if key in pods else None
+        if pane_id == "services":
+            services = self.kube_state.of("Service")
+
+            def service_row(key: str) -> tuple | None:
+                if key not in services:
+                    return None
+                exposed = rows.exposure(services[key], self.nat_rules, self.mangle_rules)
+                return rows.service_row(services[key], exposed, now)
+
+            return services, service_row
+        nodes = self.kube_state.of("Node")
+        counts = rows.pods_per_node(self.kube_state.of("Pod"))
+        return nodes, lambda key: rows.node_row(nodes[key], counts.get(key, 0), now) if key in nodes else None
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
         now = self.clock()
+        changed_panes = {KIND_PANES[kind] for kind in pending}
+        if "Pod" in pending:
+            changed_panes.add("nodes")  # the pod count per node
         with self.batch_update():
-            if "Pod" in pending:
-                pods = self.kube_state.of("Pod")
-                self._upsert("pods", pending["Pod"], lambda key: rows.pod_row(pods[key], now) if key in pods else None)
-            if "Service" in pending:
-                self._refresh_services(pending["Service"], now)
-            if "Node" in pending or "Pod" in pending:
-                nodes = self.kube_state.of("Node")
-                counts = rows.pods_per_node(self.kube_state.of("Pod"))
-                keys = set(pending.get("Node", ())) | set(nodes)
-                self._upsert("nodes", keys,
-                             lambda key: rows.node_row(nodes[key], counts.get(key, 0), now) if key in nodes else None)
-            for pane_id in {KIND_PANES[kind] for kind in pending} | ({"nodes"} if "Pod" in pending else set()):
+            for pane_id in changed_panes:
+                all_keys, row_for = self._row_source(pane_id, now)
+                kind = PANE_KINDS[pane_id]
+                # Nodes are few: refresh them all when pods move; others only where events landed.
+                keys = set(all_keys) if pane_id == "nodes" else set()
+                self._upsert(pane_id, keys | pending.get(kind, set()), row_for)
                 self._sort(pane_id)
-
-    def _refresh_services(self, keys: Iterable[str], now: datetime | None) -> None:
-        services = self.kube_state.of("Service")
-
-        def row(key: str):
-            if key not in services:
-                return None
-            exposed = rows.exposure(services[key], self.nat_rules, self.mangle_rules)
-            return rows.service_row(services[key], exposed, now)
-
-        self._upsert("services", keys, row)
 
     def _upsert(self, pane_id: str, keys: Iterable[str], row_for: Callable[[str], tuple | None]) -> None:
         """Bring the rows of `keys` in line: add, update changed cells only, or remove."""
@@ -191,6 +256,8 @@ class HomelabApp(App[None]):
         columns = [column.key for column in table.ordered_columns]
         for key in keys:
             wanted = row_for(key)
+            if wanted is not None and not self._visible(pane_id, wanted):
+                wanted = None
             present = key in table.rows
             if wanted is None:
                 if present:
@@ -204,6 +271,7 @@ class HomelabApp(App[None]):
                         table.update_cell(key, column, new, update_width=True)
 
     def _replace_all(self, pane_id: str, wanted: dict[str, tuple]) -> None:
+        self._snapshot_rows[pane_id] = wanted
         table = self.table(pane_id)
         stale = [key.value for key in table.rows if key.value not in wanted]
         with self.batch_update():
@@ -242,7 +310,9 @@ class HomelabApp(App[None]):
         shown = [(f"mangle{r.id}", rows.mangle_row(r)) for r in self.mangle_rules if r.action == "mark-connection"]
         shown += [(f"nat{r.id}", rows.nat_row(r)) for r in self.nat_rules]
         self._replace_all("nat", {key: (str(position), *row) for position, (key, row) in enumerate(shown)})
-        self._refresh_services(list(self.kube_state.of("Service")), self.clock())
+        keys, row_for = self._row_source("services", self.clock())
+        with self.batch_update():
+            self._upsert("services", list(keys), row_for)
 
     @work(group="dns", exclusive=True, exit_on_error=False, description="check DNS")
     async def poll_dns(self) -> None:

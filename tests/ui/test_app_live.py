@@ -92,3 +92,22 @@ async def test_router_down_is_reported_and_recovers(lab, app):
         assert app.table("nat").row_count == rows_before  # last data kept
         await lab.router.start()
         await until(pilot, lambda: app.components.get("router").health.value == "connected")
+
+
+async def test_slash_filters_by_regex_and_escape_clears(lab, app):
+    async with app.run_test(size=(140, 36)) as pilot:
+        await until(pilot, lambda: app.table("pods").row_count == 5)
+        await pilot.press("2", "slash")
+        await pilot.press(*"^nginx-", "enter")
+        await until(pilot, lambda: app.table("pods").row_count == 2)
+        assert all(key.value.startswith("default/nginx-") for key in app.table("pods").rows)
+        # live updates respect the filter: a new non-matching pod stays hidden, a matching one shows
+        for name in ("debug", "nginx-extra"):
+            lab.kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+        await until(pilot, lambda: "default/nginx-extra" in app.table("pods").rows)
+        assert "default/debug" not in app.table("pods").rows
+        await pilot.press("slash", *"([", "enter")  # not a regex: the filter stays as it was
+        assert app.table("pods").row_count == 3
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: app.table("pods").row_count == 7)
