@@ -32,6 +32,7 @@ PANES = (("nodes", "Nodes", rows.NODE_COLUMNS), ("pods", "Pods", rows.POD_COLUMN
          ("dns", "DNS", rows.DNS_COLUMNS))
 KIND_PANES = {"Node": "nodes", "Pod": "pods", "Service": "services"}
 PANE_KINDS = {pane: kind for kind, pane in KIND_PANES.items()}
+COMPONENT_PANES = {"kubernetes": ("nodes", "pods", "services"), "router": ("nat",), "dns": ("dns",)}
 FLUSH_SECONDS = 0.05  # bursts of watch events within this window become one table update
 
 
@@ -43,6 +44,7 @@ class HomelabApp(App[None]):
     #panes { height: 1fr; }
     #panes TabPane { height: 1fr; padding: 0; }
     DataTable { height: 1fr; }
+    DataTable.stale { opacity: 60%; }
     #filter { dock: bottom; display: none; }
     #filter.editing { display: block; }
     """
@@ -159,7 +161,11 @@ class HomelabApp(App[None]):
     # -- status line ----------------------------------------------------------------------------
 
     def _set_health(self, component: str, health: Health, reason: str = "") -> None:
+        """Record a component's health; its panes keep their rows but are marked stale (dimmed)."""
         if self.components.set(component, health, reason):
+            stale = self.components.get(component).stale
+            for pane_id in COMPONENT_PANES.get(component, ()):
+                self.table(pane_id).set_class(stale, "stale")
             self._render_status()
 
     def _render_status(self) -> None:

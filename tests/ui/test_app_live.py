@@ -111,3 +111,18 @@ async def test_slash_filters_by_regex_and_escape_clears(lab, app):
         assert app.table("pods").row_count == 3
         await pilot.press("escape", "escape")
         await until(pilot, lambda: app.table("pods").row_count == 7)
+
+
+async def test_kubernetes_api_restart_marks_panes_stale_then_recovers(lab, app):
+    async with app.run_test(size=(140, 36)) as pilot:
+        await until(pilot, lambda: app.table("pods").row_count == 5)
+        await lab.kube.stop()
+        await until(pilot, lambda: app.components.get("kubernetes").health.value == "retrying")
+        assert app.table("pods").has_class("stale") and app.table("pods").row_count == 5  # last data kept
+        assert not app.table("nat").has_class("stale")  # the router is unaffected
+        lab.kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "while-down", "namespace": "default"},
+                         "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+        await lab.kube.start()
+        await until(pilot, lambda: "default/while-down" in app.table("pods").rows, timeout=20)
+        await until(pilot, lambda: not app.table("pods").has_class("stale"))
+        assert app.table("pods").row_count == len(lab.kube.list("Pod"))  # re-listed, no duplicates
