@@ -105,7 +105,8 @@ class HomelabApp(App[None]):
 
     def action_show(self, pane_id: str) -> None:
         self.query_one(TabbedContent).active = pane_id
-        self.query_one(f"#{pane_id}-table", DataTable).focus()
+        self.table(pane_id).focus()
+        self._render_status()  # the status line shows the shown pane's filter
 
     @property
     def active_pane(self) -> str:
