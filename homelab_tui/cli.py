@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .config import Config, ConfigError, config_path, load_config
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2  # 1 (something failed) comes from the commands themselves
 
 
 class _Parser(argparse.ArgumentParser):

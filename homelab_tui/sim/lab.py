@@ -33,7 +33,7 @@ from .cloudflare import CloudflareSim
 from .dns_server import DnsSim, Record
 from .kube_api import KubeApiSim
 from .routeros import RouterOsSim
-from .ssh_nodes import K3S_INSTALL_URL, SimNodeState, SshNodeFleet, render_kubeconfig
+from .ssh_nodes import K3S_INSTALL_URL, SimNodeState, SshNodeFleet
 
 PRESETS = ("fresh", "running")
 DOMAIN = "example.org"
@@ -171,13 +171,6 @@ class Lab:
     def kubeconfig_path(self) -> Path:
         return self.workdir / "kubeconfig"
 
-    def node_sim(self, name: str):
-        """The SSH sim of a node, by short name (`master1`) or hostname."""
-        for node in self.nodes:
-            if name in (node.name, node.hostname):
-                return self.fleet[node.hostname]
-        raise KeyError(name)
-
     # -- the `running` preset, reached through the same commands the wizards run -----------
 
     async def _bring_up_running(self) -> None:
@@ -235,9 +228,13 @@ class Lab:
         return self._admin_kubeconfig()
 
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
-        cni_missing = any(state.installed == "kubeadm" and "flannel" not in " ".join(state.applied_manifests)
-                          for state in (sim.state for sim in self.fleet.nodes.values()) if state.role == "server")
-        self._join(node, (), ready=not cni_missing)
+        self._join(node, (), ready=not self._cni_pending())
+
+    def _cni_pending(self) -> bool:
+        """A kubeadm control plane without flannel yet: joining nodes stay NotReady."""
+        servers = [sim.state for sim in self.fleet.nodes.values() if sim.state.role == "server"]
+        return any(state.installed == "kubeadm" and not any("flannel" in m for m in state.applied_manifests)
+                   for state in servers)
 
     def join_token(self) -> str:
         return self._join_token
@@ -285,12 +282,13 @@ class Lab:
 
     # -- the config that points at this lab -------------------------------------------------
 
+    @property
+    def _secret_files(self) -> tuple[Path, Path]:
+        return self.workdir / "router-password", self.workdir / "cloudflare-token"
+
     def config_dict(self) -> dict[str, Any]:
-        secrets_dir = self.workdir
-        router_secret = secrets_dir / "router-password"
-        cloudflare_secret = secrets_dir / "cloudflare-token"
-        atomic_write(router_secret, self.router_password, backup=False)
-        atomic_write(cloudflare_secret, self.cloudflare_token, backup=False)
+        """The config for this lab; secrets are referenced by the files `write_config` writes."""
+        router_secret, cloudflare_secret = self._secret_files
         return {
             "cluster": {"name": CLUSTER_NAME, "distribution": "k3s", "kubeconfig": str(self.kubeconfig_path),
                         "context": CLUSTER_NAME, "pod_cidr": "10.42.0.0/16", "service_cidr": "10.43.0.0/16",
@@ -312,6 +310,9 @@ class Lab:
 
     def write_config(self, path: str | Path) -> Path:
         """Write a config for this lab (0600, atomic). Secrets stay in files beside the keys."""
+        router_secret, cloudflare_secret = self._secret_files
+        atomic_write(router_secret, self.router_password, backup=False)
+        atomic_write(cloudflare_secret, self.cloudflare_token, backup=False)
         return atomic_write(Path(path), tomli_w.dumps(self.config_dict()), backup=True)
 
     def endpoints(self) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from ..clients.kube import KubeClient
+from ..check import describe_error
 from ..clients.router import RouterClient
 from ..config import Config, SecretError
 from ..connect import cloudflare_client, dns_client, kube_client, router_client
@@ -197,7 +198,7 @@ class HomelabApp(App[None]):
             client = kube_client(self.config, on_status=on_status, retry_cap=10.0)
             await client.open()
         except Exception as exc:  # no kubeconfig, bad context: say so and stay up
-            self._set_health("kubernetes", Health.ERROR, str(exc))
+            self._set_health("kubernetes", Health.ERROR, describe_error(exc))
             return
         try:
             await asyncio.gather(*(self._pump(client, kind) for kind in KIND_PANES))
@@ -301,7 +302,7 @@ class HomelabApp(App[None]):
             self._start_dns_once()
             return  # a missing secret does not fix itself: no retry
         except Exception as exc:
-            self._set_health("router", Health.RETRYING, str(exc) or type(exc).__name__)
+            self._set_health("router", Health.RETRYING, describe_error(exc))
         else:
             self._set_health("router", Health.CONNECTED)
             self._show_router()
@@ -331,7 +332,7 @@ class HomelabApp(App[None]):
                     records = await cloudflare.list_records(zone["id"]) if zone else []
             checks = await dns_checks(self.config, dns_client(self.config), self.cloud, records)
         except Exception as exc:
-            self._set_health("dns", Health.RETRYING, str(exc) or type(exc).__name__)
+            self._set_health("dns", Health.RETRYING, describe_error(exc))
         else:
             self._set_health("dns", Health.CONNECTED)
             self._replace_all("dns", {check.name: rows.dns_row(check) for check in checks})
