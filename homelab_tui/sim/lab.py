@@ -44,6 +44,7 @@ CLUSTER_NAME = "homelab"
 # What a proxied (orange-cloud) Cloudflare name resolves to: Cloudflare's edge, not the origin.
 CLOUDFLARE_EDGE_ADDRESSES = ("104.21.48.1", "172.67.160.1")
 MARKER = "[homelab-tui default/nginx tcp/80]"
+INGRESS_HOST = f"nginx.{DOMAIN}"
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,8 @@ class Lab:
         for rule in nat:
             self.router.add_rule("/ip/firewall/nat", rule)
         self.router.set_ddns(True)
-        self.cloudflare.seed_record(DOMAIN, "CNAME", DOMAIN, DDNS_NAME, proxied=True,
-                                    comment=f"homelab-tui {MARKER}")
+        for name in (DOMAIN, INGRESS_HOST):
+            self.cloudflare.seed_record(DOMAIN, "CNAME", name, DDNS_NAME, proxied=True, comment=f"homelab-tui {MARKER}")
 
     async def _run_as_root(self, node: LabNode, command: str) -> None:
         outcome = await self.fleet[node.hostname].run_command(command, root=True)
@@ -217,6 +218,13 @@ class Lab:
             "spec": {"type": "NodePort", "selector": {"app": "nginx"},
                      "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP",
                                 "nodePort": NODE_PORT}]},
+        })
+        backend = {"service": {"name": "nginx", "port": {"number": 80}}}
+        self.kube.create({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "nginx", "namespace": "default"},
+            "spec": {"ingressClassName": "traefik", "rules": [{"host": INGRESS_HOST, "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": backend}]}}]},
         })
 
     # -- SimCluster: what the SSH nodes tell the Kubernetes API ----------------------------

@@ -1,8 +1,10 @@
-"""Table rows for each pane: pure functions from models to cell text (no textual here)."""
+"""Table rows for each pane: pure functions from models to cell text, sort keys and cell
+styles (named, not coloured: the app maps them to the theme). No textual here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from ..models import DnsCheck, MangleRule, NatRule, Node, Pod, Service
@@ -10,11 +12,17 @@ from ..models import DnsCheck, MangleRule, NatRule, Node, Pod, Service
 NODE_COLUMNS = ("NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP", "ARCH", "PODS", "CPU", "MEMORY", "AGE")
 POD_COLUMNS = ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "IP", "AGE")
 SERVICE_COLUMNS = ("NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORTS", "EXPOSED", "AGE")
-NAT_COLUMNS = ("#", "TABLE", "CHAIN", "ACTION", "PROTO", "DST-PORT", "IN-IF", "TARGET", "MARK / PCC", "PACKETS",
+NAT_COLUMNS = ("#", "OWN", "TABLE", "CHAIN", "ACTION", "PROTO", "DST-PORT", "IN-IF", "TARGET", "MARK / PCC", "PACKETS",
                "BYTES", "COMMENT")
-DNS_COLUMNS = ("NAME", "EXPECTED", "ACTUAL", "STATUS")
+DNS_COLUMNS = ("NAME", "STATUS", "EXPECTED", "ACTUAL")
 
 MARKER_PREFIX = "[homelab-tui "
+OURS = "◆"  # the OWN column of a router rule homelab-tui manages
+
+# Named cell styles: "bad" and "warn" colour a status cell, "ours" and "disabled" a whole row.
+BAD_STATES = ("NotReady", "CrashLoopBackOff", "Error", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
+              "Failed", "Unknown", "MISMATCH", "Evicted")
+WARN_STATES = ("Pending", "ContainerCreating", "Terminating", "PodInitializing", "SchedulingDisabled")
 
 
 def age(created: str, now: datetime | None) -> str:
@@ -76,13 +84,13 @@ def service_row(service: Service, exposed: str, now: datetime | None) -> tuple[s
 
 def nat_row(rule: NatRule) -> tuple[str, ...]:
     target = rule.to_addresses + (f":{rule.to_ports}" if rule.to_ports else "")
-    return ("nat", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, target,
+    return (OURS if is_ours(rule.comment) else "", "nat", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, target,
             rule.connection_mark, str(rule.packets), str(rule.bytes), rule.comment)
 
 
 def mangle_row(rule: MangleRule) -> tuple[str, ...]:
     mark = rule.new_connection_mark + (f" {rule.per_connection_classifier}" if rule.per_connection_classifier else "")
-    return ("mangle", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, "", mark,
+    return (OURS if is_ours(rule.comment) else "", "mangle", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, "", mark,
             str(rule.packets), str(rule.bytes), rule.comment)
 
 
@@ -90,8 +98,49 @@ def is_ours(comment: str) -> bool:
     return MARKER_PREFIX in comment
 
 
+def rule_style(rule: NatRule | MangleRule) -> str:
+    """A disabled rule is dimmed; one of ours is marked (a disabled one of ours stays dim)."""
+    if rule.disabled:
+        return "disabled"
+    return "ours" if is_ours(rule.comment) else ""
+
+
 def dns_row(check: DnsCheck) -> tuple[str, ...]:
-    return (check.name, check.expected, check.actual, "OK" if check.ok else "MISMATCH")
+    return (check.name, "OK" if check.ok else "MISMATCH", check.expected, check.actual)
+
+
+def status_style(cell: str) -> str:
+    """The style of a status cell: "bad", "warn" or "" (fine)."""
+    if any(state in cell for state in BAD_STATES):
+        return "bad"
+    if any(state in cell for state in WARN_STATES):
+        return "warn"
+    return ""
+
+
+STATUS_COLUMNS = {"STATUS"}  # the columns coloured by status_style
+
+
+# -- sorting ------------------------------------------------------------------------------------
+
+_AGE = re.compile(r"^(\d+)([dhms])$")
+_AGE_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(cell: object) -> tuple:
+    """Text with its digit runs compared as numbers: node2 < node10, 10.0.0.9 < 10.0.0.10."""
+    parts = _DIGITS.split(str(cell).lower())
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts if part)
+
+
+def age_key(cell: object) -> tuple:
+    match = _AGE.match(str(cell))
+    return (int(match[1]) * _AGE_UNITS[match[2]],) if match else (-1,)
+
+
+def sort_key(column: str) -> Callable[[object], tuple]:
+    return age_key if column == "AGE" else natural_key
 
 
 def pods_per_node(pods: Mapping[str, Pod]) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""Snapshots of each pane on the `running` lab, with ages hidden, at 120x36.
+"""Snapshots of the dashboard (at 100x30 and 200x60) and of each pane (at 120x36) on the
+`running` lab, with ages hidden.
 
 The lab runs on its own event loop in a thread, because snap_compare runs the app on a loop of
 its own; they talk over loopback sockets as they would in production. A `run_test` smoke test
@@ -51,11 +52,12 @@ def settled(pane_key: str):
         app: HomelabApp = pilot.app
         async with asyncio.timeout(15):
             while not (app.table("nodes").row_count == 3 and app.table("pods").row_count == 5
-                       and app.table("nat").row_count == 5 and "529c0491d41c.sn.mynetname.net" in app.table("dns").rows
+                       and app.table("nat").row_count == 5 and "nginx.example.org" in app.table("dns").rows
                        and "80→31681" in str(app.table("services").get_row("default/nginx")[6]
                                              if "default/nginx" in app.table("services").rows else "")):
                 await pilot.pause(0.05)
-        await pilot.press(pane_key)
+        if pane_key:
+            await pilot.press(pane_key)
         await pilot.pause()
 
     return run_before
@@ -65,3 +67,9 @@ def settled(pane_key: str):
 def test_pane_snapshot(snap_compare, lab_config, pane_key):
     app = HomelabApp(lab_config, clock=lambda: None)
     assert snap_compare(app, terminal_size=(120, 36), run_before=settled(pane_key))
+
+
+@pytest.mark.parametrize("size", [(100, 30), (200, 60)])
+def test_dashboard_snapshot(snap_compare, lab_config, size):
+    app = HomelabApp(lab_config, clock=lambda: None)
+    assert snap_compare(app, terminal_size=size, run_before=settled(""))
