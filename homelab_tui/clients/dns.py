@@ -146,7 +146,7 @@ class DnsClient:
         if result.outcome is DnsOutcome.ANSWER:
             actual = ", ".join(result.addresses)
         else:
-            actual = result.outcome.value
+            actual = result.outcome.value.upper()  # NXDOMAIN, NO-ANSWER, REFUSED, TIMEOUT, as dig says
         wanted = _bare(expected).lower()
         seen = {v.lower() for v in (*result.addresses, *result.cname_chain)}
         return DnsCheck(name, expected, actual, wanted in seen, result.detail)

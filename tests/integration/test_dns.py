@@ -211,7 +211,7 @@ async def test_client_check_compares_with_expected(sim: DnsSim) -> None:
     bad = await client.check("node1.kube.local", "192.168.40.199")
     assert not bad.ok and bad.actual == "192.168.40.103"
     missing = await client.check("nope.kube.local", "192.168.40.105")
-    assert not missing.ok and missing.actual == "nxdomain"
+    assert not missing.ok and missing.actual == "NXDOMAIN"
 
 
 # --- (c) our client against a real dnsmasq ------------------------------------------------------
