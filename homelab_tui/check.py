@@ -15,6 +15,7 @@ from .clients.ssh import SshSession, facts
 from .config import Config, NodeConfig
 from .connect import cloudflare_client, dns_client, kube_client, router_client, ssh_target
 from .models import DnsOutcome
+from .state import describe_error
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,6 @@ async def _run_probe(component: str, probe: Callable[[], Awaitable[str]], timeou
     except Exception as exc:  # every failure becomes a line; the other probes carry on
         return CheckLine(component, False, describe_error(exc))
     return CheckLine(component, True, detail)
-
-
-def describe_error(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text if text else type(exc).__name__
 
 
 async def run_checks(config: Config, timeout: float = 10.0) -> list[CheckLine]:

@@ -74,6 +74,12 @@ class KubeState:
         return Change(event.kind) if unchanged else Change(event.kind, upserted=(key,))
 
 
+def describe_error(exc: BaseException) -> str:
+    """The reason shown for a failed component: the error's message, else its type."""
+    text = str(exc).strip()
+    return text if text else type(exc).__name__
+
+
 @dataclass
 class Components:
     """The header's view: one status per component (kubernetes, router, dns, node names)."""

@@ -10,11 +10,13 @@ which retries with backoff. One component failing never stops the app or another
 from __future__ import annotations
 
 import asyncio
+import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.text import Text
@@ -25,17 +27,24 @@ from textual.containers import Container
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from ..check import describe_error
-from ..clients.kube import KubeClient, KubeConfigError
-from ..clients.router import RouterClient
 from ..config import Config, ConfigError, ConfigIssue, SecretError
-from ..connect import cloudflare_client, dns_client, kube_client, router_client
-from ..dns_status import dns_checks
 from ..models import CloudStatus, DnsCheck, MangleRule, NatRule, RouterIdentity
-from ..state import Components, Health, KubeState
+from ..state import Components, Health, KubeState, describe_error
 from . import rows
 from .screens import ALL_NAMESPACES, DetailScreen, NamespaceScreen
 from .themes import VARIABLE_DEFAULTS, load_themes
+from .widgets import LiveTable
+
+if TYPE_CHECKING:
+    from ..clients.kube import KubeClient
+    from ..clients.router import RouterClient
+
+
+async def _import_in_background(name: str) -> ModuleType:
+    """Import a client module in a thread. The clients (kubernetes-asyncio, asyncssh, dnspython,
+    aiohttp) take longer to import than Textual; importing them here, not at the top, lets the
+    first frame paint while they load."""
+    return await asyncio.to_thread(importlib.import_module, name, __package__)
 
 
 @dataclass(frozen=True)
@@ -126,7 +135,7 @@ class HomelabApp(App[None]):
         with Container(id="dashboard"):
             for pane_id in DASHBOARD_ORDER:
                 pane = PANE[pane_id]
-                table: DataTable = DataTable(id=f"{pane.id}-table", cursor_type="row", zebra_stripes=True)
+                table = LiveTable(id=f"{pane.id}-table", cursor_type="row", zebra_stripes=True)
                 for column in pane.columns:
                     table.add_column(column, key=column)
                 yield table
@@ -405,7 +414,8 @@ class HomelabApp(App[None]):
         def on_status(state: str, reason: str) -> None:
             self._set_health("kubernetes", Health.CONNECTED if state == "connected" else Health.RETRYING, reason)
 
-        client = kube_client(self.config, on_status=on_status, retry_cap=10.0)
+        connect = await _import_in_background("..connect")
+        client = connect.kube_client(self.config, on_status=on_status, retry_cap=10.0)
         await client.open()
         self.kube_context = client.context
         self._render_header()
@@ -471,7 +481,8 @@ class HomelabApp(App[None]):
     @work(group="router", exclusive=True, exit_on_error=False, description="poll the router")
     async def poll_router(self) -> None:
         if self._router is None:
-            self._router = await router_client(self.config)
+            connect = await _import_in_background("..connect")
+            self._router = await connect.router_client(self.config)
         nat_rules = await self._router.nat_rules()
         mangle_rules = await self._router.mangle_rules()
         self.cloud = await self._router.cloud()
@@ -498,13 +509,15 @@ class HomelabApp(App[None]):
 
     @work(group="dns", exclusive=True, exit_on_error=False, description="check DNS")
     async def poll_dns(self) -> None:
+        connect = await _import_in_background("..connect")
+        dns_status = await _import_in_background("..dns_status")
         records = None
         if self.config.dns.cloudflare is not None:
-            async with await cloudflare_client(self.config) as cloudflare:
+            async with await connect.cloudflare_client(self.config) as cloudflare:
                 zone = await cloudflare.zone_by_name(self.config.dns.cloudflare.zone)
                 records = await cloudflare.list_records(zone["id"]) if zone else []
         hosts = [host for ingress in self.kube_state.of("Ingress").values() for host in ingress.hosts]
-        checks = await dns_checks(self.config, dns_client(self.config), self.cloud, records, hosts)
+        checks = await dns_status.dns_checks(self.config, connect.dns_client(self.config), self.cloud, records, hosts)
         self._set_health("dns", Health.CONNECTED)
         self.dns_rows = {check.name: check for check in checks}
         self._replace_all("dns", {check.name: self._styled("dns", rows.dns_row(check)) for check in checks})
@@ -525,6 +538,8 @@ class HomelabApp(App[None]):
         A missing secret or kubeconfig does not fix itself, so it is reported and not retried."""
         if event.state is not WorkerState.ERROR:
             return
+        from ..clients.kube import KubeConfigError  # loaded by now: the failed worker imported it
+
         component, error = event.worker.group, event.worker.error
         permanent = isinstance(error, (SecretError, KubeConfigError))
         self._set_health(component, Health.ERROR if permanent else Health.RETRYING, describe_error(error))

@@ -58,6 +58,8 @@ def settled(pane_key: str):
                 await pilot.pause(0.05)
         if pane_key:
             await pilot.press(pane_key)
+        # DataTable widens its columns after the refresh that follows new rows: let that land.
+        await pilot.pause(0.1)
         await pilot.pause()
 
     return run_before

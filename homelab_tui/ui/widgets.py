@@ -1,0 +1,23 @@
+"""Widgets of the live view."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import DataTable
+
+
+class LiveTable(DataTable):
+    """A DataTable that repaints its rows when a column widens.
+
+    Textual 8.2.8's DataTable measures new rows when idle, after a frame may already have drawn
+    them at the old column widths, and its line caches are keyed by `_update_count`, which that
+    measurement does not bump: a table that got its rows in one burst could stay truncated
+    ("ngin", "Runnin") until the next change. Seen in the snapshot tests; the fix is one bump.
+    """
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        widths = [column.content_width for column in self.columns.values()]
+        await super()._on_idle(event)
+        if widths != [column.content_width for column in self.columns.values()]:
+            self._update_count += 1
+            self.refresh()
