@@ -536,8 +536,8 @@ class HomelabApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker failed: say why in the header, keep the last rows (stale), retry with backoff.
         A missing secret or kubeconfig does not fix itself, so it is reported and not retried."""
-        if event.state is not WorkerState.ERROR:
-            return
+        if event.state is not WorkerState.ERROR or not self.is_running:
+            return  # a worker caught by shutdown, with the panes already gone: nothing to report
         from ..clients.kube import KubeConfigError  # loaded by now: the failed worker imported it
 
         component, error = event.worker.group, event.worker.error
