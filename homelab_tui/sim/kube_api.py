@@ -1588,7 +1588,7 @@ class KubeApiSim:
                 return _json(self._create(rt, namespace, body), 201)
             return _json(self._patch(rt, namespace, name, body, subresource))
         if content_type not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-            raise KubeApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+            raise KubeApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
                                "accepted media types include: application/merge-patch+json, "
                                "application/strategic-merge-patch+json, application/apply-patch+yaml")
         return _json(self._patch(rt, namespace, name, _decode_json(raw), subresource))

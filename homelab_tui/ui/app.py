@@ -250,8 +250,7 @@ class HomelabApp(App[None]):
 
     def sort_by(self, pane_id: str, column: str, reverse: bool = False) -> None:
         self.sorting[pane_id] = (column, reverse)
-        self._sort(pane_id)
-        self._render_caption(pane_id)
+        self._update_pane(pane_id, (), lambda key: None, sort=True)
 
     def _sort(self, pane_id: str) -> None:
         column, reverse = self.sorting[pane_id]
@@ -367,9 +366,16 @@ class HomelabApp(App[None]):
             self._replace_all(pane_id, self._polled_rows[pane_id])
             return
         keys, row_for = self._row_source(pane_id, self.clock())
-        with self.batch_update():
-            self._upsert(pane_id, {*keys, *(key.value for key in self.table(pane_id).rows)}, row_for)
-            self._sort(pane_id)
+        self._update_pane(pane_id, {*keys, *(key.value for key in self.table(pane_id).rows)}, row_for)
+
+    def _update_pane(self, pane_id: str, keys: Iterable[str], row_for: Callable[[str], tuple | None],
+                     *, sort: bool = False) -> None:
+        """Update the rows of `keys`, re-sort if the order may have changed, and keep the cursor
+        on the object it was on (the scroll position is left alone)."""
+        table = self.table(pane_id)
+        with self.batch_update(), table.cursor_kept():
+            if self._upsert(pane_id, keys, row_for) or sort:
+                self._sort(pane_id)
         self._render_caption(pane_id)
 
     def _upsert(self, pane_id: str, keys: Iterable[str], row_for: Callable[[str], tuple | None]) -> bool:
@@ -400,12 +406,8 @@ class HomelabApp(App[None]):
     def _replace_all(self, pane_id: str, wanted: dict[str, tuple]) -> None:
         """A polled pane: `wanted` is every row it should hold."""
         self._polled_rows[pane_id] = wanted
-        table = self.table(pane_id)
-        stale = [key.value for key in table.rows if key.value not in wanted]
-        with self.batch_update():
-            if self._upsert(pane_id, [*stale, *wanted], wanted.get):
-                self._sort(pane_id)
-        self._render_caption(pane_id)
+        stale = [key.value for key in self.table(pane_id).rows if key.value not in wanted]
+        self._update_pane(pane_id, [*stale, *wanted], wanted.get)
 
     # -- Kubernetes: watches into state, coalesced into keyed table updates ---------------------
 
@@ -464,15 +466,11 @@ class HomelabApp(App[None]):
         changed_panes = {KIND_PANES[kind] for kind in pending if kind in KIND_PANES}
         if "Pod" in pending:
             changed_panes.add("nodes")  # the pod count per node
-        with self.batch_update():
-            for pane_id in changed_panes:
-                all_keys, row_for = self._row_source(pane_id, now)
-                # Nodes are few: refresh them all when pods move; others only where events landed.
-                keys = set(all_keys) if pane_id == "nodes" else set()
-                if self._upsert(pane_id, keys | pending.get(PANE[pane_id].kind, set()), row_for):
-                    self._sort(pane_id)
         for pane_id in changed_panes:
-            self._render_caption(pane_id)
+            all_keys, row_for = self._row_source(pane_id, now)
+            # Nodes are few: refresh them all when pods move; others only where events landed.
+            keys = set(all_keys) if pane_id == "nodes" else set()
+            self._update_pane(pane_id, keys | pending.get(PANE[pane_id].kind, set()), row_for)
         if "Node" in pending:
             self._render_header()
 
@@ -497,8 +495,7 @@ class HomelabApp(App[None]):
                                                        else rows.mangle_row(r))), rows.rule_style(r))
             for position, (key, r) in enumerate(shown)})
         keys, row_for = self._row_source("services", self.clock())
-        with self.batch_update():
-            self._upsert("services", list(keys), row_for)
+        self._update_pane("services", list(keys), row_for)  # the EXPOSED column
         self._start_dns_once()
         self._poll_again("router")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from textual import events
 from textual.widgets import DataTable
 
@@ -21,3 +24,12 @@ class LiveTable(DataTable):
         if widths != [column.content_width for column in self.columns.values()]:
             self._update_count += 1
             self.refresh()
+
+    @contextmanager
+    def cursor_kept(self) -> Iterator[None]:
+        """Keep the cursor on the same row (by key) through updates that add, remove or re-sort
+        rows, without scrolling; if its row went away, the cursor stays where it was."""
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key if self.row_count else None
+        yield
+        if key is not None and key in self.rows and (index := self.get_row_index(key)) != self.cursor_row:
+            self.move_cursor(row=index, scroll=False)

@@ -288,3 +288,17 @@ async def test_dropped_router_connection_recovers(lab, app):
         await until(pilot, lambda: any(cells(app, "nat", key)[-1] == "after the drop" for key in app.table("nat").rows))
         assert app.components.get("router").health.value == "connected"
         assert not app.table("nat").has_class("stale")
+
+
+async def test_cursor_stays_on_its_row_through_live_updates(lab, app):
+    async with app.run_test(size=(140, 36)) as pilot:
+        await until(pilot, lambda: app.table("pods").row_count == 5)
+        table = app.table("pods")
+        await pilot.press("2", "down", "down")
+        chosen = shown_keys(app, "pods")[2]
+        lab.kube.create(pod("aaa-sorts-first"))  # lands above the cursor
+        await until(pilot, lambda: "default/aaa-sorts-first" in table.rows)
+        assert shown_keys(app, "pods")[table.cursor_row] == chosen
+        lab.kube.delete("Pod", "default", "aaa-sorts-first")
+        await until(pilot, lambda: "default/aaa-sorts-first" not in table.rows)
+        assert shown_keys(app, "pods")[table.cursor_row] == chosen
