@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -347,16 +348,16 @@ class HomelabApp(App[None]):
             parts.append(f"{rows.OURS} homelab-tui's")
         table.border_title = " · ".join(parts)
 
-    def _styled(self, pane_id: str, cells: tuple[str, ...], row_style: str = "") -> tuple:
-        """Cells with the theme's colours: a whole-row style, or a coloured status cell."""
+    def _styled(self, pane_id: str, cells: tuple[str, ...], row_style: str = "") -> tuple[Text, ...]:
+        """Cells as Text, never markup (a DataTable parses a str cell as markup, so a comment like
+        "[homelab-tui default/nginx tcp/80]" would vanish), coloured from the theme: a whole-row
+        style, or a status cell by its value."""
         theme = self.current_theme
-        styles = {"bad": f"bold {theme.error}", "warn": theme.warning or "", "disabled": "dim",
+        styles = {"": "", "bad": f"bold {theme.error}", "warn": theme.warning or "", "disabled": "dim",
                   "ours": theme.variables.get("homelab-ours", VARIABLE_DEFAULTS["homelab-ours"])}
-        out: list[Any] = []
-        for column, cell in zip(PANE[pane_id].columns, cells):
-            style = row_style or (rows.status_style(cell) if column in rows.STATUS_COLUMNS else "")
-            out.append(Text(cell, style=styles[style]) if style else cell)
-        return tuple(out)
+        return tuple(
+            Text(cell, style=styles[row_style or (rows.status_style(cell) if column in rows.STATUS_COLUMNS else "")])
+            for column, cell in zip(PANE[pane_id].columns, cells))
 
     # -- table updates by key -----------------------------------------------------------------
 
@@ -398,8 +399,11 @@ class HomelabApp(App[None]):
                 reordered = True
             else:
                 for column, old, new in zip(columns, table.get_row(key), wanted):
-                    if str(old) != str(new) or getattr(old, "style", "") != getattr(new, "style", ""):
-                        table.update_cell(key, column, new, update_width=True)
+                    if old.plain != new.plain or old.style != new.style:
+                        # Widen a column for a wider cell, never shrink it: shrinking makes Textual
+                        # re-measure the whole column (10k cells) for each narrower cell.
+                        wider = cell_len(new.plain) > table.columns[column].content_width
+                        table.update_cell(key, column, new, update_width=wider)
                         reordered = reordered or column.value in sort_columns
         return reordered
 
@@ -448,7 +452,7 @@ class HomelabApp(App[None]):
             def service_row(key: str) -> tuple | None:
                 if key not in services:
                     return None
-                return rows.service_row(services[key], rows.exposure(services[key], nat, mangle), now)
+                return self._styled("services", rows.service_row(services[key], rows.exposure(services[key], nat, mangle), now))
 
             return services, service_row
         nodes = self.kube_state.of("Node")

@@ -240,8 +240,18 @@ async def test_enter_opens_the_object_yaml_and_router_rule_fields(lab, app):
 
 
 async def test_nat_marks_our_rules_and_dims_disabled_ones(lab, app):
-    async with app.run_test(size=(160, 36)) as pilot:
+    async with app.run_test(size=(260, 36)) as pilot:
         await until(pilot, lambda: app.table("nat").row_count == 5)
+        await asyncio.to_thread(router_api, lab, "ip", "firewall", "nat", "add", chain="dstnat", action="dst-nat",
+                                protocol="tcp", comment="[b]game[/b] server [minecraft]",
+                                **{"dst-port": "25566", "to-addresses": "192.168.40.104", "to-ports": "25565"})
+        await until(pilot, lambda: app.table("nat").row_count == 6)
+        await pilot.press("4")
+        await pilot.pause(0.1)
+        # comments are shown as written, brackets and all, never read as markup
+        screen = app.export_screenshot()
+        assert "[homelab-tui&#160;default/nginx&#160;tcp/80]" in screen
+        assert "[b]game[/b]&#160;server&#160;[minecraft]" in screen
         by_comment = {cells(app, "nat", key)[-1]: key for key in app.table("nat").rows}
         ours = by_comment["Load balancer. Service nginx. DST NAT to kube node 1 [homelab-tui default/nginx tcp/80]"]
         assert cells(app, "nat", ours)[1] == "◆"
@@ -249,7 +259,7 @@ async def test_nat_marks_our_rules_and_dims_disabled_ones(lab, app):
         await asyncio.to_thread(router_api, lab, "ip", "firewall", "nat", "add", chain="dstnat", action="dst-nat",
                                 protocol="tcp", disabled="yes", comment="old game server",
                                 **{"dst-port": "25565", "to-addresses": "192.168.40.104", "to-ports": "25565"})
-        await until(pilot, lambda: app.table("nat").row_count == 6)
+        await until(pilot, lambda: app.table("nat").row_count == 7)
         disabled = next(key for key in app.table("nat").rows if cells(app, "nat", key)[-1] == "old game server")
         assert all(cell.style == "dim" for cell in app.table("nat").get_row(disabled))
         assert app.table("nat").get_row(ours)[2].style != "dim"
