@@ -1,18 +1,28 @@
-"""Clients built from the config: the one place that maps config sections to connections."""
+"""Clients built from the config: the one place that maps config sections to connections.
+
+Each function imports its client module when called: the client libraries (kubernetes-asyncio,
+asyncssh, aiohttp, dnspython, librouteros) take longer to import than the rest of the app, and
+a caller should pay only for the clients it uses.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
-from .clients.cloudflare import CloudflareClient
-from .clients.dns import DnsClient
-from .clients.kube import KubeClient
-from .clients.router import RouterClient
-from .clients.ssh import SshTarget
 from .config import Config, NodeConfig, cloudflare_token, router_password
+
+if TYPE_CHECKING:
+    from .clients.cloudflare import CloudflareClient
+    from .clients.dns import DnsClient
+    from .clients.kube import KubeClient
+    from .clients.router import RouterClient
+    from .clients.ssh import SshTarget
 
 
 def ssh_target(config: Config, node: NodeConfig) -> SshTarget:
+    from .clients.ssh import SshTarget
+
     ssh = config.ssh
     identity = config.resolve_path(ssh.identity_file)
     ssh_config = config.resolve_path(ssh.config_file) if ssh.config_file else None
@@ -30,6 +40,8 @@ def ssh_target(config: Config, node: NodeConfig) -> SshTarget:
 
 
 def kube_client(config: Config, **options) -> KubeClient:
+    from .clients.kube import KubeClient
+
     return KubeClient(config.resolve_path(config.cluster.kubeconfig), context=config.cluster.context, **options)
 
 
@@ -40,10 +52,14 @@ async def router_client(config: Config) -> RouterClient:
     if router is None:
         raise ValueError("no [router] section in the config")
     password = await asyncio.to_thread(router_password, router)
+    from .clients.router import RouterClient
+
     return RouterClient(router.host, router.port, router.user, password, tls=router.tls)
 
 
 def dns_client(config: Config) -> DnsClient:
+    from .clients.dns import DnsClient
+
     dns = config.dns
     if dns is None:
         raise ValueError("no [dns] section in the config")
@@ -56,4 +72,6 @@ async def cloudflare_client(config: Config) -> CloudflareClient:
         raise ValueError("no [dns.cloudflare] section in the config")
     cloudflare = config.dns.cloudflare
     token = await asyncio.to_thread(cloudflare_token, cloudflare)
+    from .clients.cloudflare import CloudflareClient
+
     return CloudflareClient(token, base_url=cloudflare.api_url)

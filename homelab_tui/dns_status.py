@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from .clients.dns import DnsClient
 from .config import Config
 from .models import CloudflareRecord, CloudStatus, DnsCheck
+
+if TYPE_CHECKING:
+    from .clients.dns import DnsClient
 
 
 def _check_in_cloudflare(name: str, ddns_name: str, public_address: str,

@@ -15,12 +15,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 from rich.cells import cell_len
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -29,23 +27,26 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from ..config import Config, ConfigError, ConfigIssue, SecretError
+from ..connect import cloudflare_client, dns_client, kube_client, router_client
+from ..dns_status import dns_checks
 from ..models import CloudStatus, DnsCheck, MangleRule, NatRule, RouterIdentity
 from ..state import Components, Health, KubeState, describe_error
 from . import rows
 from .screens import ALL_NAMESPACES, DetailScreen, NamespaceScreen
 from .themes import VARIABLE_DEFAULTS, load_themes
-from .widgets import LiveTable
+from .widgets import Cell, LiveTable
 
 if TYPE_CHECKING:
     from ..clients.kube import KubeClient
     from ..clients.router import RouterClient
 
 
-async def _import_in_background(name: str) -> ModuleType:
-    """Import a client module in a thread. The clients (kubernetes-asyncio, asyncssh, dnspython,
-    aiohttp) take longer to import than Textual; importing them here, not at the top, lets the
-    first frame paint while they load."""
-    return await asyncio.to_thread(importlib.import_module, name, __package__)
+async def _import_in_background(*names: str) -> None:
+    """Import client modules in a thread before their first use. The client libraries
+    (kubernetes-asyncio, librouteros, dnspython, aiohttp) take longer to import than Textual;
+    `connect` imports each one when first called, which on the event loop would hold up the
+    first frame."""
+    await asyncio.to_thread(lambda: [importlib.import_module(name, __package__) for name in names])
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ class HomelabApp(App[None]):
         self.sorting: dict[str, tuple[str, bool]] = {pane.id: (pane.default_sort[0], False) for pane in PANES}
         self._polled_rows: dict[str, dict[str, tuple]] = {}  # last full rows of the polled panes
         self._pending: dict[str, set[str]] = {}
-        self._flush_scheduled = False
+        self._styles_for = ""  # the theme `_styles` were made for
+        self._styles: dict[str, str] = {}
+        self._apply_scheduled = False
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return {**super().get_theme_variable_defaults(), **VARIABLE_DEFAULTS}
@@ -348,16 +351,23 @@ class HomelabApp(App[None]):
             parts.append(f"{rows.OURS} homelab-tui's")
         table.border_title = " · ".join(parts)
 
-    def _styled(self, pane_id: str, cells: tuple[str, ...], row_style: str = "") -> tuple[Text, ...]:
-        """Cells as Text, never markup (a DataTable parses a str cell as markup, so a comment like
+    def _styled(self, pane_id: str, cells: tuple[str, ...], row_style: str = "") -> tuple[Cell, ...]:
+        """Cells shown as written, never as markup (a DataTable parses a str cell as markup, so a comment like
         "[homelab-tui default/nginx tcp/80]" would vanish), coloured from the theme: a whole-row
         style, or a status cell by its value."""
-        theme = self.current_theme
-        styles = {"": "", "bad": f"bold {theme.error}", "warn": theme.warning or "", "disabled": "dim",
-                  "ours": theme.variables.get("homelab-ours", VARIABLE_DEFAULTS["homelab-ours"])}
+        styles = self._cell_styles()
         return tuple(
-            Text(cell, style=styles[row_style or (rows.status_style(cell) if column in rows.STATUS_COLUMNS else "")])
+            Cell(cell, styles[row_style or (rows.status_style(cell) if column in rows.STATUS_COLUMNS else "")])
             for column, cell in zip(PANE[pane_id].columns, cells))
+
+    def _cell_styles(self) -> dict[str, str]:
+        """The named cell styles of rows.py in the current theme's colours."""
+        theme = self.current_theme
+        if self._styles_for != theme.name:
+            self._styles_for = theme.name
+            self._styles = {"": "", "bad": f"bold {theme.error}", "warn": theme.warning or "", "disabled": "dim",
+                            "ours": theme.variables.get("homelab-ours", VARIABLE_DEFAULTS["homelab-ours"])}
+        return self._styles
 
     # -- table updates by key -----------------------------------------------------------------
 
@@ -386,6 +396,7 @@ class HomelabApp(App[None]):
         columns = [column.key for column in table.ordered_columns]
         sort_columns = {self.sorting[pane_id][0], *PANE[pane_id].default_sort}
         reordered = False
+        added: list[tuple[str, tuple]] = []
         for key in keys:
             wanted = row_for(key)
             if wanted is not None and not self._visible(pane_id, wanted):
@@ -395,8 +406,7 @@ class HomelabApp(App[None]):
                 if present:
                     table.remove_row(key)
             elif not present:
-                table.add_row(*wanted, key=key)
-                reordered = True
+                added.append((key, wanted))
             else:
                 for column, old, new in zip(columns, table.get_row(key), wanted):
                     if old.plain != new.plain or old.style != new.style:
@@ -405,7 +415,8 @@ class HomelabApp(App[None]):
                         wider = cell_len(new.plain) > table.columns[column].content_width
                         table.update_cell(key, column, new, update_width=wider)
                         reordered = reordered or column.value in sort_columns
-        return reordered
+        table.add_keyed_rows(added)
+        return reordered or bool(added)
 
     def _replace_all(self, pane_id: str, wanted: dict[str, tuple]) -> None:
         """A polled pane: `wanted` is every row it should hold."""
@@ -420,8 +431,8 @@ class HomelabApp(App[None]):
         def on_status(state: str, reason: str) -> None:
             self._set_health("kubernetes", Health.CONNECTED if state == "connected" else Health.RETRYING, reason)
 
-        connect = await _import_in_background("..connect")
-        client = connect.kube_client(self.config, on_status=on_status, retry_cap=10.0)
+        await _import_in_background("..clients.kube")
+        client = kube_client(self.config, on_status=on_status, retry_cap=10.0)
         await client.open()
         self.kube_context = client.context
         self._render_header()
@@ -435,9 +446,9 @@ class HomelabApp(App[None]):
             change = self.kube_state.apply(event)
             if change:
                 self._pending.setdefault(kind, set()).update(change.upserted, change.removed)
-                if not self._flush_scheduled:
-                    self._flush_scheduled = True
-                    self.set_timer(FLUSH_SECONDS, self._flush)
+                if not self._apply_scheduled:
+                    self._apply_scheduled = True
+                    self.set_timer(FLUSH_SECONDS, self._apply_pending)
 
     def _row_source(self, pane_id: str, now: datetime | None) -> tuple[Iterable[str], Callable[[str], tuple | None]]:
         """Every key a Kubernetes pane should show, and the row for a key (None: no such object)."""
@@ -463,8 +474,8 @@ class HomelabApp(App[None]):
 
         return nodes, node_row
 
-    def _flush(self) -> None:
-        self._flush_scheduled = False
+    def _apply_pending(self) -> None:
+        self._apply_scheduled = False
         pending, self._pending = self._pending, {}
         now = self.clock()
         changed_panes = {KIND_PANES[kind] for kind in pending if kind in KIND_PANES}
@@ -483,8 +494,8 @@ class HomelabApp(App[None]):
     @work(group="router", exclusive=True, exit_on_error=False, description="poll the router")
     async def poll_router(self) -> None:
         if self._router is None:
-            connect = await _import_in_background("..connect")
-            self._router = await connect.router_client(self.config)
+            await _import_in_background("..clients.router")
+            self._router = await router_client(self.config)
         nat_rules = await self._router.nat_rules()
         mangle_rules = await self._router.mangle_rules()
         self.cloud = await self._router.cloud()
@@ -510,15 +521,14 @@ class HomelabApp(App[None]):
 
     @work(group="dns", exclusive=True, exit_on_error=False, description="check DNS")
     async def poll_dns(self) -> None:
-        connect = await _import_in_background("..connect")
-        dns_status = await _import_in_background("..dns_status")
+        await _import_in_background("..clients.dns", "..clients.cloudflare")
         records = None
         if self.config.dns.cloudflare is not None:
-            async with await connect.cloudflare_client(self.config) as cloudflare:
+            async with await cloudflare_client(self.config) as cloudflare:
                 zone = await cloudflare.zone_by_name(self.config.dns.cloudflare.zone)
                 records = await cloudflare.list_records(zone["id"]) if zone else []
         hosts = [host for ingress in self.kube_state.of("Ingress").values() for host in ingress.hosts]
-        checks = await dns_status.dns_checks(self.config, connect.dns_client(self.config), self.cloud, records, hosts)
+        checks = await dns_checks(self.config, dns_client(self.config), self.cloud, records, hosts)
         self._set_health("dns", Health.CONNECTED)
         self.dns_rows = {check.name: check for check in checks}
         self._replace_all("dns", {check.name: self._styled("dns", rows.dns_row(check)) for check in checks})

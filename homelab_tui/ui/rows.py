@@ -109,11 +109,15 @@ def dns_row(check: DnsCheck) -> tuple[str, ...]:
     return (check.name, "OK" if check.ok else "MISMATCH", check.expected, check.actual)
 
 
+_BAD = re.compile("|".join(BAD_STATES))
+_WARN = re.compile("|".join(WARN_STATES))
+
+
 def status_style(cell: str) -> str:
     """The style of a status cell: "bad", "warn" or "" (fine)."""
-    if any(state in cell for state in BAD_STATES):
+    if _BAD.search(cell):
         return "bad"
-    if any(state in cell for state in WARN_STATES):
+    if _WARN.search(cell):
         return "warn"
     return ""
 
