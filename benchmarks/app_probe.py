@@ -150,7 +150,7 @@ class Instruments:
         """Once mounted: note which rows the app writes to, and time Textual's measuring."""
         table = self.app.table("pods")
         wrap(table, "update_cell", lambda row_key, *_, **__: self.touched.add(key_text(row_key)))
-        wrap(table, "add_row", lambda *_, key=None, **__: self.touched.add(key_text(key)))
+        wrap(table, "add_keyed_rows", lambda rows: self.touched.update(key for key, _ in rows))
         self.datatable = {name: Stopwatch(table, name) for name in DATATABLE_TIMED if hasattr(table, name)}
 
     def datatable_times(self) -> dict[str, dict[str, float]]:
