@@ -1,7 +1,7 @@
 """Plain dataclasses describing the lab: what the clients return and what state.py holds.
 
 No I/O and no textual here. Kubernetes objects are reduced to the fields the panes and plans
-use, and keep the raw object (`raw`) for the detail view and for apply.
+use, and keep the raw object (`raw`) for apply (the live panes drop it to save memory).
 """
 
 from __future__ import annotations

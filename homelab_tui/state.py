@@ -67,8 +67,8 @@ class KubeState:
         key = event.obj.key
         if event.type is EventType.DELETED:
             return Change(event.kind, removed=(key,)) if held.pop(key, None) is not None else Change(event.kind)
-        # Always keep the newest object (its `raw` feeds the detail view), but report a change only
-        # when a shown field differs: models compare without `raw`.
+        # Always keep the newest object, but report a change only when a shown field differs:
+        # models compare without `raw`.
         unchanged = key in held and held[key] == event.obj
         held[key] = event.obj
         return Change(event.kind) if unchanged else Change(event.kind, upserted=(key,))

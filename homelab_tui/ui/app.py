@@ -118,6 +118,7 @@ class HomelabApp(App[None]):
         self.cloud: CloudStatus | None = None
         self.router_identity: RouterIdentity | None = None
         self._router: RouterClient | None = None
+        self._kube: KubeClient | None = None  # while the watches run
         self._dns_started = False
         self._failures: dict[str, int] = {}  # consecutive failures per component, for backoff
         self.view = "dashboard"  # or the id of the one pane shown
@@ -286,13 +287,9 @@ class HomelabApp(App[None]):
         pane = PANE[event.data_table.id.removesuffix("-table")]
         key = event.row_key.value
         if pane.kind:
-            obj = self.kube_state.of(pane.kind).get(key)
-            if obj is None:
-                return
-            raw = dict(obj.raw)
-            raw["metadata"] = {k: v for k, v in raw.get("metadata", {}).items() if k != "managedFields"}
-            title, fields = f"{pane.kind} {key}", raw
-        elif pane.id == "nat":
+            self.show_object(pane.kind, key)
+            return
+        if pane.id == "nat":
             rule = self.router_rules.get(key)
             if rule is None:
                 return
@@ -306,6 +303,20 @@ class HomelabApp(App[None]):
             fields = {"name": check.name, "expected": check.expected, "actual": check.actual,
                       "status": "OK" if check.ok else "MISMATCH", "detail": check.detail}
         self.push_screen(DetailScreen(title, yaml.safe_dump(fields, sort_keys=False, allow_unicode=True)))
+
+    @work(group="detail", exclusive=True, exit_on_error=False, description="fetch an object")
+    async def show_object(self, kind: str, key: str) -> None:
+        """The object as the API has it now (the panes keep only the fields they show), in YAML
+        without managedFields, as `kubectl get -o yaml` shows it."""
+        namespace, _, name = key.rpartition("/")
+        if self._kube is None:
+            raise RuntimeError("not connected to the Kubernetes API")
+        raw = await self._kube.get(kind, namespace or None, name)
+        if raw is None:
+            self.notify(f"{kind} {key} no longer exists", severity="warning")
+            return
+        raw["metadata"] = {k: v for k, v in raw.get("metadata", {}).items() if k != "managedFields"}
+        await self.push_screen(DetailScreen(f"{kind} {key}", yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)))
 
     # -- header and captions ------------------------------------------------------------------
 
@@ -442,15 +453,16 @@ class HomelabApp(App[None]):
         await _import_in_background("..clients.kube")
         client = kube_client(self.config, on_status=on_status, retry_cap=10.0)
         await client.open()
-        self.kube_context = client.context
+        self._kube, self.kube_context = client, client.context
         self._render_header()
         try:
             await asyncio.gather(*(self._pump(client, kind) for kind in WATCHED_KINDS))
         finally:
+            self._kube = None
             await client.close()
 
     async def _pump(self, client: KubeClient, kind: str) -> None:
-        async for event in client.watch(kind):
+        async for event in client.watch(kind, keep_raw=False):  # Enter fetches the full object
             change = self.kube_state.apply(event)
             self._relisted = self._relisted or event.type is EventType.RELISTED
             if change:
@@ -561,12 +573,16 @@ class HomelabApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker failed: say why in the header, keep the last rows (stale), retry with backoff.
-        A missing secret or kubeconfig does not fix itself, so it is reported and not retried."""
+        A missing secret or kubeconfig does not fix itself, so it is reported and not retried.
+        A failed detail look-up is a notification."""
         if event.state is not WorkerState.ERROR or not self.is_running:
             return  # a worker caught by shutdown, with the panes already gone: nothing to report
         from ..clients.kube import KubeConfigError  # loaded by now: the failed worker imported it
 
         component, error = event.worker.group, event.worker.error
+        if component == "detail":  # one look-up on Enter: say why, nothing to retry
+            self.notify(f"cannot show the object: {describe_error(error)}", severity="error")
+            return
         permanent = isinstance(error, (SecretError, KubeConfigError))
         self._set_health(component, Health.ERROR if permanent else Health.RETRYING, describe_error(error))
         if component == "router":

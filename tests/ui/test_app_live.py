@@ -230,6 +230,8 @@ async def test_enter_opens_the_object_yaml_and_router_rule_fields(lab, app):
         assert app.screen.title_text == f"Pod {first}"
         assert "kind: Pod" in app.screen.yaml_text and f"name: {first.split('/')[1]}" in app.screen.yaml_text
         assert "managedFields" not in app.screen.yaml_text
+        # fetched on Enter: the panes keep no raw objects, the detail has the whole one
+        assert app.kube_state.of("Pod")[first].raw == {} and "containers:" in app.screen.yaml_text
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
         await pilot.press("4", "down", "down", "down", "enter")  # position 3: our dst-nat to node 1
