@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a config for the lab here (secrets and keys go to PATH's .d folder)")
     sim.add_argument("--preset", choices=("fresh", "running"), default="running",
                      help="fresh: bare nodes; running: k3s, nginx on NodePort 31681, PCC rules, DDNS")
+    from .twins import add_arguments
+
+    add_arguments(commands)
     return parser
 
 
@@ -58,6 +62,23 @@ def _positive_seconds(text: str) -> float:
 
 def _load(args: argparse.Namespace) -> Config:
     return load_config(config_path(args.config))
+
+
+def _run_twin(args: argparse.Namespace) -> int:
+    from .clients.ssh import SshError
+    from .plans import PlanError
+    from .twins import run_bootstrap, run_join, ssh_failure
+
+    config = _load(args)
+    run = run_bootstrap if args.command == "bootstrap" else run_join
+    try:
+        return asyncio.run(run(config, args))
+    except PlanError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SshError as exc:
+        print(f"{args.command}: {ssh_failure(exc)}", file=sys.stderr)
+        return 1
 
 
 def _run_app(config: Config) -> int:
@@ -95,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             from .sim.lab import run_headless
 
             return asyncio.run(run_headless(args.write_config, preset=args.preset, out=sys.stdout))
+        if args.command in ("bootstrap", "join"):
+            return _run_twin(args)
         if args.demo:
             return asyncio.run(_run_demo())
         return _run_app(_load(args))
@@ -103,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `homelab-tui ... | head`: the reader left, nothing more to say
+        sys.stdout = open(os.devnull, "w")
+        return 1
 
 
 if __name__ == "__main__":

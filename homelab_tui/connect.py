@@ -39,10 +39,12 @@ def ssh_target(config: Config, node: NodeConfig) -> SshTarget:
     )
 
 
-def kube_client(config: Config, **options) -> KubeClient:
+def kube_client(config: Config, *, context: str | None = None, **options) -> KubeClient:
+    """A client for the config's kubeconfig and context (or `context`)."""
     from .clients.kube import KubeClient
 
-    return KubeClient(config.resolve_path(config.cluster.kubeconfig), context=config.cluster.context, **options)
+    return KubeClient(config.resolve_path(config.cluster.kubeconfig), context=context or config.cluster.context,
+                      **options)
 
 
 async def router_client(config: Config) -> RouterClient:

@@ -1,42 +1,20 @@
 """Snapshots of the dashboard (at 100x30 and 200x60) and of each pane (at 120x36) on the
 `running` lab, with ages hidden.
 
-The lab runs on its own event loop in a thread, because snap_compare runs the app on a loop of
-its own; they talk over loopback sockets as they would in production. A `run_test` smoke test
+The lab runs on its own event loop in a thread (LabThread), because snap_compare runs the app
+on a loop of its own; they talk over loopback sockets as they would in production. A `run_test` smoke test
 in test_app_live.py sits beside these, so an app that crashed at start cannot pass as an SVG.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from pathlib import Path
 
 import pytest
 
-from homelab_tui.config import Config, load_config
-from homelab_tui.sim.lab import Lab
+from homelab_tui.config import Config
 from homelab_tui.ui.app import HomelabApp
-
-
-class LabThread:
-    """A Lab running on an event loop in a background thread."""
-
-    def __init__(self, workdir: Path):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.lab = Lab("running", workdir / "lab")
-        self.config_path = workdir / "lab.toml"
-
-    def __enter__(self) -> Config:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.lab.start(), self.loop).result(30)
-        return load_config(self.lab.write_config(self.config_path))
-
-    def __exit__(self, *exc_info: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.lab.stop(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+from tests.conftest import LabThread
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,114 @@
+"""The engine's hands: what each Step action does to an SSH host or the Kubernetes API.
+
+One SSH session per host, opened on first use and shared by the steps (and the concurrent join
+plans) that target it. Host keys are checked strictly; an unknown one fails the step unless the
+caller's `trust_host_key` hook agrees (after showing the fingerprint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from .clients.kube import KubeClient
+from .clients.ssh import HostKeyUnknown, SshSession, SudoPasswordHook, SudoPasswords
+from .config import Config
+from .connect import kube_client, ssh_target
+from .kubeconfig import merge_into_file
+from .plans import Action, CaptureSecret, FetchKubeconfig, Reboot, Run, Step, Upload, WaitNodeReady
+
+TrustHook = Callable[[HostKeyUnknown], Awaitable[bool]]  # shown the fingerprint: trust it?
+OUTPUT_TAIL = 5  # lines of a failed command's output quoted in the error
+
+
+class StepError(Exception):
+    """A step did not do what it should; the message says what happened."""
+
+
+class SshExecutor:
+    def __init__(self, config: Config, *, sudo_password: SudoPasswordHook | None = None,
+                 trust_host_key: TrustHook | None = None) -> None:
+        self.config = config
+        self.sudo = SudoPasswords(sudo_password)
+        self.trust_host_key = trust_host_key
+        self._sessions: dict[str, SshSession] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def session(self, host: str) -> SshSession:
+        async with self._locks.setdefault(host, asyncio.Lock()):
+            if host not in self._sessions:
+                session = SshSession(ssh_target(self.config, self.config.node(host)), sudo_password=self.sudo)
+                try:
+                    await session.connect()
+                except HostKeyUnknown as unknown:
+                    if self.trust_host_key is None or not await self.trust_host_key(unknown):
+                        raise
+                    unknown.trust()
+                    await session.connect()
+                self._sessions[host] = session
+            return self._sessions[host]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(session.close() for session in self._sessions.values()), return_exceptions=True)
+        self._sessions.clear()
+
+    async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
+        session = await self.session(step.host)
+        if isinstance(action, Run):
+            stream = session.stream(action.command, sudo=action.sudo)
+            tail: list[str] = []
+            async for line in stream:
+                output(line)
+                tail = [*tail[-(OUTPUT_TAIL - 1):], line]
+            if stream.exit_status != 0:
+                raise StepError(f"exit status {stream.exit_status}" + (": " + " / ".join(tail) if tail else ""))
+        elif isinstance(action, CaptureSecret):
+            result = await session.run(action.command, sudo=action.sudo)
+            if not result.ok or not result.stdout.strip():
+                raise StepError(f"exit status {result.exit_status}; nothing read")  # never quote a secret's output
+            context.secrets[action.name] = result.stdout.strip()
+        elif isinstance(action, Upload):
+            await session.upload(action.local_path, action.remote_path, mode=action.mode)
+            output(f"copied {action.local_path} to {action.remote_path}")
+        elif isinstance(action, Reboot):
+            output("rebooting; waiting for SSH to come back")
+            await session.reboot(timeout=action.timeout)
+            output("SSH is back")
+        elif isinstance(action, FetchKubeconfig):
+            fetched = await session.read_file(action.remote_path, sudo=True)
+            replaced = merge_into_file(action.kubeconfig, fetched, action.name, action.server_host)
+            output(f"merged into {action.kubeconfig} as {action.name}"
+                   + (f" (replaced {', '.join(replaced)})" if replaced else ""))
+        else:
+            raise StepError(f"an SSH step cannot {type(action).__name__}")
+
+
+class KubeExecutor:
+    """Steps against the API of the cluster the config names (its kubeconfig and context, or the
+    context named after the cluster, which bootstrap merges)."""
+
+    def __init__(self, config: Config, *, poll_seconds: float = 1.0) -> None:
+        self.config = config
+        self.poll_seconds = poll_seconds
+
+    async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
+        if not isinstance(action, WaitNodeReady):
+            raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
+        client = kube_client(self.config, context=self.config.cluster.context or self.config.cluster.name)
+        async with client:
+            await asyncio.wait_for(self._until_ready(client, action.node, output), action.timeout)
+
+    async def _until_ready(self, client: KubeClient, node: str, output: Callable[[str], None]) -> None:
+        last = ""
+        while True:
+            try:
+                nodes = {n.name: n for n in await client.list_nodes()}
+                state = nodes[node].status if node in nodes else "not registered yet"
+            except Exception as exc:  # the API may still be starting
+                state = f"API not answering yet ({exc.__class__.__name__})"
+            if state != last:
+                output(f"{node}: {state}")
+                last = state
+            if state.split(",")[0] == "Ready":
+                return
+            await asyncio.sleep(self.poll_seconds)

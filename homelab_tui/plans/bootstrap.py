@@ -1,0 +1,146 @@
+"""Bootstrap: the first server of a cluster, k3s or kubeadm, from a bare node to a kubeconfig on
+this machine. `bootstrap_plan(answers, facts)` is pure; run again on the state it produced, every
+step is a no-op with its reason."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+
+from . import FetchKubeconfig, Plan, PlanError, Step, Target, WaitNodeReady
+from .nodes import (FLANNEL_MANIFEST_URL, FLANNEL_POD_CIDR, NodeFacts, NodeSpec, fix_ups, k3s_install_steps,
+                    run_step)
+
+K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
+KUBEADM_ADMIN_CONF = "/etc/kubernetes/admin.conf"
+K3S_DISABLE = ("traefik", "servicelb")
+
+
+@dataclass(frozen=True)
+class BootstrapAnswers:
+    node: NodeSpec
+    cluster: tuple[NodeSpec, ...]  # every config node, for /etc/hosts
+    cluster_name: str
+    kubeconfig: str  # the local kubeconfig to merge into
+    distribution: str = "k3s"
+    pod_cidr: str = "10.42.0.0/16"
+    service_cidr: str = "10.43.0.0/16"
+    install_script: str = "https://get.k3s.io"
+    tls_sans: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()  # k3s components to leave out: traefik, servicelb
+    extra_args: tuple[str, ...] = ()
+    k3s_version: str = ""  # e.g. v1.31.4+k3s1; or a channel
+    k3s_channel: str = ""  # stable, latest
+    lan_cidrs: tuple[str, ...] = ()  # the router's networks, when one is configured
+    api_host: str = ""  # where this machine reaches the API (defaults to the node's address)
+
+
+@dataclass(frozen=True)
+class BootstrapFacts:
+    node: NodeFacts
+    kubeconfig_server_host: str = ""  # the server host of our context in the local kubeconfig, if any
+    node_ready: bool = False  # the node is Ready in the API (read when a kubeconfig already works)
+
+
+def check_cidrs(answers: BootstrapAnswers) -> None:
+    """Pod and service CIDRs: valid, apart from each other, the nodes and the LAN."""
+    networks = {}
+    for name in ("pod_cidr", "service_cidr"):
+        try:
+            networks[name] = ipaddress.ip_network(getattr(answers, name), strict=True)
+        except ValueError as exc:
+            raise PlanError(name, f"expected a network such as 10.42.0.0/16, got {getattr(answers, name)!r} ({exc})")
+    pods, services = networks["pod_cidr"], networks["service_cidr"]
+    if pods.overlaps(services):
+        raise PlanError("service_cidr", f"{services} overlaps the pod CIDR {pods}")
+    for name, network in networks.items():
+        for node in answers.cluster:
+            if ipaddress.ip_address(node.address) in network:
+                raise PlanError(name, f"{network} contains the address of node {node.name} ({node.address})")
+        for lan in answers.lan_cidrs:
+            if network.overlaps(ipaddress.ip_network(lan, strict=False)):
+                raise PlanError(name, f"{network} overlaps the LAN {lan} (read from the router)")
+
+
+def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
+    check_cidrs(answers)
+    node, node_facts = answers.node, facts.node
+    if answers.distribution == "k3s":
+        install = _k3s_server(answers, node_facts)
+        remote_kubeconfig, installed = K3S_KUBECONFIG, node_facts.k3s_service == "k3s"
+    elif answers.distribution == "kubeadm":
+        install = _kubeadm_init(answers, node_facts)
+        remote_kubeconfig, installed = KUBEADM_ADMIN_CONF, node_facts.kubeadm_role == "server"
+    else:
+        raise PlanError("distribution", f"expected k3s or kubeadm, got {answers.distribution!r}")
+    prepare = fix_ups(node, node_facts, answers.cluster, swap_off=answers.distribution == "kubeadm")
+    if installed:  # a running cluster is not re-prepared (no reboot of a working server)
+        prepare = [step if step.noop_reason else replace(step, noop_reason="the cluster already runs here")
+                   for step in prepare]
+    api_host = answers.api_host or node.address
+    merged = facts.kubeconfig_server_host == api_host
+    steps = [
+        *prepare,
+        *install,
+        Step(Target.SSH, node.name, f"Fetch the kubeconfig from {node.name}, point it at {api_host}, and merge it into "
+                               f"{answers.kubeconfig} as context {answers.cluster_name}",
+             f"ssh {node.name} sudo cat {remote_kubeconfig} | sed 's/127.0.0.1/{api_host}/' "
+             f"# merged as {answers.cluster_name} into {answers.kubeconfig}",
+             FetchKubeconfig(remote_kubeconfig, api_host, answers.cluster_name, answers.kubeconfig),
+             noop_reason=f"{answers.kubeconfig} has context {answers.cluster_name} for {api_host}" if merged else ""),
+        Step(Target.KUBE, "", f"Wait until node {node.hostname} is Ready",
+             f"kubectl --context {answers.cluster_name} wait --for=condition=Ready node/{node.hostname}",
+             WaitNodeReady(node.hostname), noop_reason=f"{node.hostname} is Ready" if facts.node_ready else ""),
+    ]
+    return Plan(f"Bootstrap {answers.distribution} on {node.name}", tuple(steps))
+
+
+def _k3s_server(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
+    node = answers.node
+    if facts.kubeadm_role:
+        raise PlanError("distribution", f"{node.name} already runs kubeadm; k3s would conflict with it")
+    installed = "k3s server is active" if facts.k3s_service == "k3s" else ""
+    if facts.k3s_service == "k3s-agent":
+        raise PlanError("node", f"{node.name} is already a k3s agent; uninstall it (k3s-agent-uninstall.sh) first")
+    if not installed and facts.port_6443_busy:
+        raise PlanError("node", f"port 6443 on {node.name} is in use by another program")
+    exec_args = ["server", f"--cluster-cidr={answers.pod_cidr}", f"--service-cidr={answers.service_cidr}"]
+    exec_args += [f"--tls-san={san}" for san in answers.tls_sans]
+    for component in answers.disable:
+        if component not in K3S_DISABLE:
+            raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")
+        exec_args.append(f"--disable={component}")
+    exec_args += answers.extra_args
+    env = [("INSTALL_K3S_EXEC", " ".join(exec_args))]
+    if answers.k3s_version:
+        env.append(("INSTALL_K3S_VERSION", answers.k3s_version))
+    elif answers.k3s_channel:
+        env.append(("INSTALL_K3S_CHANNEL", answers.k3s_channel))
+    return k3s_install_steps(node, answers.install_script, env, "k3s", installed_reason=installed)
+
+
+def _kubeadm_init(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
+    node = answers.node
+    if facts.k3s_service:
+        raise PlanError("distribution", f"{node.name} already runs {facts.k3s_service}; kubeadm would conflict")
+    if answers.pod_cidr != FLANNEL_POD_CIDR:
+        raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
+                                    f"(got {answers.pod_cidr})")
+    initialised = "kubeadm has set up this control plane" if facts.kubeadm_role == "server" else ""
+    if facts.kubeadm_role == "agent":
+        raise PlanError("node", f"{node.name} already joined a kubeadm cluster as a worker")
+    if not initialised and facts.port_6443_busy:
+        raise PlanError("node", f"port 6443 on {node.name} is in use by another program")
+    init = [f"kubeadm init --pod-network-cidr={answers.pod_cidr}", f"--service-cidr={answers.service_cidr}"]
+    init += [f"--apiserver-cert-extra-sans={','.join(answers.tls_sans)}"] if answers.tls_sans else []
+    init += list(answers.extra_args)
+    return [
+        run_step(node, f"Install containerd, kubelet, kubeadm and kubectl on {node.name}",
+                 "apt-get install -y containerd kubelet kubeadm kubectl",
+                 noop_reason="kubeadm is installed" if facts.kubeadm_installed else ""),
+        run_step(node, f"Initialise the control plane on {node.name}", " ".join(init), noop_reason=initialised),
+        run_step(node, "Install the flannel pod network",
+                 f"KUBECONFIG={KUBEADM_ADMIN_CONF} kubectl apply -f {FLANNEL_MANIFEST_URL}", noop_reason=initialised),
+        run_step(node, f"Check that kubelet is running on {node.name}", "systemctl is-active kubelet", sudo=False,
+                 noop_reason=initialised),
+    ]

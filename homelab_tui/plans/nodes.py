@@ -1,0 +1,119 @@
+"""What bootstrap and join share: the facts read from a node, and the fix-ups a node needs before
+Kubernetes will run on it (hostname, /etc/hosts, the memory cgroup, swap)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from . import SECRET_REF, PlanError, Reboot, Run, Step, Target, Upload
+
+CMDLINE_PATH = "/boot/firmware/cmdline.txt"
+CGROUP_PARAMS = "cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory"
+K3S_INSTALL_URL = "https://get.k3s.io"
+FLANNEL_MANIFEST_URL = "https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml"
+FLANNEL_POD_CIDR = "10.244.0.0/16"  # what the flannel manifest routes unless it is edited
+REMOTE_INSTALL_SCRIPT = "/tmp/k3s-install.sh"
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """A node as read over SSH (see gather.py for the commands)."""
+
+    arch: str = ""
+    os: str = ""
+    hostname: str = ""
+    hosts_lines: frozenset[str] = frozenset()  # "address name" lines of /etc/hosts, whitespace-normalised
+    memory_cgroup: bool = True  # enabled in the running kernel (/proc/cgroups)
+    cmdline: str | None = None  # the Raspberry Pi's cmdline.txt, None when there is none
+    swap_on: bool = False
+    k3s_service: str = ""  # "k3s" or "k3s-agent" when active
+    kubelet_active: bool = False
+    kubeadm_installed: bool = False  # the kubeadm binary
+    kubeadm_role: str = ""  # "server" (admin.conf) or "agent" (kubelet.conf) when kubeadm set it up
+    port_6443_busy: bool = False
+
+    @property
+    def cgroup_in_cmdline(self) -> bool:
+        return self.cmdline is not None and "cgroup_memory=1" in self.cmdline.split()
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A config node as the builders need it."""
+
+    name: str  # the config name, used as the SSH host of its steps
+    address: str
+    hostname: str  # the Kubernetes node name
+
+    @property
+    def hosts_line(self) -> str:
+        return f"{self.address} {self.hostname}"
+
+
+def sudo_rendering(command: str) -> str:
+    """How a root command reads when run by hand."""
+    simple = not any(char in command for char in "|&;<>()$`\"'")
+    return f"sudo {command}" if simple else f"sudo sh -c {shlex.quote(command)}"
+
+
+def run_step(node: NodeSpec, description: str, command: str, *, sudo: bool = True, noop_reason: str = "") -> Step:
+    rendering = sudo_rendering(command) if sudo else command
+    return Step(Target.SSH, node.name, description, rendering, Run(command, sudo=sudo), noop_reason=noop_reason)
+
+
+def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, swap_off: bool) -> list[Step]:
+    """The steps that make `node` ready for Kubernetes; no-ops where it already is."""
+    steps = [run_step(node, f"Set the hostname of {node.name} to {node.hostname}",
+                      f"hostnamectl set-hostname {node.hostname}",
+                      noop_reason=f"the hostname is {node.hostname}" if facts.hostname == node.hostname else "")]
+    for other in cluster:
+        line = other.hosts_line
+        present = " ".join(line.split()) in facts.hosts_lines
+        steps.append(run_step(
+            node, f"Let {node.name} resolve {other.hostname} to {other.address} (/etc/hosts)",
+            f"grep -qxF {shlex.quote(line)} /etc/hosts || echo {shlex.quote(line)} >> /etc/hosts",
+            noop_reason="/etc/hosts has it" if present else ""))
+    if facts.memory_cgroup:
+        steps.append(run_step(node, f"Enable the memory cgroup on {node.name}", _cgroup_command(),
+                              noop_reason="the memory cgroup is enabled"))
+    else:
+        if facts.cmdline is None:
+            raise PlanError("node", f"{node.name} has the memory cgroup disabled and no {CMDLINE_PATH}: enable "
+                                    f"it in the boot loader ({CGROUP_PARAMS}), then run this again")
+        steps.append(run_step(node, f"Enable the memory cgroup on {node.name} at boot ({CMDLINE_PATH})",
+                              _cgroup_command(),
+                              noop_reason="cmdline.txt has it; a reboot is pending" if facts.cgroup_in_cmdline else ""))
+        steps.append(Step(Target.SSH, node.name, f"Reboot {node.name} so the memory cgroup takes effect, and wait "
+                                                 "for SSH", "sudo reboot", Reboot()))
+    if swap_off:
+        steps.append(run_step(node, f"Turn swap off on {node.name}, now and at boot (kubelet requires it)",
+                              r"swapoff -a && sed -i -E '/^[^#].*\sswap\s/ s/^/#/' /etc/fstab",
+                              noop_reason="" if facts.swap_on else "swap is off"))
+    return steps
+
+
+def _cgroup_command() -> str:
+    return (f"grep -qw cgroup_memory=1 {CMDLINE_PATH} || "
+            f"sed -i '$ s/$/ {CGROUP_PARAMS}/' {CMDLINE_PATH}")
+
+
+def k3s_install_steps(node: NodeSpec, install_script: str, env: list[tuple[str, str]], service: str,
+                      *, installed_reason: str) -> list[Step]:
+    """The k3s install script with `env`, from its URL or uploaded from a local file, then a check
+    that the service runs: `curl | sh` exits 0 even when curl failed."""
+    # A secret reference stays bare, so that where it is shown as ${K3S_TOKEN} the shell expands it.
+    assignments = " ".join(f"{name}={value if SECRET_REF.fullmatch(value) else shlex.quote(value)}"
+                           for name, value in env)
+    steps: list[Step] = []
+    if "://" in install_script:
+        command = f"curl -sfL {shlex.quote(install_script)} | {assignments} sh -"
+    else:
+        steps.append(Step(Target.SSH, node.name, f"Copy the k3s install script {install_script} to {node.name}",
+                          f"scp {install_script} {node.name}:{REMOTE_INSTALL_SCRIPT}",
+                          Upload(install_script, REMOTE_INSTALL_SCRIPT), noop_reason=installed_reason))
+        command = f"{assignments} sh {REMOTE_INSTALL_SCRIPT}"
+    steps.append(run_step(node, f"Install k3s on {node.name} ({service})", command, noop_reason=installed_reason))
+    steps.append(run_step(node, f"Check that {service} is running on {node.name}", f"systemctl is-active {service}",
+                          sudo=False, noop_reason=installed_reason))
+    return steps

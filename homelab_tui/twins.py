@@ -1,0 +1,283 @@
+"""Headless twins of the wizards: `homelab-tui bootstrap` and `homelab-tui join`.
+
+Each does what its wizard does: answers (from flags and the config), facts (read over SSH and
+from the local kubeconfig), a plan from the pure builder, printed; then, with --yes or a `y` on
+a terminal, the shared engine applies it. --dry-run stops after printing; --read-only refuses to
+apply. Exit codes: 0 done (or nothing to do), 1 a step failed or a host could not be reached,
+2 a bad answer (the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import ipaddress
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from . import engine
+from .clients.kube import KubeClient
+from .clients.ssh import HostKeyUnknown, SshError
+from .config import Config, NodeConfig
+from .connect import kube_client, router_client
+from .executors import KubeExecutor, SshExecutor
+from .gather import kubeconfig_server_host, node_facts
+from .plans import Plan, PlanError, Target, shown
+from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
+from .plans.join import JoinAnswers, JoinFacts, join_plans
+from .plans.nodes import NodeSpec
+from .state import describe_error
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+JOIN_CONCURRENCY = 8
+
+
+def add_arguments(commands: argparse._SubParsersAction) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    mode = common.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    mode.add_argument("--yes", action="store_true", help="apply without asking")
+    common.add_argument("--read-only", action="store_true", help="show the plan but never apply it")
+    common.add_argument("--export", metavar="PATH", help="also save the plan as .sh, .rsc or .yaml")
+    common.add_argument("--accept-new-host-keys", action="store_true",
+                        help="trust a host key seen for the first time (like OpenSSH's accept-new); "
+                             "a changed key is always refused")
+    bootstrap = commands.add_parser("bootstrap", parents=[common], help="install the first server of the cluster")
+    bootstrap.add_argument("--node", required=True, help="the config node to make the server")
+    bootstrap.add_argument("--distribution", choices=("k3s", "kubeadm"), help="default: cluster.distribution")
+    bootstrap.add_argument("--pod-cidr", help="default: cluster.pod_cidr")
+    bootstrap.add_argument("--service-cidr", help="default: cluster.service_cidr")
+    bootstrap.add_argument("--tls-san", action="append", default=[], metavar="NAME", help="extra API certificate name")
+    bootstrap.add_argument("--disable", action="append", default=[], choices=("traefik", "servicelb"),
+                           help="k3s component to leave out")
+    bootstrap.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
+    join = commands.add_parser("join", parents=[common], help="join worker nodes to the cluster")
+    join.add_argument("--node", action="append", required=True, help="a config node to join (repeatable)")
+    join.add_argument("--server", help="the server node (default: the config's first server)")
+
+
+def config_node(config: Config, name: str, flag: str = "--node") -> NodeConfig:
+    try:
+        return config.node(name)
+    except KeyError as exc:
+        raise PlanError(flag, exc.args[0]) from None
+
+
+def spec(node: NodeConfig) -> NodeSpec:
+    return NodeSpec(node.name, node.address, node.fqdn)
+
+
+def api_host(node: NodeConfig) -> str:
+    """Where this machine reaches the API: the node's address, or its SSH host when that is a
+    loopback tunnel (or the simulated lab)."""
+    try:
+        loopback = node.ssh_host is not None and ipaddress.ip_address(node.ssh_host).is_loopback
+    except ValueError:
+        loopback = False
+    return node.ssh_host if loopback else node.address
+
+
+async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    node = config_node(config, args.node)
+    cluster = config.cluster
+    answers = BootstrapAnswers(
+        node=spec(node), cluster=tuple(spec(n) for n in config.nodes), cluster_name=cluster.name,
+        kubeconfig=str(config.resolve_path(cluster.kubeconfig or "~/.kube/config")),
+        distribution=args.distribution or cluster.distribution, pod_cidr=args.pod_cidr or cluster.pod_cidr,
+        service_cidr=args.service_cidr or cluster.service_cidr, install_script=_install_script(config),
+        tls_sans=tuple(args.tls_san), disable=tuple(args.disable), k3s_version=args.k3s_version,
+        lan_cidrs=await _router_networks(config, out), api_host=api_host(node))
+    check_cidrs(answers)  # bad answers fail before anything is contacted
+    ssh = _ssh_executor(config, args, out)
+    try:
+        facts = BootstrapFacts(
+            node=await node_facts(await ssh.session(node.name)),
+            kubeconfig_server_host=kubeconfig_server_host(answers.kubeconfig, cluster.name))
+        if facts.kubeconfig_server_host == answers.api_host:
+            facts = BootstrapFacts(facts.node, facts.kubeconfig_server_host,
+                                   node_ready=node.fqdn in await _ready_nodes(config))
+        plan = bootstrap_plan(answers, facts)
+        return await _show_and_apply([plan], config, args, ssh, out)
+    finally:
+        await ssh.close()
+
+
+async def run_join(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    servers = [n for n in config.nodes if n.role == "server"]
+    server = config_node(config, args.server, "--server") if args.server else (servers[0] if servers else None)
+    if server is None:
+        raise PlanError("server", "no node has role = \"server\" in the config; name one with --server")
+    nodes = [config_node(config, name) for name in dict.fromkeys(args.node)]
+    answers = JoinAnswers(server=spec(server), nodes=tuple(spec(n) for n in nodes),
+                          cluster=tuple(spec(n) for n in config.nodes), distribution=config.cluster.distribution,
+                          install_script=_install_script(config))
+    ssh = _ssh_executor(config, args, out)
+    try:
+        sessions = await asyncio.gather(*(ssh.session(n.name) for n in nodes))
+        read = await asyncio.gather(*(node_facts(session) for session in sessions))
+        facts = JoinFacts(dict(zip((n.name for n in nodes), read)), frozenset(await _ready_nodes(config, every=True)))
+        secret_plan, plans = join_plans(answers, facts)
+        return await _show_and_apply([secret_plan, *plans.values()], config, args, ssh, out, concurrent_after=1)
+    finally:
+        await ssh.close()
+
+
+async def _router_networks(config: Config, out: TextIO) -> tuple[str, ...]:
+    """The router's networks, which pod and service CIDRs must not overlap; () without a router."""
+    if config.router is None:
+        return ()
+    try:
+        router = await router_client(config)
+        try:
+            addresses = await router.addresses()
+        finally:
+            await router.close()
+    except Exception as exc:  # the check is a safety net; say it was skipped rather than stop
+        print(f"note: could not read the router's networks ({describe_error(exc)}); "
+              "the CIDRs are checked against the nodes only", file=out)
+        return ()
+    return tuple(a.address for a in addresses if not a.disabled)
+
+
+def _install_script(config: Config) -> str:
+    script = config.cluster.install_script
+    return script if "://" in script else str(config.resolve_path(script))
+
+
+def _ssh_executor(config: Config, args: argparse.Namespace, out: TextIO) -> SshExecutor:
+    async def trust(unknown: HostKeyUnknown) -> bool:
+        if args.accept_new_host_keys:
+            print(f"{unknown.host}: trusting new host key {unknown.fingerprint} (--accept-new-host-keys)", file=out)
+            return True
+        return False
+
+    async def sudo_password(host: str) -> str | None:
+        if not sys.stdin.isatty():
+            return None
+        return await asyncio.to_thread(getpass.getpass, f"sudo password for {host}: ")
+
+    return SshExecutor(config, sudo_password=sudo_password, trust_host_key=trust)
+
+
+async def _ready_nodes(config: Config, *, every: bool = False) -> set[str]:
+    """Names of the nodes the API has (Ready ones, or `every` one); empty when it cannot be reached."""
+    client: KubeClient = kube_client(config, context=config.cluster.context or config.cluster.name,
+                                     request_timeout=5.0)
+    try:
+        async with client:
+            return {n.name for n in await client.list_nodes() if every or n.ready}
+    except Exception:  # no kubeconfig yet, or no cluster yet: nothing is in it
+        return set()
+
+
+def print_plan(plans: list[Plan], out: TextIO) -> int:
+    """The plans as a numbered list; returns how many steps will change something."""
+    changes = 0
+    for plan in plans:
+        print(f"\n{plan.title}", file=out)
+        for number, step in enumerate(plan.steps, 1):
+            where = f"[{step.host}]" if step.target is Target.SSH else f"[{step.target.value}]"
+            print(f"  {number:>2}. {where} {step.description}", file=out)
+            if step.is_noop:
+                print(f"      no-op: {step.noop_reason}", file=out)
+            else:
+                changes += 1
+                print(f"      $ {shown(step.rendering)}", file=out)
+    return changes
+
+
+async def _show_and_apply(plans: list[Plan], config: Config, args: argparse.Namespace, ssh: SshExecutor,
+                          out: TextIO, *, concurrent_after: int | None = None) -> int:
+    changes = print_plan(plans, out)
+    if args.export:
+        steps = tuple(step for plan in plans for step in plan.steps)
+        engine.export_plan(Plan(plans[0].title, steps), args.export,
+                           ssh_destinations={n.name: _destination(config, n) for n in config.nodes})
+        print(f"\nplan saved to {args.export}", file=out)
+    if not changes:
+        print("\nnothing to do: every step is a no-op", file=out)
+        return EXIT_OK
+    if args.dry_run:
+        print(f"\ndry run: {changes} step(s) would change something", file=out)
+        return EXIT_OK
+    if args.read_only:
+        print("\nread-only: the plan is shown, not applied", file=out)
+        return EXIT_FAILED
+    if not args.yes and not _confirmed(changes, out):
+        return EXIT_FAILED
+    executors = {Target.SSH: ssh, Target.KUBE: KubeExecutor(config)}
+    context = engine.ApplyContext()
+    audit = engine.AuditLog(engine.default_audit_path())
+    report = _reporter(out)
+
+    async def apply(plan: Plan) -> bool:
+        result = await engine.apply_plan(plan, executors, on_event=report(plan), audit=audit, context=context)
+        return result.ok
+
+    head = plans if concurrent_after is None else plans[:concurrent_after]
+    for plan in head:
+        if not await apply(plan):
+            return EXIT_FAILED
+    rest = [] if concurrent_after is None else plans[concurrent_after:]
+    limit = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+    async def bounded(plan: Plan) -> bool:
+        async with limit:
+            return await apply(plan)
+
+    outcomes = await asyncio.gather(*(bounded(plan) for plan in rest))
+    failed = [plan.title for plan, ok in zip(rest, outcomes) if not ok]
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}; the others are done. Run the same command again to retry.", file=out)
+        return EXIT_FAILED
+    print("\ndone", file=out)
+    return EXIT_OK
+
+
+def _destination(config: Config, node: NodeConfig) -> str:
+    user = f"{config.ssh.user}@" if config.ssh.user else ""
+    port = f" -p {node.ssh_port}" if node.ssh_port else ""
+    return f"{user}{node.ssh_host or node.address}{port}"
+
+
+def _confirmed(changes: int, out: TextIO) -> bool:
+    if not sys.stdin.isatty():
+        print("\nrefusing to apply without a terminal to confirm on: add --yes (or --dry-run)", file=out)
+        return False
+    answer = input(f"\napply {changes} step(s)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _reporter(out: TextIO) -> Callable[[Plan], Callable[[object], None]]:
+    """Event printer per plan: one line per step outcome, output lines indented."""
+
+    def for_plan(plan: Plan) -> Callable[[object], None]:
+        prefix = plan.title
+
+        def on_event(event: object) -> None:
+            match event:
+                case engine.StepStarted(index=index, step=step):
+                    print(f"{prefix} · {index + 1}. {step.description}", file=out)
+                case engine.StepOutput(line=line):
+                    print(f"    {line}", file=out)
+                case engine.StepFailed(index=index, error=error):
+                    print(f"{prefix} · {index + 1}. FAILED: {error}", file=out)
+                case engine.UndoDone(index=index, step=step):
+                    print(f"{prefix} · undid {index + 1}. {step.description}", file=out)
+                case engine.UndoFailed(index=index, error=error):
+                    print(f"{prefix} · could not undo {index + 1}: {error}", file=out)
+            out.flush()
+
+        return on_event
+
+    return for_plan
+
+
+def ssh_failure(exc: SshError) -> str:
+    if isinstance(exc, HostKeyUnknown):
+        return (f"{exc}\n(check the fingerprint, e.g. with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on "
+                "the node, then run again with --accept-new-host-keys)")
+    return str(exc)

@@ -1,0 +1,79 @@
+"""Bootstrap and join through the CLI twins, end to end, on the simulated lab's bare nodes:
+real SSH to each node, the k3s install commands, the kubeconfig merged into a fresh file, the
+nodes appearing in the Kubernetes API; then the same commands again do nothing."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import tomli_w
+import yaml
+
+from homelab_tui.cli import main
+from tests.conftest import LabThread
+
+
+def ready_nodes(lab) -> set[str]:
+    return {n["metadata"]["name"] for n in lab.kube.list("Node")
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])}
+
+
+def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    runner = LabThread(tmp_path, "fresh")
+    with runner:
+        lab = runner.lab
+        settings = lab.config_dict()
+        kubeconfig = tmp_path / "kube" / "config"
+        settings["cluster"]["kubeconfig"] = str(kubeconfig)
+        path = tmp_path / "homelab.toml"
+        path.write_text(tomli_w.dumps(settings))
+
+        def cli(*args: str) -> tuple[int, str]:
+            code = main(["--config", str(path), *args])
+            captured = capsys.readouterr()
+            return code, captured.out + captured.err
+
+        code, out = cli("bootstrap", "--node", "master1", "--dry-run")
+        assert code == 0 and "sudo hostnamectl set-hostname master1.kube.local" in out
+        assert "curl -sfL https://get.k3s.io | INSTALL_K3S_EXEC=" in out and "server --cluster-cidr=10.42.0.0/16 --service-cidr=10.43.0.0/16" in out
+        assert not lab.kube.list("Node")  # a dry run changes nothing
+
+        code, out = cli("bootstrap", "--node", "master1", "--yes")
+        assert code == 0, out
+        assert ready_nodes(lab) == {"master1.kube.local"}
+        merged = yaml.safe_load(kubeconfig.read_text())
+        assert [c["name"] for c in merged["contexts"]] == ["homelab"] and merged["current-context"] == "homelab"
+        assert merged["clusters"][0]["cluster"]["server"] == lab.kube.url
+        assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
+
+        code, out = cli("join", "--node", "node1", "--node", "node2", "--yes")
+        assert code == 0, out
+        assert ready_nodes(lab) == {"master1.kube.local", "node1.kube.local", "node2.kube.local"}
+        token = lab.fleet["master1.kube.local"].state.files["/var/lib/rancher/k3s/server/node-token"].strip()
+        assert token and token not in out
+
+        for command in (("bootstrap", "--node", "master1"), ("join", "--node", "node1", "--node", "node2")):
+            code, out = cli(*command, "--dry-run")
+            assert code == 0 and "nothing to do: every step is a no-op" in out, out
+
+        audit = (tmp_path / "state" / "homelab-tui" / "audit.jsonl").read_text()
+        records = [json.loads(line) for line in audit.splitlines()]
+        assert any(r["description"].startswith("Install k3s on node2") for r in records)
+        assert token not in audit
+
+
+def test_bad_answers_exit_2_naming_the_field(tmp_path, capsys):
+    config = tmp_path / "homelab.toml"
+    config.write_text('[[nodes]]\nname = "master1"\naddress = "192.168.40.102"\nrole = "server"\n')
+    for args, expected in (
+        (["--node", "master1", "--pod-cidr", "10.42.0.0/16", "--service-cidr", "10.42.0.0/17"],
+         "bootstrap: service_cidr: 10.42.0.0/17 overlaps the pod CIDR 10.42.0.0/16"),
+        (["--node", "master1", "--pod-cidr", "192.168.0.0/16"],
+         "bootstrap: pod_cidr: 192.168.0.0/16 contains the address of node master1 (192.168.40.102)"),
+        (["--node", "master9"], "bootstrap: --node: no node named 'master9' in the config (known: master1)"),
+    ):
+        assert main(["--config", str(config), "bootstrap", *args, "--dry-run"]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err
