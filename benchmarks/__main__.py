@@ -19,16 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from .benches import BENCHMARKS, run
+from .benches import NAMES, run
 
 
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
-                        help=f"any of {', '.join(BENCHMARKS)} (default: all)")
-    selected = parser.parse_args(argv).benchmarks or list(BENCHMARKS)
-    if unknown := [name for name in selected if name not in BENCHMARKS]:
-        parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
+                        help=f"any of {', '.join(NAMES)} (default: all)")
+    selected = parser.parse_args(argv).benchmarks or list(NAMES)
+    if unknown := [name for name in selected if name not in NAMES]:
+        parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(NAMES)})")
     if shutil.which("kubectl") is None:
         print("kubectl is not installed; nothing to compare against", file=sys.stderr)
         return 1

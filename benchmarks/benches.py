@@ -29,6 +29,7 @@ from typing import Any
 
 from homelab_tui.clients.kube import KubeClient
 
+from .join_fanout import bench_join_fanout
 from .common import Child, SimServer, Summary, Target, kubectl, median, ms, percentile, run_timed, say
 from .terminal import import_costs, paint_times
 
@@ -300,10 +301,13 @@ BENCHMARKS = {"list": bench_list, "table": bench_table, "memory": bench_memory, 
               "churn": bench_churn}  # in running order: churn changes the pods, so it goes last
 SIZES = {"list": (5_000, 10_000), "table": (5_000, 10_000), "memory": (10_000,), "cold-start": (5_000, 10_000),
          "churn": (10_000,)}
+NAMES = (*BENCHMARKS, "join")  # join runs on a lab of its own, not on the seeded API
 
 
 async def run(selected: list[str], workdir: Path) -> Summary:
     ctx = Context(workdir, Summary())
+    if "join" in selected:
+        await bench_join_fanout(ctx.summary, workdir)
     if "cold-start" in selected:
         await cold_start_bounds()
     for pods in (5_000, 10_000):
