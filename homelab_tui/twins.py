@@ -31,7 +31,7 @@ from .plans.nodes import NodeSpec
 from .state import describe_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-JOIN_CONCURRENCY = 8
+JOIN_CONCURRENCY = 16  # joins at once: more than a homelab has nodes, but a bound on SSH sessions and on the server
 
 
 def add_arguments(commands: argparse._SubParsersAction) -> None:

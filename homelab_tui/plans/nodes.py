@@ -13,7 +13,8 @@ CGROUP_PARAMS = "cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory"
 K3S_INSTALL_URL = "https://get.k3s.io"
 FLANNEL_MANIFEST_URL = "https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml"
 FLANNEL_POD_CIDR = "10.244.0.0/16"  # what the flannel manifest routes unless it is edited
-REMOTE_INSTALL_SCRIPT = "/tmp/k3s-install.sh"
+# Relative: the login user's home. A fixed path in /tmp, run as root, could be planted by any user.
+REMOTE_INSTALL_SCRIPT = "k3s-install.sh"
 
 
 @dataclass(frozen=True)

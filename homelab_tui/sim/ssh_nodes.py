@@ -1249,7 +1249,7 @@ class NodeShell:
             if args[:1] == ["-s"] and positional[:1] in (["-"], ["--"]):
                 positional = positional[1:]
             return await self._run_script_text(await proc.stdin.read(), positional, proc)
-        path = args[0]
+        path = posixpath.join(self.state.home, args[0])  # relative to the login directory, as after ssh
         try:
             text = self.state.read(path, root=proc.root)
         except FsError:

@@ -249,3 +249,58 @@ async def test_sudo_with_a_password(sshd, sudo_user):
         async with SshSession(user_target, sudo_password=wrong) as session:
             await session.run("id -un", sudo=True)
     assert SUDO_USER_PASSWORD not in str(rejected.value)
+
+
+async def test_engine_uploads_an_install_script_and_runs_it_with_sudo(sshd, sudo_user, tmp_path, monkeypatch):
+    """The bootstrap builder's air-gapped install steps, applied by the engine to a real sshd: the
+    script goes over SFTP, runs as root after one sudo password prompt, and streams its output."""
+    from homelab_tui import engine
+    from homelab_tui.config import load_config
+    from homelab_tui.executors import SshExecutor
+    from homelab_tui.plans import Plan, Target
+    from homelab_tui.plans.nodes import NodeSpec, k3s_install_steps
+
+    script = tmp_path / "install.sh"
+    script.write_text('#!/bin/sh\necho "[INFO]  exec: $INSTALL_K3S_EXEC"\necho "[INFO]  running as uid $(id -u)"\n')
+    config_file = tmp_path / "homelab.toml"
+    config_file.write_text(
+        f'[ssh]\nuser = "{sudo_user}"\nidentity_file = "{sshd.client_key_path}"\nknown_hosts = "{sshd.known_hosts}"\n'
+        'use_agent = false\nconfig_file = ""\n'
+        f'[[nodes]]\nname = "pi"\naddress = "192.168.40.102"\nrole = "server"\nssh_host = "127.0.0.1"\n'
+        f'ssh_port = {sshd.port}\n')
+    config = load_config(config_file)
+    steps = k3s_install_steps(NodeSpec("pi", "192.168.40.102", "pi.kube.local"), str(script),
+                              [("INSTALL_K3S_EXEC", "server --cluster-cidr=10.42.0.0/16")], "k3s", installed_reason="")
+    plan = Plan("air-gapped install", tuple(steps[:2]))  # upload, run (this machine has no k3s to check)
+    asked: list[str] = []
+
+    async def password(host: str) -> str:
+        asked.append(host)
+        return SUDO_USER_PASSWORD
+
+    events: list[object] = []
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    audit = engine.AuditLog(engine.default_audit_path())
+    ssh = SshExecutor(config, sudo_password=password)
+    try:
+        result = await engine.apply_plan(plan, {Target.SSH: ssh}, on_event=events.append, audit=audit,
+                                         extra_secrets=[SUDO_USER_PASSWORD])
+    finally:
+        await ssh.close()
+    assert result.ok, result.error
+    lines = [e.line for e in events if isinstance(e, engine.StepOutput)]
+    assert "[INFO]  exec: server --cluster-cidr=10.42.0.0/16" in lines and "[INFO]  running as uid 0" in lines
+    assert len(asked) == 1
+    assert SUDO_USER_PASSWORD not in audit.path.read_text()
+
+    # the same plan against a host whose key changed: refused before anything runs
+    impostor = asyncssh.generate_private_key("ssh-ed25519")
+    wrong = tmp_path / "wrong_known_hosts"
+    append_known_host(wrong, "127.0.0.1", sshd.port, impostor)
+    config.ssh.known_hosts = str(wrong)
+    ssh = SshExecutor(config, sudo_password=password, trust_host_key=lambda unknown: asyncio.sleep(0, True))
+    try:
+        result = await engine.apply_plan(plan, {Target.SSH: ssh})
+    finally:
+        await ssh.close()
+    assert not result.ok and "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.error
