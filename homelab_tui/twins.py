@@ -12,26 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import ipaddress
 import sys
 from collections.abc import Callable
 from typing import TextIO
 
 from . import engine
-from .clients.kube import KubeClient
 from .clients.ssh import HostKeyUnknown, SshError
 from .config import Config, NodeConfig
-from .connect import kube_client, router_client
-from .executors import KubeExecutor, SshExecutor
-from .gather import kubeconfig_server_host, node_facts
-from .plans import Plan, PlanError, Target, shown
-from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
-from .plans.join import JoinAnswers, JoinFacts, join_plans
-from .plans.nodes import NodeSpec
-from .state import describe_error
+from .executors import SshExecutor
+from .flows import Staged, apply_staged, bootstrap_flow, join_flow
+from .plans import Plan, Target, shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-JOIN_CONCURRENCY = 16  # joins at once: more than a homelab has nodes, but a bound on SSH sessions and on the server
 
 
 def add_arguments(commands: argparse._SubParsersAction) -> None:
@@ -59,92 +51,25 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
     join.add_argument("--server", help="the server node (default: the config's first server)")
 
 
-def config_node(config: Config, name: str, flag: str = "--node") -> NodeConfig:
-    try:
-        return config.node(name)
-    except KeyError as exc:
-        raise PlanError(flag, exc.args[0]) from None
-
-
-def spec(node: NodeConfig) -> NodeSpec:
-    return NodeSpec(node.name, node.address, node.fqdn)
-
-
-def api_host(node: NodeConfig) -> str:
-    """Where this machine reaches the API: the node's address, or its SSH host when that is a
-    loopback tunnel (or the simulated lab)."""
-    try:
-        loopback = node.ssh_host is not None and ipaddress.ip_address(node.ssh_host).is_loopback
-    except ValueError:
-        loopback = False
-    return node.ssh_host if loopback else node.address
-
-
 async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    node = config_node(config, args.node)
-    cluster = config.cluster
-    answers = BootstrapAnswers(
-        node=spec(node), cluster=tuple(spec(n) for n in config.nodes), cluster_name=cluster.name,
-        kubeconfig=str(config.resolve_path(cluster.kubeconfig or "~/.kube/config")),
-        distribution=args.distribution or cluster.distribution, pod_cidr=args.pod_cidr or cluster.pod_cidr,
-        service_cidr=args.service_cidr or cluster.service_cidr, install_script=_install_script(config),
-        tls_sans=tuple(args.tls_san), disable=tuple(args.disable), k3s_version=args.k3s_version,
-        lan_cidrs=await _router_networks(config, out), api_host=api_host(node))
-    check_cidrs(answers)  # bad answers fail before anything is contacted
     ssh = _ssh_executor(config, args, out)
     try:
-        facts = BootstrapFacts(
-            node=await node_facts(await ssh.session(node.name)),
-            kubeconfig_server_host=kubeconfig_server_host(answers.kubeconfig, cluster.name))
-        if facts.kubeconfig_server_host == answers.api_host:
-            facts = BootstrapFacts(facts.node, facts.kubeconfig_server_host,
-                                   node_ready=node.fqdn in await _ready_nodes(config))
-        plan = bootstrap_plan(answers, facts)
-        return await _show_and_apply([plan], config, args, ssh, out)
+        staged = await bootstrap_flow(
+            config, ssh, node=args.node, distribution=args.distribution, pod_cidr=args.pod_cidr,
+            service_cidr=args.service_cidr, tls_sans=tuple(args.tls_san), disable=tuple(args.disable),
+            k3s_version=args.k3s_version, note=lambda text: print(f"note: {text}", file=out))
+        return await _show_and_apply(staged, config, args, ssh, out)
     finally:
         await ssh.close()
 
 
 async def run_join(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    servers = [n for n in config.nodes if n.role == "server"]
-    server = config_node(config, args.server, "--server") if args.server else (servers[0] if servers else None)
-    if server is None:
-        raise PlanError("server", "no node has role = \"server\" in the config; name one with --server")
-    nodes = [config_node(config, name) for name in dict.fromkeys(args.node)]
-    answers = JoinAnswers(server=spec(server), nodes=tuple(spec(n) for n in nodes),
-                          cluster=tuple(spec(n) for n in config.nodes), distribution=config.cluster.distribution,
-                          install_script=_install_script(config))
     ssh = _ssh_executor(config, args, out)
     try:
-        sessions = await asyncio.gather(*(ssh.session(n.name) for n in nodes))
-        read = await asyncio.gather(*(node_facts(session) for session in sessions))
-        facts = JoinFacts(dict(zip((n.name for n in nodes), read)), frozenset(await _ready_nodes(config, every=True)))
-        secret_plan, plans = join_plans(answers, facts)
-        return await _show_and_apply([secret_plan, *plans.values()], config, args, ssh, out, concurrent_after=1)
+        staged = await join_flow(config, ssh, nodes=args.node, server=args.server)
+        return await _show_and_apply(staged, config, args, ssh, out)
     finally:
         await ssh.close()
-
-
-async def _router_networks(config: Config, out: TextIO) -> tuple[str, ...]:
-    """The router's networks, which pod and service CIDRs must not overlap; () without a router."""
-    if config.router is None:
-        return ()
-    try:
-        router = await router_client(config)
-        try:
-            addresses = await router.addresses()
-        finally:
-            await router.close()
-    except Exception as exc:  # the check is a safety net; say it was skipped rather than stop
-        print(f"note: could not read the router's networks ({describe_error(exc)}); "
-              "the CIDRs are checked against the nodes only", file=out)
-        return ()
-    return tuple(a.address for a in addresses if not a.disabled)
-
-
-def _install_script(config: Config) -> str:
-    script = config.cluster.install_script
-    return script if "://" in script else str(config.resolve_path(script))
 
 
 def _ssh_executor(config: Config, args: argparse.Namespace, out: TextIO) -> SshExecutor:
@@ -160,17 +85,6 @@ def _ssh_executor(config: Config, args: argparse.Namespace, out: TextIO) -> SshE
         return await asyncio.to_thread(getpass.getpass, f"sudo password for {host}: ")
 
     return SshExecutor(config, sudo_password=sudo_password, trust_host_key=trust)
-
-
-async def _ready_nodes(config: Config, *, every: bool = False) -> set[str]:
-    """Names of the nodes the API has (Ready ones, or `every` one); empty when it cannot be reached."""
-    client: KubeClient = kube_client(config, context=config.cluster.context or config.cluster.name,
-                                     request_timeout=5.0)
-    try:
-        async with client:
-            return {n.name for n in await client.list_nodes() if every or n.ready}
-    except Exception:  # no kubeconfig yet, or no cluster yet: nothing is in it
-        return set()
 
 
 def print_plan(plans: list[Plan], out: TextIO) -> int:
@@ -189,12 +103,12 @@ def print_plan(plans: list[Plan], out: TextIO) -> int:
     return changes
 
 
-async def _show_and_apply(plans: list[Plan], config: Config, args: argparse.Namespace, ssh: SshExecutor,
-                          out: TextIO, *, concurrent_after: int | None = None) -> int:
-    changes = print_plan(plans, out)
+async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespace, ssh: SshExecutor,
+                          out: TextIO) -> int:
+    changes = print_plan(list(staged.plans), out)
     if args.export:
-        steps = tuple(step for plan in plans for step in plan.steps)
-        engine.export_plan(Plan(plans[0].title, steps), args.export,
+        steps = tuple(step for plan in staged.plans for step in plan.steps)
+        engine.export_plan(Plan(staged.plans[0].title, steps), args.export,
                            ssh_destinations={n.name: _destination(config, n) for n in config.nodes})
         print(f"\nplan saved to {args.export}", file=out)
     if not changes:
@@ -208,30 +122,11 @@ async def _show_and_apply(plans: list[Plan], config: Config, args: argparse.Name
         return EXIT_FAILED
     if not args.yes and not _confirmed(changes, out):
         return EXIT_FAILED
-    executors = {Target.SSH: ssh, Target.KUBE: KubeExecutor(config)}
-    context = engine.ApplyContext()
-    audit = engine.AuditLog(engine.default_audit_path())
-    report = _reporter(out)
-
-    async def apply(plan: Plan) -> bool:
-        result = await engine.apply_plan(plan, executors, on_event=report(plan), audit=audit, context=context)
-        return result.ok
-
-    head = plans if concurrent_after is None else plans[:concurrent_after]
-    for plan in head:
-        if not await apply(plan):
-            return EXIT_FAILED
-    rest = [] if concurrent_after is None else plans[concurrent_after:]
-    limit = asyncio.Semaphore(JOIN_CONCURRENCY)
-
-    async def bounded(plan: Plan) -> bool:
-        async with limit:
-            return await apply(plan)
-
-    outcomes = await asyncio.gather(*(bounded(plan) for plan in rest))
-    failed = [plan.title for plan, ok in zip(rest, outcomes) if not ok]
+    outcomes = await apply_staged(staged, config, ssh, _reporter(out))
+    failed = [plan.title for plan, ok in outcomes if not ok]
     if failed:
-        print(f"\nfailed: {', '.join(failed)}; the others are done. Run the same command again to retry.", file=out)
+        print(f"\nfailed: {', '.join(failed)}; what succeeded stays done. Run the same command again to retry.",
+              file=out)
         return EXIT_FAILED
     print("\ndone", file=out)
     return EXIT_OK

@@ -1,0 +1,157 @@
+"""The wizards' flows without a screen: answers → facts → plans, and applying them in stages.
+The CLI twins (twins.py) and the TUI wizards (ui/wizards.py) both run these. No textual here."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import engine
+from .clients.kube import KubeClient
+from .config import Config, NodeConfig
+from .connect import kube_client, router_client
+from .executors import KubeExecutor, SshExecutor
+from .gather import kubeconfig_server_host, node_facts
+from .plans import Plan, PlanError, Target
+from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
+from .plans.join import JoinAnswers, JoinFacts, join_plans
+from .plans.nodes import NodeSpec
+from .state import describe_error
+
+JOIN_CONCURRENCY = 16  # joins at once: more than a homelab has nodes, but a bound on SSH sessions and on the server
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Plans to apply: `first` one after another, then `rest` at once (bounded)."""
+
+    first: tuple[Plan, ...]
+    rest: tuple[Plan, ...] = ()
+
+    @property
+    def plans(self) -> tuple[Plan, ...]:
+        return (*self.first, *self.rest)
+
+    @property
+    def changes(self) -> int:
+        return sum(len(plan.changes) for plan in self.plans)
+
+
+def config_node(config: Config, name: str, flag: str = "--node") -> NodeConfig:
+    try:
+        return config.node(name)
+    except KeyError as exc:
+        raise PlanError(flag, exc.args[0]) from None
+
+
+def spec(node: NodeConfig) -> NodeSpec:
+    return NodeSpec(node.name, node.address, node.fqdn)
+
+
+def api_host(node: NodeConfig) -> str:
+    """Where this machine reaches the API: the node's address, or its SSH host when that is a
+    loopback tunnel (or the simulated lab)."""
+    try:
+        loopback = node.ssh_host is not None and ipaddress.ip_address(node.ssh_host).is_loopback
+    except ValueError:
+        loopback = False
+    return node.ssh_host if loopback else node.address
+
+
+async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distribution: str | None = None,
+                         pod_cidr: str | None = None, service_cidr: str | None = None,
+                         tls_sans: tuple[str, ...] = (), disable: tuple[str, ...] = (), k3s_version: str = "",
+                         note: Callable[[str], None] = lambda text: None) -> Staged:
+    """The bootstrap plan for `node`; unset answers come from the config. PlanError names a bad answer."""
+    server = config_node(config, node)
+    cluster = config.cluster
+    answers = BootstrapAnswers(
+        node=spec(server), cluster=tuple(spec(n) for n in config.nodes), cluster_name=cluster.name,
+        kubeconfig=str(config.resolve_path(cluster.kubeconfig or "~/.kube/config")),
+        distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
+        service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
+        tls_sans=tls_sans, disable=disable, k3s_version=k3s_version,
+        lan_cidrs=await _router_networks(config, note), api_host=api_host(server))
+    check_cidrs(answers)  # bad answers fail before anything is contacted
+    facts = BootstrapFacts(node=await node_facts(await ssh.session(server.name)),
+                           kubeconfig_server_host=kubeconfig_server_host(answers.kubeconfig, cluster.name))
+    if facts.kubeconfig_server_host == answers.api_host:
+        facts = BootstrapFacts(facts.node, facts.kubeconfig_server_host,
+                               node_ready=server.fqdn in await ready_nodes(config))
+    return Staged((bootstrap_plan(answers, facts),))
+
+
+async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], server: str | None = None) -> Staged:
+    """The plan that reads the join secret, then one plan per node."""
+    servers = [n for n in config.nodes if n.role == "server"]
+    chosen = config_node(config, server, "--server") if server else (servers[0] if servers else None)
+    if chosen is None:
+        raise PlanError("server", "no node has role = \"server\" in the config; name one with --server")
+    workers = [config_node(config, name) for name in dict.fromkeys(nodes)]
+    answers = JoinAnswers(server=spec(chosen), nodes=tuple(spec(n) for n in workers),
+                          cluster=tuple(spec(n) for n in config.nodes), distribution=config.cluster.distribution,
+                          install_script=_install_script(config))
+    sessions = await asyncio.gather(*(ssh.session(n.name) for n in workers))
+    read = await asyncio.gather(*(node_facts(session) for session in sessions))
+    facts = JoinFacts(dict(zip((n.name for n in workers), read)), frozenset(await ready_nodes(config, every=True)))
+    secret_plan, plans = join_plans(answers, facts)
+    return Staged((secret_plan,), tuple(plans.values()))
+
+
+async def apply_staged(staged: Staged, config: Config, ssh: SshExecutor,
+                       on_event: Callable[[Plan], Callable[[object], None]]) -> list[tuple[Plan, bool]]:
+    """Apply the first plans in order (stopping at a failure), then the rest at once; every plan
+    shares one context, so the join secret read first reaches the node plans. Returns each plan
+    applied with whether it succeeded."""
+    executors = {Target.SSH: ssh, Target.KUBE: KubeExecutor(config)}
+    context = engine.ApplyContext()
+    audit = engine.AuditLog(engine.default_audit_path())
+    limit = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+    async def apply(plan: Plan) -> bool:
+        async with limit:
+            result = await engine.apply_plan(plan, executors, on_event=on_event(plan), audit=audit, context=context)
+        return result.ok
+
+    outcomes = []
+    for plan in staged.first:
+        outcomes.append((plan, await apply(plan)))
+        if not outcomes[-1][1]:
+            return outcomes
+    results = await asyncio.gather(*(apply(plan) for plan in staged.rest))
+    return [*outcomes, *zip(staged.rest, results)]
+
+
+async def _router_networks(config: Config, note: Callable[[str], None]) -> tuple[str, ...]:
+    """The router's networks, which pod and service CIDRs must not overlap; () without a router."""
+    if config.router is None:
+        return ()
+    try:
+        router = await router_client(config)
+        try:
+            addresses = await router.addresses()
+        finally:
+            await router.close()
+    except Exception as exc:  # the check is a safety net; say it was skipped rather than stop
+        note(f"could not read the router's networks ({describe_error(exc)}); "
+             "the CIDRs are checked against the nodes only")
+        return ()
+    return tuple(a.address for a in addresses if not a.disabled)
+
+
+def _install_script(config: Config) -> str:
+    script = config.cluster.install_script
+    return script if "://" in script else str(config.resolve_path(script))
+
+
+async def ready_nodes(config: Config, *, every: bool = False) -> set[str]:
+    """Names of the nodes the API has (Ready ones, or `every` one); empty when it cannot be reached."""
+    client: KubeClient = kube_client(config, context=config.cluster.context or config.cluster.name,
+                                     request_timeout=5.0)
+    try:
+        async with client:
+            return {n.name for n in await client.list_nodes() if every or n.ready}
+    except Exception:  # no kubeconfig yet, or no cluster yet: nothing is in it
+        return set()
