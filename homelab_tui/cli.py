@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "else ~/.config/homelab-tui/config.toml)")
     parser.add_argument("--demo", action="store_true",
                         help="start the simulated lab (preset running) in-process and open the app on it")
+    parser.add_argument("--read-only", action="store_true", help="wizards show their plans but never apply them")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = commands.add_parser("check", help="validate the config and probe every component")
@@ -81,10 +82,10 @@ def _run_twin(args: argparse.Namespace) -> int:
         return 1
 
 
-def _run_app(config: Config) -> int:
+def _run_app(config: Config, read_only: bool = False) -> int:
     from .ui.app import HomelabApp
 
-    HomelabApp(config).run()
+    HomelabApp(config, read_only=read_only).run()
     return EXIT_OK
 
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             return _run_twin(args)
         if args.demo:
             return asyncio.run(_run_demo())
-        return _run_app(_load(args))
+        return _run_app(_load(args), args.read_only)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_USAGE

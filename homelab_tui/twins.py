@@ -32,7 +32,8 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
     mode = common.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     mode.add_argument("--yes", action="store_true", help="apply without asking")
-    common.add_argument("--read-only", action="store_true", help="show the plan but never apply it")
+    common.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                        help="show the plan but never apply it")
     common.add_argument("--export", metavar="PATH", help="also save the plan as .sh, .rsc or .yaml")
     common.add_argument("--accept-new-host-keys", action="store_true",
                         help="trust a host key seen for the first time (like OpenSSH's accept-new); "

@@ -3,6 +3,7 @@ Kubernetes will run on it (hostname, /etc/hosts, the memory cgroup, swap)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -52,6 +53,17 @@ class NodeSpec:
         return f"{self.address} {self.hostname}"
 
 
+_PLAIN_VALUE = re.compile(r"[\w\s.,:/=+@%-]*")
+
+
+def sh_quote(value: str) -> str:
+    """A value for a shell command: double quotes when that is enough (they read better inside
+    `sudo sh -c '...'` than nested single quotes), else shlex's single quotes."""
+    if value and _PLAIN_VALUE.fullmatch(value):
+        return value if not any(c.isspace() for c in value) else f'"{value}"'
+    return shlex.quote(value)
+
+
 def sudo_rendering(command: str) -> str:
     """How a root command reads when run by hand."""
     simple = not any(char in command for char in "|&;<>()$`\"'")
@@ -73,7 +85,7 @@ def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, 
         present = " ".join(line.split()) in facts.hosts_lines
         steps.append(run_step(
             node, f"Let {node.name} resolve {other.hostname} to {other.address} (/etc/hosts)",
-            f"grep -qxF {shlex.quote(line)} /etc/hosts || echo {shlex.quote(line)} >> /etc/hosts",
+            f"grep -qxF {sh_quote(line)} /etc/hosts || echo {sh_quote(line)} >> /etc/hosts",
             noop_reason="/etc/hosts has it" if present else ""))
     if facts.memory_cgroup:
         steps.append(run_step(node, f"Enable the memory cgroup on {node.name}", _cgroup_command(),
@@ -104,11 +116,11 @@ def k3s_install_steps(node: NodeSpec, install_script: str, env: list[tuple[str, 
     """The k3s install script with `env`, from its URL or uploaded from a local file, then a check
     that the service runs: `curl | sh` exits 0 even when curl failed."""
     # A secret reference stays bare, so that where it is shown as ${K3S_TOKEN} the shell expands it.
-    assignments = " ".join(f"{name}={value if SECRET_REF.fullmatch(value) else shlex.quote(value)}"
+    assignments = " ".join(f"{name}={value if SECRET_REF.fullmatch(value) else sh_quote(value)}"
                            for name, value in env)
     steps: list[Step] = []
     if "://" in install_script:
-        command = f"curl -sfL {shlex.quote(install_script)} | {assignments} sh -"
+        command = f"curl -sfL {sh_quote(install_script)} | {assignments} sh -"
     else:
         steps.append(Step(Target.SSH, node.name, f"Copy the k3s install script {install_script} to {node.name}",
                           f"scp {install_script} {node.name}:{REMOTE_INSTALL_SCRIPT}",

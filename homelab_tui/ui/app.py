@@ -85,22 +85,27 @@ class HomelabApp(App[None]):
     AUTO_FOCUS = "#nodes-table"  # not the hidden filter input
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
     BINDINGS = [
-        Binding("0", "dashboard", "All", id="show_dashboard", tooltip="Every pane together"),
-        Binding("1", "show('nodes')", "Nodes", id="show_nodes"),
-        Binding("2", "show('pods')", "Pods", id="show_pods"),
-        Binding("3", "show('services')", "Services", id="show_services"),
-        Binding("4", "show('nat')", "NAT", id="show_nat"),
-        Binding("5", "show('dns')", "DNS", id="show_dns"),
+        # 1-5 show one pane; their numbers are in the pane titles, so the footer keeps its room
+        Binding("0", "dashboard", "All panes", id="show_dashboard", tooltip="Every pane together"),
+        Binding("1", "show('nodes')", "Nodes", id="show_nodes", show=False),
+        Binding("2", "show('pods')", "Pods", id="show_pods", show=False),
+        Binding("3", "show('services')", "Services", id="show_services", show=False),
+        Binding("4", "show('nat')", "NAT", id="show_nat", show=False),
+        Binding("5", "show('dns')", "DNS", id="show_dns", show=False),
         Binding("slash", "edit_filter", "Filter", id="filter", tooltip="Show rows matching a regular expression"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("n", "pick_namespace", "Namespace", id="namespace", tooltip="Pods and Services of one namespace"),
         Binding("s", "sort_next", "Sort", id="sort", tooltip="Sort the pane by its next column"),
         Binding("S", "sort_reverse", "Reverse", id="sort_reverse", show=False),
+        Binding("b", "wizard('bootstrap')", "Bootstrap", id="bootstrap", tooltip="Install the first server"),
+        Binding("j", "wizard('join')", "Join", id="join", tooltip="Join worker nodes"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, config: Config, *, clock: Callable[[], datetime | None] = rows.utc_now) -> None:
+    def __init__(self, config: Config, *, clock: Callable[[], datetime | None] = rows.utc_now,
+                 read_only: bool = False) -> None:
         super().__init__()
+        self.read_only = read_only  # wizards show plans but never apply them
         for theme in load_themes().values():
             self.register_theme(theme)
         if config.ui.theme not in self.available_themes:
@@ -196,6 +201,21 @@ class HomelabApp(App[None]):
         self.query_one("#dashboard").remove_class("-single")
         self.table(self._focused_pane).focus()
         self._render_header()
+
+    PANE_ACTIONS = {"show", "dashboard", "edit_filter", "clear_filter", "pick_namespace", "sort_next", "sort_reverse",
+                    "wizard"}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The panes' keys work on the panes only, not under a wizard or a modal."""
+        if action in self.PANE_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False
+        return True
+
+    def action_wizard(self, kind: str) -> None:
+        from .wizards import WizardScreen  # the engine and its clients load when a wizard opens
+
+        self.push_screen(WizardScreen(kind, self.config, in_cluster=set(self.kube_state.of("Node")),
+                                      read_only=self.read_only))
 
     # -- filter, namespace and sort -------------------------------------------------------------
 
@@ -582,6 +602,9 @@ class HomelabApp(App[None]):
         component, error = event.worker.group, event.worker.error
         if component == "detail":  # one look-up on Enter: say why, nothing to retry
             self.notify(f"cannot show the object: {describe_error(error)}", severity="error")
+            return
+        if component.startswith("wizard"):  # reading facts or applying: the user retries from the wizard
+            self.notify(f"{event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
             return
         permanent = isinstance(error, (SecretError, KubeConfigError))
         self._set_health(component, Health.ERROR if permanent else Health.RETRYING, describe_error(error))

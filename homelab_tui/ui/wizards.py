@@ -1,0 +1,243 @@
+"""The bootstrap and join wizards: answers, the exact plan, then the apply's progress, on one
+screen. The flows (flows.py) are the same ones the CLI twins run. The work runs in App workers,
+so closing the screen does not cancel an apply; an unknown host key or a sudo password is asked
+for in a modal, from inside those workers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Label, Log, ProgressBar, Select, SelectionList, Static
+
+from ..clients.ssh import HostKeyUnknown
+from ..config import Config
+from ..engine import StepDone, StepFailed, StepOutput, StepSkipped, StepStarted, UndoDone
+from ..executors import SshExecutor
+from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
+from ..plans import Plan, PlanError, Target, shown
+
+
+class TrustHostKeyScreen(ModalScreen[bool]):
+    """Trust on first use, only after the fingerprint was shown and the answer was yes."""
+
+    DEFAULT_CSS = """
+    TrustHostKeyScreen { align: center middle; }
+    TrustHostKeyScreen > Vertical { width: 80; height: auto; border: round $warning; padding: 1 2; background: $surface; }
+    """
+    BINDINGS = [Binding("y", "dismiss(True)", "Trust it", id="trust_key"),
+                Binding("n,escape", "dismiss(False)", "Refuse", id="refuse_key")]
+
+    def __init__(self, host: str, fingerprint: str) -> None:
+        super().__init__()
+        self.host, self.fingerprint = host, fingerprint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self.host}[/] presented a host key this machine has not seen before:")
+            yield Label(f"\n  [b]{self.fingerprint}[/]\n", id="fingerprint")
+            yield Label("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the node. "
+                        "Trust it and add it to known_hosts? [b]y[/] / [b]n[/]")
+        yield Footer()
+
+
+class SudoPasswordScreen(ModalScreen[str | None]):
+    """The sudo password of one host, asked once; it lives only in memory."""
+
+    DEFAULT_CSS = """
+    SudoPasswordScreen { align: center middle; }
+    SudoPasswordScreen > Vertical { width: 60; height: auto; border: round $accent; padding: 1 2; background: $surface; }
+    """
+    AUTO_FOCUS = "Input"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_sudo")]
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"sudo on [b]{self.host}[/] needs a password:")
+            yield Input(password=True, id="sudo-password")
+        yield Footer()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value or None)
+
+
+def plan_text(plans: tuple[Plan, ...]) -> Text:
+    """The plans as the user checks them: what each step does and exactly how, or why not."""
+    text = Text()
+    for plan in plans:
+        text.append(f"{plan.title}\n", style="bold")
+        for number, step in enumerate(plan.steps, 1):
+            where = step.host if step.target is Target.SSH else step.target.value
+            dim = "dim" if step.is_noop else ""
+            text.append(f" {number:>2}. [{where}] {step.description}\n", style=dim)
+            text.append(f"     {'no-op: ' + step.noop_reason if step.is_noop else '$ ' + shown(step.rendering)}\n",
+                        style="dim" if step.is_noop else "cyan")
+    return text
+
+
+class WizardScreen(Screen[None]):
+    """`kind` is "bootstrap" or "join". F2 makes the plan, F3 applies it."""
+
+    DEFAULT_CSS = """
+    WizardScreen #form { height: auto; padding: 0 1; }
+    WizardScreen #form Horizontal { height: auto; }
+    WizardScreen #form Label { padding: 0 1 0 0; width: 16; }
+    WizardScreen #form Input, WizardScreen #form Select { width: 1fr; }
+    WizardScreen SelectionList { height: auto; max-height: 8; }
+    WizardScreen #error { padding: 0 1; height: auto; }
+    WizardScreen #plan-view { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
+    WizardScreen #progress { height: auto; max-height: 8; }
+    WizardScreen #progress Horizontal { height: 1; }
+    WizardScreen .bar-label { width: 36; padding: 0 1; }
+    WizardScreen #log { height: 12; border: round $panel-lighten-2; }
+    """
+    BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
+                Binding("f3", "apply", "Apply", id="wizard_apply"),
+                Binding("escape", "close", "Close", id="wizard_close")]
+
+    def __init__(self, kind: str, config: Config, *, in_cluster: set[str], read_only: bool = False) -> None:
+        super().__init__()
+        self.kind, self.config, self.in_cluster, self.read_only = kind, config, in_cluster, read_only
+        self.staged: Staged | None = None
+        self.ssh: SshExecutor | None = None
+        self.applying = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]{self.kind.capitalize()}[/] · F2 makes the plan, F3 applies it"
+                     + ("  [b](read-only)[/]" if self.read_only else ""), id="wizard-title")
+        with Vertical(id="form"):
+            yield from self._form()
+        yield Static(id="error")
+        with VerticalScroll(id="plan-view"):
+            yield Static("", id="plan")
+        yield Vertical(id="progress")
+        yield Log(id="log", max_lines=2000)
+        yield Footer()
+
+    def _form(self) -> ComposeResult:
+        cluster = self.config.cluster
+        if self.kind == "bootstrap":
+            servers = sorted(self.config.nodes, key=lambda n: n.role != "server")
+            with Horizontal():
+                yield Label("node")
+                yield Select([(n.name, n.name) for n in servers], value=servers[0].name, allow_blank=False,
+                             compact=True, id="node")
+            with Horizontal():
+                yield Label("distribution")
+                yield Select([("k3s", "k3s"), ("kubeadm", "kubeadm")], value=cluster.distribution,
+                             allow_blank=False, compact=True, id="distribution")
+            for field, value in (("pod CIDR", cluster.pod_cidr), ("service CIDR", cluster.service_cidr),
+                                 ("tls-san", "")):
+                with Horizontal():
+                    yield Label(field)
+                    yield Input(value, compact=True, id=field.replace(" ", "-").lower())
+        else:
+            joinable = [n for n in self.config.nodes if n.role != "server" and n.fqdn not in self.in_cluster]
+            yield Label("nodes to join (space toggles)")
+            yield SelectionList(*((f"{n.name} ({n.address})", n.name, True) for n in joinable), id="nodes")
+
+    # -- plan ------------------------------------------------------------------------------------
+
+    def action_plan(self) -> None:
+        if self.applying:
+            self.notify("an apply is running", severity="warning")
+            return
+        self.app.run_worker(self._make_plan(), group="wizard", exclusive=True, exit_on_error=False,
+                            description=f"plan {self.kind}")
+
+    async def _make_plan(self) -> None:
+        self.query_one("#error", Static).update("")
+        self.query_one("#plan", Static).update("reading the nodes…")
+        if self.ssh is not None:
+            await self.ssh.close()
+        self.ssh = SshExecutor(self.config, sudo_password=self._ask_sudo, trust_host_key=self._ask_trust)
+        try:
+            if self.kind == "bootstrap":
+                tls = tuple(s.strip() for s in self.query_one("#tls-san", Input).value.split(",") if s.strip())
+                self.staged = await bootstrap_flow(
+                    self.config, self.ssh, node=self.query_one("#node", Select).value,
+                    distribution=self.query_one("#distribution", Select).value,
+                    pod_cidr=self.query_one("#pod-cidr", Input).value.strip(),
+                    service_cidr=self.query_one("#service-cidr", Input).value.strip(), tls_sans=tls,
+                    note=lambda text: self.notify(text, severity="warning"))
+            else:
+                self.staged = await join_flow(self.config, self.ssh, nodes=self.query_one(SelectionList).selected)
+        except PlanError as exc:  # a bad answer: say which, keep the form
+            self.staged = None
+            self.query_one("#plan", Static).update("")
+            self.query_one("#error", Static).update(Text(f"{exc.field}: {exc.message}", style="bold red"))
+            return
+        changes = self.staged.changes
+        self.query_one("#plan", Static).update(plan_text(self.staged.plans))
+        self.query_one("#error", Static).update(
+            "nothing to do: every step is a no-op" if not changes else f"{changes} step(s) will change something")
+
+    async def _ask_trust(self, unknown: HostKeyUnknown) -> bool:
+        return await self.app.push_screen_wait(TrustHostKeyScreen(unknown.host, unknown.fingerprint))
+
+    async def _ask_sudo(self, host: str) -> str | None:
+        return await self.app.push_screen_wait(SudoPasswordScreen(host))
+
+    # -- apply -----------------------------------------------------------------------------------
+
+    def action_apply(self) -> None:
+        if self.read_only:
+            self.notify("read-only: plans are shown, not applied", severity="warning")
+        elif self.staged is None or self.ssh is None:
+            self.notify("make the plan first (F2)", severity="warning")
+        elif not self.staged.changes:
+            self.notify("nothing to do")
+        elif not self.applying:
+            self.applying = True
+            self.app.run_worker(self._apply(self.staged, self.ssh), group="wizard", exit_on_error=False,
+                                description=f"apply {self.kind}")
+
+    async def _apply(self, staged: Staged, ssh: SshExecutor) -> None:
+        log, bars = self.query_one(Log), {}
+        for plan in staged.plans:
+            if plan.changes:
+                bar = ProgressBar(total=len(plan.changes), show_eta=False, id=f"bar-{len(bars)}")
+                await self.query_one("#progress").mount(Horizontal(Label(plan.title, classes="bar-label"), bar))
+                bars[plan.title] = bar
+
+        def on_event(plan: Plan):
+            def report(event: object) -> None:
+                match event:
+                    case StepStarted(step=step):
+                        log.write_line(f"{plan.title} · {step.description}")
+                    case StepOutput(line=line):
+                        log.write_line(f"    {line}")
+                    case StepDone() if plan.title in bars:
+                        bars[plan.title].advance(1)
+                    case StepFailed(error=error):
+                        log.write_line(f"{plan.title} · FAILED: {error}")
+                    case UndoDone(step=step):
+                        log.write_line(f"{plan.title} · undid: {step.description}")
+                    case StepSkipped():
+                        pass
+            return report
+
+        try:
+            outcomes = await apply_staged(staged, self.config, ssh, on_event)
+        finally:
+            self.applying = False
+            await ssh.close()
+            self.ssh = None
+        failed = [plan.title for plan, ok in outcomes if not ok]
+        if failed:
+            self.notify(f"failed: {', '.join(failed)}; the rest is done. F2 then F3 retries.", severity="error",
+                        timeout=10)
+        else:
+            self.notify(f"{self.kind}: done")
+        self.staged = None
+
+    def action_close(self) -> None:
+        if self.ssh is not None and not self.applying:
+            self.app.run_worker(self.ssh.close(), group="wizard-close", exit_on_error=False)
+        self.app.pop_screen()

@@ -1,0 +1,107 @@
+"""The bootstrap and join wizards, driven by the keyboard alone, on the simulated lab's bare nodes;
+and their modals, on a bare host app."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App
+from textual.widgets import Input, Static
+
+from homelab_tui.config import load_config
+from homelab_tui.sim.lab import Lab
+from homelab_tui.ui.app import HomelabApp
+from homelab_tui.ui.wizards import SudoPasswordScreen, TrustHostKeyScreen, WizardScreen
+from tests.ui.test_app_live import until
+
+
+@pytest.fixture
+async def fresh_lab(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    async with Lab("fresh", tmp_path / "lab") as lab:
+        yield lab
+
+
+def plan_shown(app: HomelabApp) -> str:
+    return str(app.screen.query_one("#plan", Static).render())
+
+
+async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
+    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
+    app = HomelabApp(config, clock=lambda: None)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        assert "sudo hostnamectl set-hostname master1.kube.local" in plan_shown(app)
+        await pilot.press("f3")
+        await until(pilot, lambda: "master1.kube.local" in app.table("nodes").rows, timeout=30)
+        await until(pilot, lambda: not app.screen.applying, timeout=30)
+        await pilot.press("escape", "j")
+        await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.kind == "join")
+        await pilot.press("f2")
+        await until(pilot, lambda: "Join node2" in plan_shown(app), timeout=20)
+        assert "K3S_URL=https://192.168.40.102:6443 K3S_TOKEN=${K3S_TOKEN}" in plan_shown(app)
+        await pilot.press("f3")
+        await until(pilot, lambda: app.table("nodes").row_count == 3, timeout=30)
+        await until(pilot, lambda: not app.screen.applying, timeout=30)
+        token = fresh_lab.fleet["master1.kube.local"].state.files["/var/lib/rancher/k3s/server/node-token"].strip()
+        assert token not in "\n".join(app.screen.query_one("#log").lines)
+        await pilot.press("escape")
+        await until(pilot, lambda: all(str(row[1]) == "Ready"
+                                       for row in map(app.table("nodes").get_row, app.table("nodes").rows)))
+
+
+async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path):
+    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
+    app = HomelabApp(config, clock=lambda: None, read_only=True)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        await pilot.press("f3")
+        await pilot.pause(0.5)
+        assert not fresh_lab.kube.list("Node") and not app.screen.applying
+
+
+async def test_bad_cidr_names_the_field(fresh_lab, tmp_path):
+    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
+    app = HomelabApp(config, clock=lambda: None)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        app.screen.query_one("#service-cidr", Input).value = "10.42.0.0/17"
+        await pilot.press("f2")
+        await until(pilot, lambda: "service_cidr" in str(app.screen.query_one("#error", Static).render()))
+        assert "overlaps the pod CIDR 10.42.0.0/16" in str(app.screen.query_one("#error", Static).render())
+
+
+class Host(App[None]):
+    result: object = "unset"
+
+
+async def test_host_key_modal_shows_the_fingerprint_and_needs_a_yes():
+    app = Host()
+    async with app.run_test() as pilot:
+        for key, expected in (("y", True), ("n", False), ("escape", False)):
+            app.push_screen(TrustHostKeyScreen("node1", "SHA256:abc123"), lambda answer: setattr(app, "result", answer))
+            await pilot.pause()
+            assert "SHA256:abc123" in str(app.screen.query_one("#fingerprint").render())
+            await pilot.press("x")  # any other key does nothing
+            assert isinstance(app.screen, TrustHostKeyScreen)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.result is expected
+
+
+async def test_sudo_modal_masks_the_password():
+    app = Host()
+    async with app.run_test() as pilot:
+        app.push_screen(SudoPasswordScreen("node1"), lambda answer: setattr(app, "result", answer))
+        await pilot.pause()
+        await pilot.press(*"s3cret")
+        assert "s3cret" not in app.export_screenshot()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.result == "s3cret"
