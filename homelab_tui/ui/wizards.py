@@ -26,6 +26,7 @@ class TrustHostKeyScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     TrustHostKeyScreen { align: center middle; }
     TrustHostKeyScreen > Vertical { width: 80; height: auto; border: round $warning; padding: 1 2; background: $surface; }
+    TrustHostKeyScreen Label { width: 1fr; }
     """
     BINDINGS = [Binding("y", "dismiss(True)", "Trust it", id="trust_key"),
                 Binding("n,escape", "dismiss(False)", "Refuse", id="refuse_key")]
@@ -36,7 +37,7 @@ class TrustHostKeyScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[b]{self.host}[/] presented a host key this machine has not seen before:")
+            yield Label(f"[b]{self.host}[/] presented a host key that known_hosts does not have:")
             yield Label(f"\n  [b]{self.fingerprint}[/]\n", id="fingerprint")
             yield Label("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the node. "
                         "Trust it and add it to known_hosts? [b]y[/] / [b]n[/]")

@@ -53,3 +53,43 @@ def test_pane_snapshot(snap_compare, lab_config, pane_key):
 def test_dashboard_snapshot(snap_compare, lab_config, size):
     app = HomelabApp(lab_config, clock=lambda: None)
     assert snap_compare(app, terminal_size=size, run_before=settled(""))
+
+
+@pytest.fixture(scope="module")
+def fresh_config(tmp_path_factory) -> Config:
+    with LabThread(tmp_path_factory.mktemp("snap-fresh"), "fresh") as config:
+        yield config
+
+
+def wizard(key: str, *, plan: bool):
+    async def run_before(pilot) -> None:
+        await pilot.press(key)
+        await pilot.pause()
+        if plan:
+            await pilot.press("f2")
+            async with asyncio.timeout(20):
+                while "step(s) will change" not in str(pilot.app.screen.query_one("#error").render()):
+                    await pilot.pause(0.05)
+        await pilot.pause()
+
+    return run_before
+
+
+def test_bootstrap_wizard_form_snapshot(snap_compare, fresh_config):
+    assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
+                        run_before=wizard("b", plan=False))
+
+
+def test_join_wizard_plan_snapshot(snap_compare, fresh_config):
+    assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
+                        run_before=wizard("j", plan=True))
+
+
+def test_host_key_modal_snapshot(snap_compare, fresh_config):
+    from homelab_tui.ui.wizards import TrustHostKeyScreen
+
+    async def run_before(pilot) -> None:
+        pilot.app.push_screen(TrustHostKeyScreen("node1", "SHA256:NcvgeazISUgGJIj5fs/VpjWzz5hrcPQgfA/68nUOHPg"))
+        await pilot.pause()
+
+    assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36), run_before=run_before)
