@@ -52,7 +52,8 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
     join.add_argument("--server", help="the server node (default: the config's first server)")
 
 
-async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     ssh = _ssh_executor(config, args, out)
     try:
         staged = await bootstrap_flow(
@@ -64,7 +65,8 @@ async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO = 
         await ssh.close()
 
 
-async def run_join(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def run_join(config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     ssh = _ssh_executor(config, args, out)
     try:
         staged = await join_flow(config, ssh, nodes=args.node, server=args.server)
