@@ -14,6 +14,7 @@ from pathlib import Path
 
 import tomli_w
 
+from homelab_tui.cli import build_parser
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab, LabNode
 from homelab_tui.twins import run_bootstrap, run_join
@@ -31,11 +32,9 @@ def lab_nodes(count: int) -> tuple[LabNode, ...]:
                       for i in range(1, count + 1)))
 
 
-def twin_args(**values) -> argparse.Namespace:
-    defaults = dict(dry_run=False, yes=True, read_only=False, export=None, accept_new_host_keys=False,
-                    distribution=None, pod_cidr=None, service_cidr=None, tls_san=[], disable=[], k3s_version="",
-                    server=None)
-    return argparse.Namespace(**{**defaults, **values})
+def twin_args(*argv: str) -> argparse.Namespace:
+    """The arguments the CLI would hand the twin for `homelab-tui ARGV --yes`."""
+    return build_parser().parse_args([*argv, "--yes"])
 
 
 async def bench_join_fanout(summary: Summary, workdir: Path) -> None:
@@ -47,12 +46,12 @@ async def bench_join_fanout(summary: Summary, workdir: Path) -> None:
         path.write_text(tomli_w.dumps(settings))
         config = load_config(path)
         out = io.StringIO()
-        if await run_bootstrap(config, twin_args(node="master1"), out) != 0:
+        if await run_bootstrap(config, twin_args("bootstrap", "--node", "master1"), out) != 0:
             raise RuntimeError(f"bootstrap failed:\n{out.getvalue()}")
         timings = {}
         for label, names in (("1 node", ["node1"]), (f"{FANOUT} nodes", [n.name for n in nodes[2:]])):
             started = time.monotonic()
-            code = await run_join(config, twin_args(node=names), out)
+            code = await run_join(config, twin_args("join", *(f"--node={name}" for name in names)), out)
             timings[label] = time.monotonic() - started
             if code != 0:
                 raise RuntimeError(f"join {names} failed:\n{out.getvalue()}")

@@ -15,6 +15,7 @@ from .clients.ssh import HostKeyUnknown, SshSession, SudoPasswordHook, SudoPassw
 from .config import Config
 from .connect import kube_client, ssh_target
 from .kubeconfig import merge_into_file
+from .models import EventType
 from .plans import Action, CaptureSecret, FetchKubeconfig, Reboot, Run, Step, Upload, WaitNodeReady
 
 TrustHook = Callable[[HostKeyUnknown], Awaitable[bool]]  # shown the fingerprint: trust it?
@@ -87,28 +88,34 @@ class KubeExecutor:
     """Steps against the API of the cluster the config names (its kubeconfig and context, or the
     context named after the cluster, which bootstrap merges)."""
 
-    def __init__(self, config: Config, *, poll_seconds: float = 1.0) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
-        self.poll_seconds = poll_seconds
 
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
         if not isinstance(action, WaitNodeReady):
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
-        client = kube_client(self.config, context=self.config.cluster.context or self.config.cluster.name)
+        client = kube_client(self.config, context=self.config.cluster.context or self.config.cluster.name,
+                             retry_cap=2.0)
         async with client:
-            await asyncio.wait_for(self._until_ready(client, action.node, output), action.timeout)
-
-    async def _until_ready(self, client: KubeClient, node: str, output: Callable[[str], None]) -> None:
-        last = ""
-        while True:
             try:
-                nodes = {n.name: n for n in await client.list_nodes()}
-                state = nodes[node].status if node in nodes else "not registered yet"
-            except Exception as exc:  # the API may still be starting
-                state = f"API not answering yet ({exc.__class__.__name__})"
-            if state != last:
-                output(f"{node}: {state}")
-                last = state
-            if state.split(",")[0] == "Ready":
-                return
-            await asyncio.sleep(self.poll_seconds)
+                await asyncio.wait_for(self._until_ready(client, action.node, output), action.timeout)
+            except TimeoutError:
+                raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
+
+    @staticmethod
+    async def _until_ready(client: KubeClient, node: str, output: Callable[[str], None]) -> None:
+        """Follow the Node watch (a listing first, then changes) until `node` is Ready."""
+        last = ""
+        async for event in client.watch("Node", keep_raw=False):
+            objects = event.objects if event.type is EventType.RELISTED else (event.obj,)
+            for obj in objects:
+                if obj is not None and obj.name == node:
+                    state = "deleted" if event.type is EventType.DELETED else obj.status
+                    if state != last:
+                        output(f"{node}: {state}")
+                        last = state
+                    if state.split(",")[0] == "Ready":
+                        return
+            if not last:
+                last = "not registered yet"
+                output(f"{node}: {last}")

@@ -13,7 +13,7 @@ from .clients.kube import KubeClient
 from .config import Config, NodeConfig
 from .connect import kube_client, router_client
 from .executors import KubeExecutor, SshExecutor
-from .gather import kubeconfig_server_host, node_facts
+from .gather import kubeconfig_entries, kubeconfig_server_host, node_facts
 from .plans import Plan, PlanError, Target
 from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
 from .plans.join import JoinAnswers, JoinFacts, join_plans
@@ -63,7 +63,7 @@ def api_host(node: NodeConfig) -> str:
 async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distribution: str | None = None,
                          pod_cidr: str | None = None, service_cidr: str | None = None,
                          tls_sans: tuple[str, ...] = (), disable: tuple[str, ...] = (), k3s_version: str = "",
-                         note: Callable[[str], None] = lambda text: None) -> Staged:
+                         extra_args: tuple[str, ...] = (), note: Callable[[str], None] = lambda text: None) -> Staged:
     """The bootstrap plan for `node`; unset answers come from the config. PlanError names a bad answer."""
     server = config_node(config, node)
     cluster = config.cluster
@@ -72,14 +72,14 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
         kubeconfig=str(config.resolve_path(cluster.kubeconfig or "~/.kube/config")),
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
         service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
-        tls_sans=tls_sans, disable=disable, k3s_version=k3s_version,
+        tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, extra_args=extra_args,
         lan_cidrs=await _router_networks(config, note), api_host=api_host(server))
     check_cidrs(answers)  # bad answers fail before anything is contacted
-    facts = BootstrapFacts(node=await node_facts(await ssh.session(server.name)),
-                           kubeconfig_server_host=kubeconfig_server_host(answers.kubeconfig, cluster.name))
-    if facts.kubeconfig_server_host == answers.api_host:
-        facts = BootstrapFacts(facts.node, facts.kubeconfig_server_host,
-                               node_ready=server.fqdn in await ready_nodes(config))
+    merged_host = kubeconfig_server_host(answers.kubeconfig, cluster.name)
+    facts = BootstrapFacts(
+        node=await node_facts(await ssh.session(server.name)), kubeconfig_server_host=merged_host,
+        kubeconfig_entries=kubeconfig_entries(answers.kubeconfig, cluster.name),
+        node_ready=merged_host == answers.api_host and server.fqdn in await ready_nodes(config))
     return Staged((bootstrap_plan(answers, facts),))
 
 

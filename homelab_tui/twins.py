@@ -47,6 +47,8 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
     bootstrap.add_argument("--disable", action="append", default=[], choices=("traefik", "servicelb"),
                            help="k3s component to leave out")
     bootstrap.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
+    bootstrap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
+                           help="passed on to k3s server or kubeadm init, e.g. --extra-arg=--write-kubeconfig-mode=600")
     join = commands.add_parser("join", parents=[common], help="join worker nodes to the cluster")
     join.add_argument("--node", action="append", required=True, help="a config node to join (repeatable)")
     join.add_argument("--server", help="the server node (default: the config's first server)")
@@ -59,7 +61,8 @@ async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO | 
         staged = await bootstrap_flow(
             config, ssh, node=args.node, distribution=args.distribution, pod_cidr=args.pod_cidr,
             service_cidr=args.service_cidr, tls_sans=tuple(args.tls_san), disable=tuple(args.disable),
-            k3s_version=args.k3s_version, note=lambda text: print(f"note: {text}", file=out))
+            k3s_version=args.k3s_version, extra_args=tuple(args.extra_arg),
+            note=lambda text: print(f"note: {text}", file=out))
         return await _show_and_apply(staged, config, args, ssh, out)
     finally:
         await ssh.close()

@@ -39,6 +39,7 @@ class BootstrapAnswers:
 class BootstrapFacts:
     node: NodeFacts
     kubeconfig_server_host: str = ""  # the server host of our context in the local kubeconfig, if any
+    kubeconfig_entries: tuple[str, ...] = ()  # entries of the same name the merge would replace
     node_ready: bool = False  # the node is Ready in the API (read when a kubeconfig already works)
 
 
@@ -79,11 +80,12 @@ def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
                    for step in prepare]
     api_host = answers.api_host or node.address
     merged = facts.kubeconfig_server_host == api_host
+    replaces = f"; this replaces {', '.join(facts.kubeconfig_entries)}" if facts.kubeconfig_entries and not merged else ""
     steps = [
         *prepare,
         *install,
         Step(Target.SSH, node.name, f"Fetch the kubeconfig from {node.name}, point it at {api_host}, and merge it into "
-                               f"{answers.kubeconfig} as context {answers.cluster_name}",
+                               f"{answers.kubeconfig} as context {answers.cluster_name}{replaces}",
              f"ssh {node.name} sudo cat {remote_kubeconfig} | sed 's/127.0.0.1/{api_host}/' "
              f"# merged as {answers.cluster_name} into {answers.kubeconfig}",
              FetchKubeconfig(remote_kubeconfig, api_host, answers.cluster_name, answers.kubeconfig),

@@ -304,3 +304,17 @@ async def test_engine_uploads_an_install_script_and_runs_it_with_sudo(sshd, sudo
     finally:
         await ssh.close()
     assert not result.ok and "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.error
+
+
+async def test_node_facts_from_a_real_shell(sshd):
+    """The facts script (every command in one line, markers between) parsed from a real sh."""
+    import platform
+    import socket
+
+    from homelab_tui.gather import node_facts
+
+    async with SshSession(sshd.target()) as session:
+        facts = await node_facts(session)
+    assert facts.arch == platform.machine() and facts.hostname == socket.gethostname()
+    assert any(line.startswith("127.0.0.1 ") for line in facts.hosts_lines)
+    assert facts.k3s_service == "" and not facts.kubeadm_role
