@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 from rich.cells import cell_len
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -226,7 +226,8 @@ class HomelabApp(App[None]):
         editor.add_class("editing")
         editor.focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    @on(Input.Submitted, "#filter")  # only the filter: other inputs (a sudo password!) are not filters
+    def apply_filter(self, event: Input.Submitted) -> None:
         pane_id = self.active_pane
         try:
             self.set_filter(pane_id, event.value)

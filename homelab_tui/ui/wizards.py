@@ -65,6 +65,7 @@ class SudoPasswordScreen(ModalScreen[str | None]):
         yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()  # the password goes to the caller and nowhere else
         self.dismiss(event.value or None)
 
 

@@ -3,6 +3,8 @@ and their modals, on a bare host app."""
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from textual.app import App
 from textual.widgets import Input, Static
@@ -105,3 +107,28 @@ async def test_sudo_modal_masks_the_password():
         await pilot.press("enter")
         await pilot.pause()
         assert app.result == "s3cret"
+
+
+async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab, tmp_path):
+    password = "pisudo" + secrets.token_hex(4)
+    fresh_lab.fleet["master1.kube.local"].state.sudo_password = password
+    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
+    app = HomelabApp(config, clock=lambda: None)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        wizard = app.screen
+        await pilot.press("f2")
+        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, SudoPasswordScreen), timeout=20)
+        await pilot.pause()  # the password input takes focus once the modal is up
+        await pilot.press(*password, "enter")
+        await until(pilot, lambda: "master1.kube.local" in app.table("nodes").rows, timeout=30)
+        await until(pilot, lambda: not wizard.applying, timeout=30)
+        assert not isinstance(app.screen, SudoPasswordScreen)  # asked once for the whole plan
+        assert password not in "\n".join(wizard.query_one("#log").lines)
+        await pilot.press("escape")
+        assert not app.filters and password not in app.export_screenshot()  # it went nowhere else
+    audit = (tmp_path / "state" / "homelab-tui" / "audit.jsonl").read_text()
+    assert "Install k3s on master1" in audit and password not in audit
