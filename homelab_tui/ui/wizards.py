@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, Log, ProgressBar, Select, SelectionList, Static
+from textual.widgets import (Footer, Input, Label, Log, ProgressBar, Select, SelectionList, Static, TabbedContent,
+                             TabPane)
 
 from ..clients.ssh import HostKeyUnknown
 from ..config import Config
-from ..engine import StepDone, StepFailed, StepOutput, StepSkipped, StepStarted, UndoDone
+from ..engine import StepDone, StepFailed, StepOutput, StepStarted, UndoDone
 from ..executors import SshExecutor
 from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
 from ..plans import Plan, PlanError, Target, shown
@@ -97,7 +98,8 @@ class WizardScreen(Screen[None]):
     WizardScreen #progress { height: auto; max-height: 8; }
     WizardScreen #progress Horizontal { height: 1; }
     WizardScreen .bar-label { width: 36; padding: 0 1; }
-    WizardScreen #log { height: 12; border: round $panel-lighten-2; }
+    WizardScreen #logs { height: 14; }
+    WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; }
     """
     BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
                 Binding("f3", "apply", "Apply", id="wizard_apply"),
@@ -119,7 +121,7 @@ class WizardScreen(Screen[None]):
         with VerticalScroll(id="plan-view"):
             yield Static("", id="plan")
         yield Vertical(id="progress")
-        yield Log(id="log", max_lines=2000)
+        yield TabbedContent(id="logs")
         yield Footer()
 
     def _form(self) -> ComposeResult:
@@ -201,28 +203,38 @@ class WizardScreen(Screen[None]):
                                 description=f"apply {self.kind}")
 
     async def _apply(self, staged: Staged, ssh: SshExecutor) -> None:
-        log, bars = self.query_one(Log), {}
-        for plan in staged.plans:
+        """Each plan that changes something gets a progress bar and a log tab of its own (a join
+        runs its nodes at once, and interleaved output would be unreadable)."""
+        logs = self.query_one("#logs", TabbedContent)
+        await logs.clear_panes()  # a retry starts clean
+        await self.query_one("#progress").remove_children()
+        bars: dict[str, ProgressBar] = {}
+        plan_logs: dict[str, Log] = {}
+        for index, plan in enumerate(staged.plans):
             if plan.changes:
-                bar = ProgressBar(total=len(plan.changes), show_eta=False, id=f"bar-{len(bars)}")
-                await self.query_one("#progress").mount(Horizontal(Label(plan.title, classes="bar-label"), bar))
-                bars[plan.title] = bar
+                bars[plan.title] = ProgressBar(total=len(plan.changes), show_eta=False)
+                await self.query_one("#progress").mount(
+                    Horizontal(Label(plan.title, classes="bar-label"), bars[plan.title]))
+                plan_logs[plan.title] = Log(max_lines=2000, classes="plan-log")
+                await logs.add_pane(TabPane(plan.title, plan_logs[plan.title], id=f"log-{index}"))
 
         def on_event(plan: Plan):
+            log = plan_logs.get(plan.title)
+
             def report(event: object) -> None:
+                if log is None:
+                    return
                 match event:
                     case StepStarted(step=step):
-                        log.write_line(f"{plan.title} · {step.description}")
+                        log.write_line(f"· {step.description}")
                     case StepOutput(line=line):
                         log.write_line(f"    {line}")
-                    case StepDone() if plan.title in bars:
+                    case StepDone():
                         bars[plan.title].advance(1)
                     case StepFailed(error=error):
-                        log.write_line(f"{plan.title} · FAILED: {error}")
+                        log.write_line(f"FAILED: {error}")
                     case UndoDone(step=step):
-                        log.write_line(f"{plan.title} · undid: {step.description}")
-                    case StepSkipped():
-                        pass
+                        log.write_line(f"undid: {step.description}")
             return report
 
         try:
