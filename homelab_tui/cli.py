@@ -45,10 +45,37 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a config for the lab here (secrets and keys go to PATH's .d folder)")
     sim.add_argument("--preset", choices=("fresh", "running"), default="running",
                      help="fresh: bare nodes; running: k3s, nginx on NodePort 31681, PCC rules, DDNS")
-    from .twins import add_arguments
-
-    add_arguments(commands)
+    _add_twins(commands)
     return parser
+
+
+def _add_twins(commands: argparse._SubParsersAction) -> None:
+    """The headless twins of the wizards (run by twins.py, imported only when one runs)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    mode = common.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    mode.add_argument("--yes", action="store_true", help="apply without asking")
+    common.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                        help="show the plan but never apply it")
+    common.add_argument("--export", metavar="PATH", help="also save the plan as .sh, .rsc or .yaml")
+    common.add_argument("--accept-new-host-keys", action="store_true",
+                        help="trust a host key seen for the first time (like OpenSSH's accept-new); "
+                             "a changed key is always refused")
+    bootstrap = commands.add_parser("bootstrap", parents=[common], help="install the first server of the cluster")
+    bootstrap.add_argument("--node", required=True, help="the config node to make the server")
+    bootstrap.add_argument("--distribution", choices=("k3s", "kubeadm"), help="default: cluster.distribution")
+    bootstrap.add_argument("--pod-cidr", help="default: cluster.pod_cidr")
+    bootstrap.add_argument("--service-cidr", help="default: cluster.service_cidr")
+    bootstrap.add_argument("--tls-san", action="append", default=[], metavar="NAME", help="extra API certificate name")
+    bootstrap.add_argument("--disable", action="append", default=[], choices=("traefik", "servicelb"),
+                           help="k3s component to leave out")
+    bootstrap.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
+    bootstrap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
+                           help="passed on to k3s server or kubeadm init, e.g. --extra-arg=--write-kubeconfig-mode=600")
+    join = commands.add_parser("join", parents=[common], help="join worker nodes to the cluster")
+    join.add_argument("--node", action="append", required=True, help="a config node to join (repeatable)")
+    join.add_argument("--server", help="the server node (default: the config's first server)")
 
 
 def _positive_seconds(text: str) -> float:

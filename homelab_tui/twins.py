@@ -26,34 +26,6 @@ from .plans import Plan, Target, shown
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def add_arguments(commands: argparse._SubParsersAction) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
-    mode = common.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="print the plan and stop")
-    mode.add_argument("--yes", action="store_true", help="apply without asking")
-    common.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                        help="show the plan but never apply it")
-    common.add_argument("--export", metavar="PATH", help="also save the plan as .sh, .rsc or .yaml")
-    common.add_argument("--accept-new-host-keys", action="store_true",
-                        help="trust a host key seen for the first time (like OpenSSH's accept-new); "
-                             "a changed key is always refused")
-    bootstrap = commands.add_parser("bootstrap", parents=[common], help="install the first server of the cluster")
-    bootstrap.add_argument("--node", required=True, help="the config node to make the server")
-    bootstrap.add_argument("--distribution", choices=("k3s", "kubeadm"), help="default: cluster.distribution")
-    bootstrap.add_argument("--pod-cidr", help="default: cluster.pod_cidr")
-    bootstrap.add_argument("--service-cidr", help="default: cluster.service_cidr")
-    bootstrap.add_argument("--tls-san", action="append", default=[], metavar="NAME", help="extra API certificate name")
-    bootstrap.add_argument("--disable", action="append", default=[], choices=("traefik", "servicelb"),
-                           help="k3s component to leave out")
-    bootstrap.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
-    bootstrap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
-                           help="passed on to k3s server or kubeadm init, e.g. --extra-arg=--write-kubeconfig-mode=600")
-    join = commands.add_parser("join", parents=[common], help="join worker nodes to the cluster")
-    join.add_argument("--node", action="append", required=True, help="a config node to join (repeatable)")
-    join.add_argument("--server", help="the server node (default: the config's first server)")
-
-
 async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     ssh = _ssh_executor(config, args, out)
