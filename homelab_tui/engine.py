@@ -167,6 +167,22 @@ Event = (StepStarted | StepOutput | StepSkipped | StepDone | StepFailed | UndoSt
          | PlanFinished)
 
 
+def event_line(event: Event) -> str | None:
+    """How an event reads in a progress log (the CLI's and the wizards'); None: not shown."""
+    match event:
+        case StepStarted(index=index, step=step):
+            return f"{index + 1}. {step.description}"
+        case StepOutput(line=line):
+            return f"    {line}"
+        case StepFailed(index=index, error=error):
+            return f"{index + 1}. FAILED: {error}"
+        case UndoDone(index=index, step=step):
+            return f"undid {index + 1}. {step.description}"
+        case UndoFailed(index=index, error=error):
+            return f"could not undo {index + 1}: {error}"
+    return None
+
+
 # -- audit log -------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ caller's `trust_host_key` hook agrees (after showing the fingerprint).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from .clients.kube import KubeClient
@@ -57,10 +58,10 @@ class SshExecutor:
         session = await self.session(step.host)
         if isinstance(action, Run):
             stream = session.stream(action.command, sudo=action.sudo)
-            tail: list[str] = []
+            tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
             async for line in stream:
                 output(line)
-                tail = [*tail[-(OUTPUT_TAIL - 1):], line]
+                tail.append(line)
             if stream.exit_status != 0:
                 raise StepError(f"exit status {stream.exit_status}" + (": " + " / ".join(tail) if tail else ""))
         elif isinstance(action, CaptureSecret):

@@ -13,7 +13,7 @@ from .clients.kube import KubeClient
 from .config import Config, NodeConfig
 from .connect import kube_client, router_client
 from .executors import KubeExecutor, SshExecutor
-from .gather import kubeconfig_entries, kubeconfig_server_host, node_facts
+from .gather import merged_context, node_facts
 from .plans import Plan, PlanError, Target
 from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
 from .plans.join import JoinAnswers, JoinFacts, join_plans
@@ -75,10 +75,10 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
         tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, extra_args=extra_args,
         lan_cidrs=await _router_networks(config, note), api_host=api_host(server))
     check_cidrs(answers)  # bad answers fail before anything is contacted
-    merged_host = kubeconfig_server_host(answers.kubeconfig, cluster.name)
+    merged_host, entries = merged_context(answers.kubeconfig, cluster.name)
     facts = BootstrapFacts(
         node=await node_facts(await ssh.session(server.name)), kubeconfig_server_host=merged_host,
-        kubeconfig_entries=kubeconfig_entries(answers.kubeconfig, cluster.name),
+        kubeconfig_entries=entries,
         node_ready=merged_host == answers.api_host and server.fqdn in await ready_nodes(config))
     return Staged((bootstrap_plan(answers, facts),))
 

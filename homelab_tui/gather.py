@@ -91,29 +91,20 @@ def parse_node_facts(results: dict[str, CommandResult]) -> NodeFacts:
     )
 
 
-def _kubeconfig(path: str | Path) -> dict:
+def merged_context(kubeconfig: str | Path, name: str) -> tuple[str, tuple[str, ...]]:
+    """What the local kubeconfig holds under `name`: the server host its context points at ("" when
+    there is none), and the entries a merge would replace ("cluster homelab (https://...)", ...)."""
     try:
-        return yaml.safe_load(Path(path).expanduser().read_text()) or {}
+        config = yaml.safe_load(Path(kubeconfig).expanduser().read_text()) or {}
     except (OSError, yaml.YAMLError):
-        return {}
-
-
-def kubeconfig_server_host(kubeconfig: str | Path, context: str) -> str:
-    """The server host our context points at in a local kubeconfig; "" when there is none."""
-    config = _kubeconfig(kubeconfig)
-    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
-    cluster = clusters.get(contexts.get(context, {}).get("cluster"), {})
-    return urlparse(cluster.get("server", "")).hostname or ""
-
-
-def kubeconfig_entries(kubeconfig: str | Path, name: str) -> tuple[str, ...]:
-    """The entries called `name` a merge would replace: "cluster homelab (https://10.0.0.5:6443)", ..."""
-    config = _kubeconfig(kubeconfig)
-    found = []
+        return "", ()
+    entries = []
     for section in ("clusters", "users", "contexts"):
         for entry in config.get(section) or []:
             if entry.get("name") == name:
                 server = (entry.get("cluster") or {}).get("server", "") if section == "clusters" else ""
-                found.append(f"{section[:-1]} {name}" + (f" ({server})" if server else ""))
-    return tuple(found)
+                entries.append(f"{section[:-1]} {name}" + (f" ({server})" if server else ""))
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
+    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
+    cluster = clusters.get(contexts.get(name, {}).get("cluster"), {})
+    return urlparse(cluster.get("server", "")).hostname or "", tuple(entries)

@@ -125,24 +125,13 @@ def _confirmed(changes: int, out: TextIO) -> bool:
 
 
 def _reporter(out: TextIO) -> Callable[[Plan], Callable[[object], None]]:
-    """Event printer per plan: one line per step outcome, output lines indented."""
+    """Event printer per plan: step lines prefixed with the plan, output lines indented."""
 
     def for_plan(plan: Plan) -> Callable[[object], None]:
-        prefix = plan.title
-
         def on_event(event: object) -> None:
-            match event:
-                case engine.StepStarted(index=index, step=step):
-                    print(f"{prefix} · {index + 1}. {step.description}", file=out)
-                case engine.StepOutput(line=line):
-                    print(f"    {line}", file=out)
-                case engine.StepFailed(index=index, error=error):
-                    print(f"{prefix} · {index + 1}. FAILED: {error}", file=out)
-                case engine.UndoDone(index=index, step=step):
-                    print(f"{prefix} · undid {index + 1}. {step.description}", file=out)
-                case engine.UndoFailed(index=index, error=error):
-                    print(f"{prefix} · could not undo {index + 1}: {error}", file=out)
-            out.flush()
+            line = engine.event_line(event)
+            if line is not None:
+                print(line if isinstance(event, engine.StepOutput) else f"{plan.title} · {line}", file=out, flush=True)
 
         return on_event
 

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import yaml
-from rich.cells import cell_len
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -450,10 +449,7 @@ class HomelabApp(App[None]):
             else:
                 for column, old, new in zip(columns, table.get_row(key), wanted):
                     if old.plain != new.plain or old.style != new.style:
-                        # Widen a column for a wider cell, never shrink it: shrinking makes Textual
-                        # re-measure the whole column (10k cells) for each narrower cell.
-                        wider = cell_len(new.plain) > table.columns[column].content_width
-                        table.update_cell(key, column, new, update_width=wider)
+                        table.update_cell(key, column, new, update_width=True)
                         reordered = reordered or column.value in sort_columns
         table.add_keyed_rows(added)
         return reordered or bool(added)

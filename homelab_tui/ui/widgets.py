@@ -67,7 +67,8 @@ class LiveTable(DataTable):
     DataTable's private API; tests/ui/test_live_table.py checks they draw what Textual draws.
 
     - `add_keyed_rows`: many rows with one cursor update (add_row re-validates the cursor each).
-    - `_update_dimensions`: new rows measured by text length, not rendered.
+    - `_update_dimensions`, `_update_column_widths`: cells measured by text length, not rendered;
+      an updated cell only ever widens its column.
     - `_on_idle`: after a column widens, the cached lines drawn at the old width are dropped
       (Textual kept them: rows added in one burst could stay truncated until the next change).
     - `_y_offsets`: line y is row y, looked up, not a 10k list rebuilt after every update.
@@ -140,6 +141,14 @@ class LiveTable(DataTable):
             self._highlight_cursor()  # as add_row does when the first row arrives
         self._update_count += 1
         self.check_idle()
+
+    def _update_column_widths(self, updated_cells) -> None:
+        """Updated cells widen their column and never shrink it: Textual re-measures the whole
+        column (10k cells) for every cell that got narrower, which froze the app under churn."""
+        for row_key, column_key in updated_cells:
+            column, cells = self.columns.get(column_key), self._data.get(row_key)
+            if column is not None and cells is not None:
+                column.content_width = max(column.content_width, cell_len(str(cells.get(column_key))))
 
     def _update_dimensions(self, new_rows) -> None:
         """Measure new rows by the length of their text. Our cells are one-line `Cell`s; Textual's

@@ -15,7 +15,7 @@ from textual.widgets import (Footer, Input, Label, Log, ProgressBar, Select, Sel
 
 from ..clients.ssh import HostKeyUnknown
 from ..config import Config
-from ..engine import StepDone, StepFailed, StepOutput, StepStarted, UndoDone
+from ..engine import StepDone, event_line
 from ..executors import SshExecutor
 from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
 from ..plans import Plan, PlanError, Target, shown
@@ -224,17 +224,10 @@ class WizardScreen(Screen[None]):
             def report(event: object) -> None:
                 if log is None:
                     return
-                match event:
-                    case StepStarted(step=step):
-                        log.write_line(f"· {step.description}")
-                    case StepOutput(line=line):
-                        log.write_line(f"    {line}")
-                    case StepDone():
-                        bars[plan.title].advance(1)
-                    case StepFailed(error=error):
-                        log.write_line(f"FAILED: {error}")
-                    case UndoDone(step=step):
-                        log.write_line(f"undid: {step.description}")
+                if isinstance(event, StepDone):
+                    bars[plan.title].advance(1)
+                elif (line := event_line(event)) is not None:
+                    log.write_line(line)
             return report
 
         try:

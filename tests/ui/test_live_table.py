@@ -23,12 +23,16 @@ class TableApp(App[None]):
         yield table
 
 
+async def filled(pilot) -> LiveTable:
+    table = pilot.app.query_one(LiveTable)
+    table.add_keyed_rows(ROWS)
+    await pilot.pause()
+    return table
+
+
 async def test_cells_render_as_textual_renders_them_as_text():
-    app = TableApp()
-    async with app.run_test() as pilot:
-        table = app.query_one(LiveTable)
-        table.add_keyed_rows(ROWS)
-        await pilot.pause()
+    async with TableApp().run_test() as pilot:
+        table = await filled(pilot)
         for row_index, (key, cells) in enumerate(ROWS):
             for column_index, cell in enumerate(cells):
                 for cursor, hover, width in ((False, False, 8), (True, False, 8), (False, True, 3), (False, False, 40)):
@@ -44,11 +48,8 @@ async def test_cells_render_as_textual_renders_them_as_text():
 
 
 async def test_rows_added_in_one_batch_are_measured_and_found_by_line():
-    app = TableApp()
-    async with app.run_test() as pilot:
-        table = app.query_one(LiveTable)
-        table.add_keyed_rows(ROWS)
-        await pilot.pause()
+    async with TableApp().run_test() as pilot:
+        table = await filled(pilot)
         assert table.row_count == 3 and table.get_row("wide")[1] == Cell("[b]not markup[/b]")
         assert [column.content_width for column in table.ordered_columns] == [14, 29, 7]
         table.sort("A", key=lambda cell: str(cell))

@@ -27,16 +27,19 @@ def logged(wizard: WizardScreen) -> str:
     return "\n".join(line for log in wizard.query(Log) for line in log.lines)
 
 
+async def open_wizard(pilot, key: str) -> None:
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, WizardScreen))
+
+
 def plan_shown(app: HomelabApp) -> str:
     return str(app.screen.query_one("#plan", Static).render())
 
 
 async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
-    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
-    app = HomelabApp(config, clock=lambda: None)
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
     async with app.run_test(size=(140, 44)) as pilot:
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        await open_wizard(pilot, "b")
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
         assert "sudo hostnamectl set-hostname master1.kube.local" in plan_shown(app)
@@ -62,11 +65,9 @@ async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
 
 
 async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path):
-    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
-    app = HomelabApp(config, clock=lambda: None, read_only=True)
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None, read_only=True)
     async with app.run_test(size=(140, 44)) as pilot:
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        await open_wizard(pilot, "b")
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
         await pilot.press("f3")
@@ -75,11 +76,9 @@ async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path
 
 
 async def test_bad_cidr_names_the_field(fresh_lab, tmp_path):
-    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
-    app = HomelabApp(config, clock=lambda: None)
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
     async with app.run_test(size=(140, 44)) as pilot:
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        await open_wizard(pilot, "b")
         app.screen.query_one("#service-cidr", Input).value = "10.42.0.0/17"
         await pilot.press("f2")
         await until(pilot, lambda: "service_cidr" in str(app.screen.query_one("#error", Static).render()))
@@ -119,11 +118,9 @@ async def test_sudo_modal_masks_the_password():
 async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab, tmp_path):
     password = "pisudo" + secrets.token_hex(4)
     fresh_lab.fleet["master1.kube.local"].state.sudo_password = password
-    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
-    app = HomelabApp(config, clock=lambda: None)
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
     async with app.run_test(size=(140, 44)) as pilot:
-        await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        await open_wizard(pilot, "b")
         wizard = app.screen
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
