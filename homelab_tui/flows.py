@@ -101,24 +101,24 @@ async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], serve
 
 
 async def apply_staged(staged: Staged, config: Config, ssh: SshExecutor,
-                       on_event: Callable[[Plan], Callable[[object], None]]) -> list[tuple[Plan, bool]]:
+                       on_event: Callable[[Plan], Callable[[object], None]]
+                       ) -> list[tuple[Plan, engine.ApplyResult]]:
     """Apply the first plans in order (stopping at a failure), then the rest at once; every plan
     shares one context, so the join secret read first reaches the node plans. Returns each plan
-    applied with whether it succeeded."""
+    applied with its result (the error of a failed one is masked)."""
     executors = {Target.SSH: ssh, Target.KUBE: KubeExecutor(config)}
     context = engine.ApplyContext()
     audit = engine.AuditLog(engine.default_audit_path())
     limit = asyncio.Semaphore(JOIN_CONCURRENCY)
 
-    async def apply(plan: Plan) -> bool:
+    async def apply(plan: Plan) -> engine.ApplyResult:
         async with limit:
-            result = await engine.apply_plan(plan, executors, on_event=on_event(plan), audit=audit, context=context)
-        return result.ok
+            return await engine.apply_plan(plan, executors, on_event=on_event(plan), audit=audit, context=context)
 
     outcomes = []
     for plan in staged.first:
         outcomes.append((plan, await apply(plan)))
-        if not outcomes[-1][1]:
+        if not outcomes[-1][1].ok:
             return outcomes
     results = await asyncio.gather(*(apply(plan) for plan in staged.rest))
     return [*outcomes, *zip(staged.rest, results)]

@@ -101,10 +101,13 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
     if not args.yes and not _confirmed(changes, out):
         return EXIT_FAILED
     outcomes = await apply_staged(staged, config, ssh, _reporter(out))
-    failed = [plan.title for plan, ok in outcomes if not ok]
+    failed = [(plan, result) for plan, result in outcomes if not result.ok]
     if failed:
-        print(f"\nfailed: {', '.join(failed)}; what succeeded stays done. Run the same command again to retry.",
-              file=out)
+        print("", file=out)
+        for plan, result in failed:
+            step = plan.steps[result.failed_index].description if result.failed_index is not None else ""
+            print(f"failed: {plan.title}" + (f", at “{step}”" if step else "") + f": {result.error}", file=out)
+        print("What succeeded stays done. Run the same command again to retry the rest.", file=out)
         return EXIT_FAILED
     print("\ndone", file=out)
     return EXIT_OK

@@ -236,7 +236,7 @@ class WizardScreen(Screen[None]):
             self.applying = False
             await ssh.close()
             self.ssh = None
-        failed = [plan.title for plan, ok in outcomes if not ok]
+        failed = [plan.title for plan, result in outcomes if not result.ok]
         if failed:
             self.notify(f"failed: {', '.join(failed)}; the rest is done. F2 then F3 retries.", severity="error",
                         timeout=10)

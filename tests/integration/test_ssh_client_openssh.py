@@ -1,14 +1,11 @@
-"""Our SSH client against a real OpenSSH sshd on loopback (started and stopped by PID per test)."""
+"""Our SSH client against a real OpenSSH sshd on loopback (see conftest.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import platform
-import secrets
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
@@ -19,7 +16,6 @@ from homelab_tui.clients.ssh import (
     HostKeyUnknown,
     SshAuthFailed,
     SshSession,
-    SshTarget,
     SshTimeout,
     SudoPasswordRejected,
     SudoPasswordRequired,
@@ -27,119 +23,7 @@ from homelab_tui.clients.ssh import (
     facts,
 )
 from tests.conftest import need_binary
-
-SUDO_USER_PASSWORD = "Tr0ub4dor-" + secrets.token_hex(4)
-
-
-@dataclass
-class Sshd:
-    port: int
-    host_public_key: asyncssh.SSHKey
-    client_key_path: Path
-    known_hosts: Path
-    directory: Path
-
-    def target(self, **overrides) -> SshTarget:
-        settings = dict(
-            host="127.0.0.1",
-            port=self.port,
-            user="root",
-            identity_file=str(self.client_key_path),
-            known_hosts=str(self.known_hosts),
-            use_agent=False,
-            config_path=None,
-            connect_timeout=5,
-        )
-        settings.update(overrides)
-        return SshTarget(**settings)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.returncode is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}")
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise RuntimeError("sshd did not start listening")
-
-
-@pytest.fixture
-async def sshd(tmp_path) -> Sshd:
-    sshd_bin = need_binary("sshd")
-    keygen = need_binary("ssh-keygen")
-    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
-    host_key = tmp_path / "ssh_host_ed25519_key"
-    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key_path = tmp_path / "id_ed25519"
-    client_key.write_private_key(str(client_key_path))
-    client_key_path.chmod(0o600)
-    (tmp_path / "authorized_keys").write_bytes(client_key.export_public_key())
-    port = _free_port()
-    config = tmp_path / "sshd_config"
-    config.write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {host_key}\n"
-        f"PidFile {tmp_path / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile .ssh/authorized_keys {tmp_path / 'authorized_keys'}\n"
-        "StrictModes no\n"
-        "UsePAM no\n"
-        "PermitRootLogin yes\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "Subsystem sftp internal-sftp\n"
-        "LogLevel ERROR\n"
-    )
-    log = open(tmp_path / "sshd.log", "wb")
-    proc = await asyncio.create_subprocess_exec(sshd_bin, "-D", "-e", "-f", str(config), stdout=log, stderr=log)
-    try:
-        await _wait_for_port(port, proc)
-        host_public_key = asyncssh.read_public_key(str(host_key) + ".pub")
-        known_hosts = tmp_path / "known_hosts"
-        append_known_host(known_hosts, "127.0.0.1", port, host_public_key)
-        yield Sshd(port, host_public_key, client_key_path, known_hosts, tmp_path)
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            await proc.wait()
-        log.close()
-
-
-@pytest.fixture
-def sudo_user(sshd):
-    """A throw-away unprivileged user whose sudo needs a password; removed afterwards."""
-    need_binary("sudo")
-    useradd, chpasswd, userdel = need_binary("useradd"), need_binary("chpasswd"), need_binary("userdel")
-    name = f"hlt{secrets.token_hex(3)}"
-    subprocess.run([useradd, "-m", "-s", "/bin/sh", name], check=True)
-    sudoers = Path(f"/etc/sudoers.d/{name}")
-    try:
-        subprocess.run([chpasswd], input=f"{name}:{SUDO_USER_PASSWORD}\n", text=True, check=True)
-        sudoers.write_text(f"{name} ALL=(ALL) ALL\n")
-        sudoers.chmod(0o440)
-        ssh_dir = Path(f"/home/{name}/.ssh")
-        ssh_dir.mkdir(mode=0o700)
-        (ssh_dir / "authorized_keys").write_bytes((sshd.directory / "authorized_keys").read_bytes())
-        subprocess.run(["chown", "-R", f"{name}:{name}", str(ssh_dir)], check=True)
-        yield name
-    finally:
-        sudoers.unlink(missing_ok=True)
-        subprocess.run([userdel, "-r", name], check=False, capture_output=True)
-
+from tests.integration.conftest import SUDO_USER_PASSWORD
 
 async def test_exit_status_stdout_and_stderr_come_through(sshd):
     async with SshSession(sshd.target()) as session:
@@ -249,61 +133,6 @@ async def test_sudo_with_a_password(sshd, sudo_user):
         async with SshSession(user_target, sudo_password=wrong) as session:
             await session.run("id -un", sudo=True)
     assert SUDO_USER_PASSWORD not in str(rejected.value)
-
-
-async def test_engine_uploads_an_install_script_and_runs_it_with_sudo(sshd, sudo_user, tmp_path, monkeypatch):
-    """The bootstrap builder's air-gapped install steps, applied by the engine to a real sshd: the
-    script goes over SFTP, runs as root after one sudo password prompt, and streams its output."""
-    from homelab_tui import engine
-    from homelab_tui.config import load_config
-    from homelab_tui.executors import SshExecutor
-    from homelab_tui.plans import Plan, Target
-    from homelab_tui.plans.nodes import NodeSpec, k3s_install_steps
-
-    script = tmp_path / "install.sh"
-    script.write_text('#!/bin/sh\necho "[INFO]  exec: $INSTALL_K3S_EXEC"\necho "[INFO]  running as uid $(id -u)"\n')
-    config_file = tmp_path / "homelab.toml"
-    config_file.write_text(
-        f'[ssh]\nuser = "{sudo_user}"\nidentity_file = "{sshd.client_key_path}"\nknown_hosts = "{sshd.known_hosts}"\n'
-        'use_agent = false\nconfig_file = ""\n'
-        f'[[nodes]]\nname = "pi"\naddress = "192.168.40.102"\nrole = "server"\nssh_host = "127.0.0.1"\n'
-        f'ssh_port = {sshd.port}\n')
-    config = load_config(config_file)
-    steps = k3s_install_steps(NodeSpec("pi", "192.168.40.102", "pi.kube.local"), str(script),
-                              [("INSTALL_K3S_EXEC", "server --cluster-cidr=10.42.0.0/16")], "k3s", installed_reason="")
-    plan = Plan("air-gapped install", tuple(steps[:2]))  # upload, run (this machine has no k3s to check)
-    asked: list[str] = []
-
-    async def password(host: str) -> str:
-        asked.append(host)
-        return SUDO_USER_PASSWORD
-
-    events: list[object] = []
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    audit = engine.AuditLog(engine.default_audit_path())
-    ssh = SshExecutor(config, sudo_password=password)
-    try:
-        result = await engine.apply_plan(plan, {Target.SSH: ssh}, on_event=events.append, audit=audit,
-                                         extra_secrets=[SUDO_USER_PASSWORD])
-    finally:
-        await ssh.close()
-    assert result.ok, result.error
-    lines = [e.line for e in events if isinstance(e, engine.StepOutput)]
-    assert "[INFO]  exec: server --cluster-cidr=10.42.0.0/16" in lines and "[INFO]  running as uid 0" in lines
-    assert len(asked) == 1
-    assert SUDO_USER_PASSWORD not in audit.path.read_text()
-
-    # the same plan against a host whose key changed: refused before anything runs
-    impostor = asyncssh.generate_private_key("ssh-ed25519")
-    wrong = tmp_path / "wrong_known_hosts"
-    append_known_host(wrong, "127.0.0.1", sshd.port, impostor)
-    config.ssh.known_hosts = str(wrong)
-    ssh = SshExecutor(config, sudo_password=password, trust_host_key=lambda unknown: asyncio.sleep(0, True))
-    try:
-        result = await engine.apply_plan(plan, {Target.SSH: ssh})
-    finally:
-        await ssh.close()
-    assert not result.ok and "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.error
 
 
 async def test_node_facts_from_a_real_shell(sshd):
