@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import engine
-from .clients.kube import KubeClient
+from .clients.kube import KubeClient, kubeconfig_paths
 from .config import Config, NodeConfig
 from .connect import kube_client, router_client
 from .executors import KubeExecutor, SshExecutor
 from .gather import merged_context, node_facts
+from .kubeconfig import merge_target
 from .plans import Plan, PlanError, Target
 from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
 from .plans.join import JoinAnswers, JoinFacts, join_plans
@@ -69,7 +70,7 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
     cluster = config.cluster
     answers = BootstrapAnswers(
         node=spec(server), cluster=tuple(spec(n) for n in config.nodes), cluster_name=cluster.name,
-        kubeconfig=str(config.resolve_path(cluster.kubeconfig or "~/.kube/config")),
+        kubeconfig=str(merge_target(kubeconfig_paths(config.resolve_path(cluster.kubeconfig)), cluster.name)),
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
         service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
         tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, extra_args=extra_args,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -45,6 +46,20 @@ def merge(existing: dict[str, Any], addition: dict[str, Any]) -> tuple[dict[str,
     if not merged.get("current-context"):
         merged["current-context"] = addition["contexts"][0]["name"]
     return merged, replaced
+
+
+def merge_target(paths: Sequence[Path], name: str) -> Path:
+    """Which of the kubeconfig files (in $KUBECONFIG's order) to merge `name` into, by kubectl's
+    rule: the file that already has the context, else the first file that exists, else the last."""
+    existing = [path for path in paths if path.exists()]
+    for path in existing:
+        try:
+            config = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if any(entry.get("name") == name for entry in config.get("contexts") or []):
+            return path
+    return existing[0] if existing else paths[-1]
 
 
 def merge_into_file(path: str | Path, fetched_text: str, name: str, server_host: str) -> list[str]:
