@@ -26,7 +26,7 @@ import platformdirs
 
 from .files import atomic_write
 from .plans import (
-    SECRET_REF, Action, CaptureSecret, Plan, Reboot, Run, Step, Target, Upload, WaitNodeReady, secret_variable,
+    SECRET_REF, Action, CaptureSecret, FetchKubeconfig, Plan, Reboot, Run, Step, Target, Upload, WaitNodeReady, secret_variable,
     shown,
 )
 
@@ -398,9 +398,33 @@ def _sh_step(step: Step, destination: str) -> list[str]:
         return [f"ssh {destination} {shlex.quote(f'cat > {remote} && chmod {action.mode:o} {remote}')}"
                 f" < {shlex.quote(action.local_path)}"]
     if isinstance(action, Reboot):
-        return ["# ssh fails when the host goes down; wait until it answers SSH again before going on",
-                f"ssh {destination} sudo reboot || true"]
-    return [f"# by hand: {shown(step.rendering)}"]  # e.g. merging a kubeconfig has no one-line form
+        return ["# ssh fails as the host goes down; then wait until it answers again",
+                f"ssh {destination} sudo reboot || true",
+                "sleep 10",
+                f"until ssh {destination} -o ConnectTimeout=5 true 2>/dev/null; do sleep 5; done"]
+    if isinstance(action, FetchKubeconfig):
+        return _sh_fetch_kubeconfig(action, destination)
+    return [f"# by hand: {shown(step.rendering)}"]
+
+
+# The names of the admin kubeconfig's one cluster, user and context (k3s: "default"; kubeadm:
+# "kubernetes", "kubernetes-admin", ...) in the layout both write, and its server's host.
+_KUBECONFIG_NAME_LINE = r"^( *(- )?(name|cluster|user|current-context): )[^ ].*$"
+_KUBECONFIG_SERVER_HOST = r"^( *server: https://)[^:/]+"
+
+
+def _sh_fetch_kubeconfig(action: FetchKubeconfig, destination: str) -> list[str]:
+    """Into a file of its own beside the script, renamed and pointed at the node as the engine
+    does; merging it into the local kubeconfig stays a choice made by hand."""
+    local = f"{action.name}.kubeconfig"
+    fetch = f"sudo sh -c {shlex.quote('cat ' + shlex.quote(action.remote_path))}"
+    rename = f"s/{_KUBECONFIG_NAME_LINE}/\\1{action.name}/"
+    point = f"s#{_KUBECONFIG_SERVER_HOST}#\\1{action.server_host}#"
+    note = (f"{local}: context {action.name}; use it with KUBECONFIG={local}, "
+            f"or merge it into {action.kubeconfig} by hand")
+    return [f"(umask 077 && ssh {destination} {_sh_word(fetch)}"
+            f" | sed -E -e {shlex.quote(rename)} -e {shlex.quote(point)} > {shlex.quote(local)})",
+            f"echo {shlex.quote(note)} >&2"]
 
 
 def _sh_script(title: str, steps: list[Step], destinations: Mapping[str, str]) -> str:

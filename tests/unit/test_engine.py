@@ -258,8 +258,39 @@ with open(os.environ["SSH_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "stdin": stdin}}) + "\\n")
 if "node-token" in command:
     print("{token}")
+if "k3s.yaml" in command:
+    print({kubeconfig!r})
 sys.exit(255 if command.endswith("reboot") else 0)
 """
+K3S_YAML = """apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: Q0E=
+    server: https://127.0.0.1:6443
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: Q0VSVA==
+    client-key-data: S0VZ
+"""
+
+
+def fake_ssh(bin_dir: Path, token: str) -> None:
+    """ssh that logs its calls, and sleep that doesn't (a reboot's wait would take 10 s)."""
+    bin_dir.mkdir()
+    for name, text in (("ssh", FAKE_SSH.format(python=sys.executable, token=token, kubeconfig=K3S_YAML)),
+                       ("sleep", "#!/bin/sh\n")):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
 
 
 def ssh_plan(local_file: Path) -> Plan:
@@ -288,17 +319,14 @@ def test_sh_export_passes_each_command_to_ssh_exactly(tmp_path):
     assert stat.S_IMODE(script.stat().st_mode) == 0o600
     assert text.startswith("#!/bin/sh\n") and "\nset -eu\n" in text
     assert "# Quotes under sudo\n" in text and "never exported" not in text and "/ip dns" not in text
-    assert "# by hand: ssh node2 sudo cat /etc/rancher/k3s/k3s.yaml" in text
+    assert "# by hand" not in text
     subprocess.run(["sh", "-n", str(script)], check=True)
 
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "ssh"
-    fake.write_text(FAKE_SSH.format(python=sys.executable, token=TOKEN))
-    fake.chmod(0o755)
+    fake_ssh(bin_dir, TOKEN)
     log = tmp_path / "ssh.log"
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SSH_LOG": str(log)}
-    subprocess.run(["sh", str(script)], check=True, env=env, stdin=subprocess.DEVNULL, timeout=60)
+    subprocess.run(["sh", str(script)], check=True, env=env, stdin=subprocess.DEVNULL, timeout=60, cwd=tmp_path)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert calls[0]["argv"] == ["server", "sudo sh -c 'cat /var/lib/rancher/k3s/server/node-token'"]
     # The destination's options go in verbatim; ssh joins the rest with spaces into the remote command.
@@ -312,7 +340,18 @@ def test_sh_export_passes_each_command_to_ssh_exactly(tmp_path):
     # The token captured by the script reaches the install command, as the engine would fill it in.
     assert shlex.split(commands[3]) == ["sudo", "sh", "-c", f"K3S_TOKEN={TOKEN} sh '/tmp/k3s install.sh'"]
     assert commands[4] == "sudo reboot"  # exits 255 as the host goes down; the script goes on
-    assert len(calls) == 6
+    assert calls[6]["argv"][3:] == ["-o", "ConnectTimeout=5", "true"]  # until it is back
+    assert shlex.split(commands[6]) == ["sudo", "sh", "-c", "cat /etc/rancher/k3s/k3s.yaml"]
+    assert len(calls) == 8
+    # the kubeconfig as the engine would merge it: renamed, pointed at the node, private
+    fetched = tmp_path / "lab.kubeconfig"
+    assert stat.S_IMODE(fetched.stat().st_mode) == 0o600
+    assert yaml.safe_load(fetched.read_text()) == {
+        **yaml.safe_load(K3S_YAML), "current-context": "lab",
+        "clusters": [{"cluster": {"certificate-authority-data": "Q0E=", "server": "https://10.0.0.11:6443"},
+                      "name": "lab"}],
+        "contexts": [{"context": {"cluster": "lab", "user": "lab"}, "name": "lab"}],
+        "users": [{"name": "lab", "user": {"client-certificate-data": "Q0VSVA==", "client-key-data": "S0VZ"}}]}
 
 
 def test_sh_export_refuses_a_captured_secret_with_a_single_quote(tmp_path):
@@ -320,9 +359,7 @@ def test_sh_export_refuses_a_captured_secret_with_a_single_quote(tmp_path):
     local_file.write_text("")
     script = export_plan(ssh_plan(local_file), tmp_path / "plan.sh")
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "ssh").write_text(FAKE_SSH.format(python=sys.executable, token="it's"))
-    (bin_dir / "ssh").chmod(0o755)
+    fake_ssh(bin_dir, "it's")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "SSH_LOG": str(tmp_path / "ssh.log")}
     done = subprocess.run(["sh", str(script)], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     assert done.returncode == 1 and "K3S_TOKEN has a single quote" in done.stderr
