@@ -101,14 +101,16 @@ def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, 
                                                  "for SSH", "sudo reboot", Reboot()))
     if swap_off:
         steps.append(run_step(node, f"Turn swap off on {node.name}, now and at boot (kubelet requires it)",
-                              r"swapoff -a && sed -i -E '/^[^#].*\sswap\s/ s/^/#/' /etc/fstab",
+                              r'swapoff -a && sed -i -E "/^[^#].*\sswap\s/ s/^/#/" /etc/fstab',
                               noop_reason="" if facts.swap_on else "swap is off"))
     return steps
 
 
 def _cgroup_command() -> str:
+    # Double quotes (no `$` here starts an expansion) read better than nested single quotes once
+    # the command is wrapped in `sudo sh -c '...'`.
     return (f"grep -qw cgroup_memory=1 {CMDLINE_PATH} || "
-            f"sed -i '$ s/$/ {CGROUP_PARAMS}/' {CMDLINE_PATH}")
+            f'sed -i "$ s/$/ {CGROUP_PARAMS}/" {CMDLINE_PATH}')
 
 
 def k3s_install_steps(node: NodeSpec, install_script: str, env: list[tuple[str, str]], service: str,
