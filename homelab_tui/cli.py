@@ -70,7 +70,10 @@ def _add_twins(commands: argparse._SubParsersAction) -> None:
     bootstrap.add_argument("--tls-san", action="append", default=[], metavar="NAME", help="extra API certificate name")
     bootstrap.add_argument("--disable", action="append", default=[], choices=("traefik", "servicelb"),
                            help="k3s component to leave out")
-    bootstrap.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
+    k3s_release = bootstrap.add_mutually_exclusive_group()
+    k3s_release.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
+    k3s_release.add_argument("--k3s-channel", default="", metavar="CHANNEL",
+                             help="stable (the install script's default), latest, or a minor such as v1.31")
     bootstrap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
                            help="passed on to k3s server or kubeadm init, e.g. --extra-arg=--write-kubeconfig-mode=600")
     join = commands.add_parser("join", parents=[common], help="join worker nodes to the cluster")

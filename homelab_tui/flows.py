@@ -15,8 +15,9 @@ from .connect import kube_client, router_client
 from .executors import KubeExecutor, SshExecutor
 from .gather import merged_context, node_facts
 from .kubeconfig import merge_target
+from .models import Node
 from .plans import Plan, PlanError, Target
-from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_cidrs
+from .plans.bootstrap import BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_answers
 from .plans.join import JoinAnswers, JoinFacts, join_plans
 from .plans.nodes import NodeSpec
 from .state import describe_error
@@ -64,7 +65,8 @@ def api_host(node: NodeConfig) -> str:
 async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distribution: str | None = None,
                          pod_cidr: str | None = None, service_cidr: str | None = None,
                          tls_sans: tuple[str, ...] = (), disable: tuple[str, ...] = (), k3s_version: str = "",
-                         extra_args: tuple[str, ...] = (), note: Callable[[str], None] = lambda text: None) -> Staged:
+                         k3s_channel: str = "", extra_args: tuple[str, ...] = (),
+                         note: Callable[[str], None] = lambda text: None) -> Staged:
     """The bootstrap plan for `node`; unset answers come from the config. PlanError names a bad answer."""
     server = config_node(config, node)
     cluster = config.cluster
@@ -73,14 +75,16 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
         kubeconfig=str(merge_target(kubeconfig_paths(config.resolve_path(cluster.kubeconfig)), cluster.name)),
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
         service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
-        tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, extra_args=extra_args,
+        tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, k3s_channel=k3s_channel,
+        extra_args=extra_args,
         lan_cidrs=await _router_networks(config, note), api_host=api_host(server))
-    check_cidrs(answers)  # bad answers fail before anything is contacted
+    check_answers(answers)  # bad answers fail before anything is contacted
     merged_host, entries = merged_context(answers.kubeconfig, cluster.name)
     facts = BootstrapFacts(
         node=await node_facts(await ssh.session(server.name)), kubeconfig_server_host=merged_host,
         kubeconfig_entries=entries,
-        node_ready=merged_host == answers.api_host and server.fqdn in await ready_nodes(config))
+        node_ready=merged_host == answers.api_host
+        and any(n.name == server.fqdn and n.ready for n in await cluster_nodes(config)))
     return Staged((bootstrap_plan(answers, facts),))
 
 
@@ -96,7 +100,11 @@ async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], serve
                           install_script=_install_script(config))
     sessions = await asyncio.gather(*(ssh.session(n.name) for n in workers))
     read = await asyncio.gather(*(node_facts(session) for session in sessions))
-    facts = JoinFacts(dict(zip((n.name for n in workers), read)), frozenset(await ready_nodes(config, every=True)))
+    known = await cluster_nodes(config)
+    # agents get the server's k3s version: a newer agent than its server is outside k3s's skew policy
+    server_version = next((n.kubelet_version for n in known if n.name == chosen.fqdn), "")
+    facts = JoinFacts(dict(zip((n.name for n in workers), read)), frozenset(n.name for n in known),
+                      server_version=server_version)
     secret_plan, plans = join_plans(answers, facts)
     return Staged((secret_plan,), tuple(plans.values()))
 
@@ -147,12 +155,12 @@ def _install_script(config: Config) -> str:
     return script if "://" in script else str(config.resolve_path(script))
 
 
-async def ready_nodes(config: Config, *, every: bool = False) -> set[str]:
-    """Names of the nodes the API has (Ready ones, or `every` one); empty when it cannot be reached."""
+async def cluster_nodes(config: Config) -> list[Node]:
+    """The nodes the API has; empty when it cannot be reached (no kubeconfig yet, no cluster yet)."""
     client: KubeClient = kube_client(config, context=config.cluster.context or config.cluster.name,
                                      request_timeout=5.0)
     try:
         async with client:
-            return {n.name for n in await client.list_nodes() if every or n.ready}
-    except Exception:  # no kubeconfig yet, or no cluster yet: nothing is in it
-        return set()
+            return await client.list_nodes()
+    except Exception:
+        return []

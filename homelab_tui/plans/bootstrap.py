@@ -43,8 +43,21 @@ class BootstrapFacts:
     node_ready: bool = False  # the node is Ready in the API (read when a kubeconfig already works)
 
 
-def check_cidrs(answers: BootstrapAnswers) -> None:
-    """Pod and service CIDRs: valid, apart from each other, the nodes and the LAN."""
+def check_answers(answers: BootstrapAnswers) -> None:
+    """What can be checked before any node is contacted: the distribution and its options, and the
+    pod and service CIDRs (valid, apart from each other, the nodes and the LAN)."""
+    if answers.distribution not in ("k3s", "kubeadm"):
+        raise PlanError("distribution", f"expected k3s or kubeadm, got {answers.distribution!r}")
+    if answers.distribution == "kubeadm":
+        for name in ("k3s_version", "k3s_channel", "disable"):
+            if getattr(answers, name):
+                raise PlanError(name, f"is a k3s option; kubeadm has no use for it (got {getattr(answers, name)!r})")
+        if answers.pod_cidr != FLANNEL_POD_CIDR:
+            raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
+                                        f"(got {answers.pod_cidr})")
+    for component in answers.disable:
+        if component not in K3S_DISABLE:
+            raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")
     networks = {}
     for name in ("pod_cidr", "service_cidr"):
         try:
@@ -64,16 +77,14 @@ def check_cidrs(answers: BootstrapAnswers) -> None:
 
 
 def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
-    check_cidrs(answers)
+    check_answers(answers)
     node, node_facts = answers.node, facts.node
     if answers.distribution == "k3s":
         install = _k3s_server(answers, node_facts)
         remote_kubeconfig, installed = K3S_KUBECONFIG, node_facts.k3s_service == "k3s"
-    elif answers.distribution == "kubeadm":
+    else:
         install = _kubeadm_init(answers, node_facts)
         remote_kubeconfig, installed = KUBEADM_ADMIN_CONF, node_facts.kubeadm_role == "server"
-    else:
-        raise PlanError("distribution", f"expected k3s or kubeadm, got {answers.distribution!r}")
     prepare = fix_ups(node, node_facts, answers.cluster, swap_off=answers.distribution == "kubeadm")
     if installed:  # a running cluster is not re-prepared (no reboot of a working server)
         prepare = [step if step.noop_reason else replace(step, noop_reason="the cluster already runs here")
@@ -108,10 +119,7 @@ def _k3s_server(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
         raise PlanError("node", f"port 6443 on {node.name} is in use by another program")
     exec_args = ["server", f"--cluster-cidr={answers.pod_cidr}", f"--service-cidr={answers.service_cidr}"]
     exec_args += [f"--tls-san={san}" for san in answers.tls_sans]
-    for component in answers.disable:
-        if component not in K3S_DISABLE:
-            raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")
-        exec_args.append(f"--disable={component}")
+    exec_args += [f"--disable={component}" for component in answers.disable]
     exec_args += answers.extra_args
     env = [("INSTALL_K3S_EXEC", " ".join(exec_args))]
     if answers.k3s_version:
@@ -125,9 +133,6 @@ def _kubeadm_init(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
     node = answers.node
     if facts.k3s_service:
         raise PlanError("distribution", f"{node.name} already runs {facts.k3s_service}; kubeadm would conflict")
-    if answers.pod_cidr != FLANNEL_POD_CIDR:
-        raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
-                                    f"(got {answers.pod_cidr})")
     initialised = "kubeadm has set up this control plane" if facts.kubeadm_role == "server" else ""
     if facts.kubeadm_role == "agent":
         raise PlanError("node", f"{node.name} already joined a kubeadm cluster as a worker")

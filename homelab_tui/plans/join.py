@@ -21,13 +21,14 @@ class JoinAnswers:
     cluster: tuple[NodeSpec, ...]  # every config node, for /etc/hosts
     distribution: str = "k3s"
     install_script: str = "https://get.k3s.io"
-    k3s_version: str = ""
+    k3s_version: str = ""  # default: the server's
 
 
 @dataclass(frozen=True)
 class JoinFacts:
     nodes: dict[str, NodeFacts]  # by config node name
     in_cluster: frozenset[str] = frozenset()  # Kubernetes node names the API already has (Ready or not)
+    server_version: str = ""  # the server's kubelet version in the API, e.g. v1.31.4+k3s1
 
 
 def join_plans(answers: JoinAnswers, facts: JoinFacts) -> tuple[Plan, dict[str, Plan]]:
@@ -72,8 +73,9 @@ def _join_node(answers: JoinAnswers, node: NodeSpec, facts: JoinFacts) -> Plan:
         prepare = [step if step.noop_reason else replace(step, noop_reason=reason) for step in prepare]
     if k3s:
         env = [("K3S_URL", f"https://{answers.server.address}:6443"), ("K3S_TOKEN", secret_ref(K3S_TOKEN))]
-        if answers.k3s_version:
-            env.append(("INSTALL_K3S_VERSION", answers.k3s_version))
+        version = answers.k3s_version or facts.server_version
+        if version:
+            env.append(("INSTALL_K3S_VERSION", version))
         install = k3s_install_steps(node, answers.install_script, env, "k3s-agent", installed_reason=reason)
     else:
         install = [

@@ -88,6 +88,8 @@ def test_bad_answers_exit_2_naming_the_field(tmp_path, capsys):
         (["--node", "master1", "--pod-cidr", "192.168.0.0/16"],
          "bootstrap: pod_cidr: 192.168.0.0/16 contains the address of node master1 (192.168.40.102)"),
         (["--node", "master9"], "bootstrap: --node: no node named 'master9' in the config (known: master1)"),
+        (["--node", "master1", "--distribution", "kubeadm", "--pod-cidr", "10.244.0.0/16", "--k3s-channel", "latest"],
+         "bootstrap: k3s_channel: is a k3s option; kubeadm has no use for it (got 'latest')"),
     ):
         assert main(["--config", str(config), "bootstrap", *args, "--dry-run"]) == 2
         err = capsys.readouterr().err
