@@ -16,13 +16,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import yaml
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -73,6 +75,13 @@ KIND_PANES = {pane.kind: pane.id for pane in PANES if pane.kind}
 WATCHED_KINDS = (*KIND_PANES, "Ingress")  # Ingress hosts feed the DNS pane
 # The dashboard's order (Tab order too): services and DNS share a row on wide screens.
 DASHBOARD_ORDER = ("nodes", "pods", "services", "dns", "nat")
+# The command palette's entries beside Textual's own (title, help, action): the wizards and the views.
+PALETTE = (
+    ("Bootstrap a cluster", "Install k3s or kubeadm on the first server", "wizard('bootstrap')"),
+    ("Join nodes", "Join worker nodes to the cluster", "wizard('join')"),
+    ("Show all panes", "The dashboard: every pane at once", "dashboard"),
+    *((f"Show {pane.title}", f"The {pane.title} pane alone", f"show('{pane.id}')") for pane in PANES),
+)
 FLUSH_SECONDS = 0.02  # bursts of watch events within this window become one table update
 RETRY_CAP_SECONDS = 60.0
 FULL_GC_THRESHOLD = 100  # Python's default is 10 middle-generation passes per full pass
@@ -206,9 +215,16 @@ class HomelabApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The panes' keys work on the panes only, not under a wizard or a modal."""
-        if action in self.PANE_ACTIONS and self.screen is not self.screen_stack[0]:
-            return False
-        return True
+        return action not in self.PANE_ACTIONS or self.screen is self.screen_stack[0]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's commands, and on the panes (where their keys work) the wizards and the views.
+        They run as the keys do, through `check_action`: a wizard opened here is read-only too
+        under --read-only."""
+        yield from super().get_system_commands(screen)
+        if screen is self.screen_stack[0]:
+            for title, help_text, action in PALETTE:
+                yield SystemCommand(title, help_text, partial(self.run_action, action))
 
     def action_wizard(self, kind: str) -> None:
         from .wizards import WizardScreen  # the engine and its clients load when a wizard opens

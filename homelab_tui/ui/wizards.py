@@ -15,7 +15,7 @@ from textual.widgets import (Footer, Input, Label, Log, ProgressBar, Select, Sel
 
 from ..clients.ssh import HostKeyUnknown
 from ..config import Config
-from ..engine import StepDone, event_line
+from ..engine import ApplyResult, StepDone, event_line
 from ..executors import SshExecutor
 from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
 from ..plans import Plan, PlanError, Target, shown
@@ -84,22 +84,57 @@ def plan_text(plans: tuple[Plan, ...]) -> Text:
     return text
 
 
+class PlanProgress(Horizontal):
+    """One plan's row during an apply: its title, a bar of the steps that change something, then
+    how it ended."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.plan.title, classes="bar-label")
+        yield ProgressBar(total=len(self.plan.changes), show_eta=False)
+        yield Label(classes="outcome")
+
+    def advance(self) -> None:
+        self.query_one(ProgressBar).advance(1)
+
+    def finish(self, result: ApplyResult | None) -> None:
+        """✓; or ✗ with the step that failed and why (the error is masked); or not run at all."""
+        if result is None:
+            outcome, text = "-not-run", "not run: an earlier plan failed"
+        elif result.ok:
+            outcome, text = "-ok", "✓ done"
+        else:
+            step = self.plan.steps[result.failed_index]
+            outcome, text = "-failed", f"✗ {result.failed_index + 1}. {step.description}: {result.error}"
+        self.add_class(outcome)
+        self.query_one(".outcome", Label).update(Text(text))  # Text: an error is never read as markup
+
+
 class WizardScreen(Screen[None]):
     """`kind` is "bootstrap" or "join". F2 makes the plan, F3 applies it."""
 
     DEFAULT_CSS = """
     WizardScreen #form { height: auto; padding: 0 1; }
     WizardScreen #form Horizontal { height: auto; }
-    WizardScreen #form Label { padding: 0 1 0 0; width: 16; }
+    WizardScreen #form Horizontal > Label { padding: 0 1 0 0; width: 16; }
     WizardScreen #form Input, WizardScreen #form Select { width: 1fr; }
     WizardScreen SelectionList { height: auto; max-height: 8; }
     WizardScreen #error { padding: 0 1; height: auto; }
     WizardScreen #plan-view { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
-    WizardScreen #progress { height: auto; max-height: 8; }
-    WizardScreen #progress Horizontal { height: 1; }
+    WizardScreen #progress { height: auto; max-height: 8; overflow-y: auto; }
+    WizardScreen PlanProgress { height: auto; }
     WizardScreen .bar-label { width: 36; padding: 0 1; }
-    WizardScreen #logs { height: 14; }
-    WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; }
+    WizardScreen .outcome { width: 1fr; padding: 0 1; }
+    WizardScreen .-ok .outcome { color: $success; }
+    WizardScreen .-failed .outcome { color: $error; }
+    WizardScreen .-failed Bar > .bar--bar { color: $error; }
+    WizardScreen .-not-run .outcome { color: $text-muted; }
+    WizardScreen #logs { height: 14; display: none; }
+    WizardScreen.-applied #logs { display: block; }
+    WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; overflow: auto; }
     """
     BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
                 Binding("f3", "apply", "Apply", id="wizard_apply"),
@@ -119,7 +154,7 @@ class WizardScreen(Screen[None]):
             yield from self._form()
         yield Static(id="error")
         with VerticalScroll(id="plan-view"):
-            yield Static("", id="plan")
+            yield Static(Text("F2 reads the nodes and shows the exact plan here.", style="dim"), id="plan")
         yield Vertical(id="progress")
         yield TabbedContent(id="logs")
         yield Footer()
@@ -203,20 +238,22 @@ class WizardScreen(Screen[None]):
                                 description=f"apply {self.kind}")
 
     async def _apply(self, staged: Staged, ssh: SshExecutor) -> None:
-        """Each plan that changes something gets a progress bar and a log tab of its own (a join
-        runs its nodes at once, and interleaved output would be unreadable)."""
+        """Each plan that changes something gets a progress row and a log tab of its own (a join
+        runs its nodes at once, and interleaved output would be unreadable); at the end its row
+        says how it ended, so every failed node is reported, and F2 then F3 retries them."""
         logs = self.query_one("#logs", TabbedContent)
+        progress = self.query_one("#progress")
         await logs.clear_panes()  # a retry starts clean
-        await self.query_one("#progress").remove_children()
-        bars: dict[str, ProgressBar] = {}
+        self.add_class("-applied")  # the logs take room from the plan from now on
+        await progress.remove_children()
+        rows: dict[str, PlanProgress] = {}
         plan_logs: dict[str, Log] = {}
         for index, plan in enumerate(staged.plans):
             if plan.changes:
-                bars[plan.title] = ProgressBar(total=len(plan.changes), show_eta=False)
-                await self.query_one("#progress").mount(
-                    Horizontal(Label(plan.title, classes="bar-label"), bars[plan.title]))
+                rows[plan.title] = PlanProgress(plan)
                 plan_logs[plan.title] = Log(max_lines=2000, classes="plan-log")
                 await logs.add_pane(TabPane(plan.title, plan_logs[plan.title], id=f"log-{index}"))
+        await progress.mount_all(rows.values())
 
         def on_event(plan: Plan):
             log = plan_logs.get(plan.title)
@@ -225,7 +262,7 @@ class WizardScreen(Screen[None]):
                 if log is None:
                     return
                 if isinstance(event, StepDone):
-                    bars[plan.title].advance(1)
+                    rows[plan.title].advance()
                 elif (line := event_line(event)) is not None:
                     log.write_line(line)
             return report
@@ -236,8 +273,14 @@ class WizardScreen(Screen[None]):
             self.applying = False
             await ssh.close()
             self.ssh = None
+        results = {plan.title: result for plan, result in outcomes}
+        for title, row in rows.items():
+            row.finish(results.get(title))
         failed = [plan.title for plan, result in outcomes if not result.ok]
         if failed:
+            log = plan_logs[failed[0]]
+            logs.active = log.parent.id  # the first failure's log in front, at its end
+            log.scroll_end(animate=False)
             self.notify(f"failed: {', '.join(failed)}; the rest is done. F2 then F3 retries.", severity="error",
                         timeout=10)
         else:

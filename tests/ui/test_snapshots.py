@@ -9,11 +9,15 @@ in test_app_live.py sits beside these, so an app that crashed at start cannot pa
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from homelab_tui.cli import main
 from homelab_tui.config import Config
 from homelab_tui.ui.app import HomelabApp
+from homelab_tui.ui.wizards import PlanProgress
 from tests.conftest import LabThread
 
 
@@ -66,18 +70,38 @@ def wizard(key: str, *, plan: bool):
         await pilot.press(key)
         await pilot.pause()
         if plan:
-            await pilot.press("f2")
-            async with asyncio.timeout(20):
-                while "step(s) will change" not in str(pilot.app.screen.query_one("#error").render()):
-                    await pilot.pause(0.05)
+            await made_plan(pilot)
         await pilot.pause()
 
     return run_before
 
 
+async def made_plan(pilot) -> None:
+    await pilot.press("f2")
+    async with asyncio.timeout(20):
+        while "step(s) will change" not in str(pilot.app.screen.query_one("#error").render()):
+            await pilot.pause(0.05)
+
+
 def test_bootstrap_wizard_form_snapshot(snap_compare, fresh_config):
     assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
                         run_before=wizard("b", plan=False))
+
+
+def test_bootstrap_wizard_plan_snapshot(snap_compare, fresh_config, monkeypatch):
+    # The plan names the kubeconfig it merges into: relative to the working directory, the path
+    # on screen holds no pytest temp dir.
+    kubeconfig = Path(fresh_config.cluster.kubeconfig)
+    monkeypatch.chdir(kubeconfig.parent.parent)
+    config = replace(fresh_config, path=None, cluster=replace(
+        fresh_config.cluster, kubeconfig=str(kubeconfig.relative_to(kubeconfig.parent.parent))))
+    assert snap_compare(HomelabApp(config, clock=lambda: None), terminal_size=(120, 36),
+                        run_before=wizard("b", plan=True))
+
+
+def test_join_wizard_form_snapshot(snap_compare, fresh_config):
+    assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
+                        run_before=wizard("j", plan=False))
 
 
 def test_join_wizard_plan_snapshot(snap_compare, fresh_config):
@@ -93,3 +117,32 @@ def test_host_key_modal_snapshot(snap_compare, fresh_config):
         await pilot.pause()
 
     assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36), run_before=run_before)
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(tmp_path_factory):
+    """A fresh lab with master1 bootstrapped by the CLI twin, and node2 air-gapped: (config, lab)."""
+    workdir = tmp_path_factory.mktemp("snap-bootstrapped")
+    runner = LabThread(workdir, "fresh")
+    with pytest.MonkeyPatch.context() as patch, runner as config:
+        patch.setenv("XDG_STATE_HOME", str(workdir / "state"))  # the audit log of the apply
+        assert main(["--config", str(config.path), "bootstrap", "--node", "master1", "--yes"]) == 0
+        yield config, runner.lab
+
+
+def test_join_result_with_a_failed_node_snapshot(snap_compare, bootstrapped):
+    config, lab = bootstrapped
+
+    async def run_before(pilot) -> None:
+        await pilot.press("j")
+        await pilot.pause()
+        await made_plan(pilot)
+        lab.fleet["node2.kube.local"].state.internet = False  # curl get.k3s.io fails there
+        await pilot.press("f3")
+        async with asyncio.timeout(30):  # until every row says how it ended
+            while not (rows := pilot.app.screen.query(PlanProgress)) or not all(
+                    str(row.query_one(".outcome").render()) for row in rows):
+                await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(HomelabApp(config, clock=lambda: None), terminal_size=(120, 36), run_before=run_before)

@@ -7,12 +7,13 @@ import secrets
 
 import pytest
 from textual.app import App
-from textual.widgets import Input, Log, Static, TabPane
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Input, Label, Log, Static, TabPane
 
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.wizards import SudoPasswordScreen, TrustHostKeyScreen, WizardScreen
+from homelab_tui.ui.wizards import PlanProgress, SudoPasswordScreen, TrustHostKeyScreen, WizardScreen
 from tests.ui.test_app_live import until
 
 
@@ -36,18 +37,38 @@ def plan_shown(app: HomelabApp) -> str:
     return str(app.screen.query_one("#plan", Static).render())
 
 
+def outcomes(wizard: WizardScreen) -> dict[str, str]:
+    """Each progress row's title → how it ended, as shown ("" while it runs)."""
+    return {row.plan.title: str(row.query_one(".outcome", Label).render()) for row in wizard.query(PlanProgress)}
+
+
+def finished(wizard: WizardScreen) -> bool:
+    return bool(shown := outcomes(wizard)) and all(shown.values())
+
+
+def node_status(app: HomelabApp) -> dict[str, str]:
+    return {key.value: str(app.table("nodes").get_row(key)[1]) for key in app.table("nodes").rows}
+
+
+async def bootstrap_then_open_join(pilot) -> None:
+    """Bootstrap master1 with the wizard, then open the join wizard."""
+    app = pilot.app
+    await open_wizard(pilot, "b")
+    await pilot.press("f2")
+    await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+    assert "sudo hostnamectl set-hostname master1.kube.local" in plan_shown(app)
+    await pilot.press("f3")
+    await until(pilot, lambda: "master1.kube.local" in app.table("nodes").rows, timeout=30)
+    await until(pilot, lambda: finished(app.screen), timeout=30)
+    assert outcomes(app.screen) == {"Bootstrap k3s on master1": "✓ done"}
+    await pilot.press("escape", "j")
+    await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.kind == "join")
+
+
 async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
     app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "b")
-        await pilot.press("f2")
-        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
-        assert "sudo hostnamectl set-hostname master1.kube.local" in plan_shown(app)
-        await pilot.press("f3")
-        await until(pilot, lambda: "master1.kube.local" in app.table("nodes").rows, timeout=30)
-        await until(pilot, lambda: not app.screen.applying, timeout=30)
-        await pilot.press("escape", "j")
-        await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.kind == "join")
+        await bootstrap_then_open_join(pilot)
         await pilot.press("f2")
         await until(pilot, lambda: "Join node2" in plan_shown(app), timeout=20)
         assert "K3S_URL=https://192.168.40.102:6443 K3S_TOKEN=${K3S_TOKEN}" in plan_shown(app)
@@ -62,6 +83,56 @@ async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
         await pilot.press("escape")
         await until(pilot, lambda: all(str(row[1]) == "Ready"
                                        for row in map(app.table("nodes").get_row, app.table("nodes").rows)))
+
+
+async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_lab, tmp_path):
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await bootstrap_then_open_join(pilot)
+        wizard = app.screen
+        await pilot.press("f2")
+        await until(pilot, lambda: "Join node2" in plan_shown(app), timeout=20)
+        fresh_lab.fleet["node2.kube.local"].state.internet = False  # air-gapped: curl get.k3s.io fails
+        await pilot.press("f3")
+        await until(pilot, lambda: finished(wizard), timeout=30)
+        shown = outcomes(wizard)
+        assert shown["Join node1"] == "✓ done"
+        # `curl | sh` exits 0 when curl fails: the check after the install is the step that fails, and says why
+        assert shown["Join node2"] == "✗ 8. Check that k3s-agent is running on node2: exit status 3: inactive"
+        assert wizard.query_one(".-failed", PlanProgress).plan.title == "Join node2"
+        await until(pilot, lambda: node_status(app).get("node1.kube.local") == "Ready", timeout=30)
+        assert "node2.kube.local" not in node_status(app)
+
+        fresh_lab.fleet["node2.kube.local"].state.internet = True
+        await pilot.press("f2")  # the same screen, the same selection
+        await until(pilot, lambda: wizard.staged is not None, timeout=20)
+        plans = {plan.title: plan for plan in wizard.staged.plans}
+        assert plans["Join node1"].is_noop and plans["Join node2"].changes
+        assert node_status(app)["node1.kube.local"] == "Ready"  # it stayed
+        await pilot.press("f3")
+        await until(pilot, lambda: node_status(app) == dict.fromkeys(
+            ("master1.kube.local", "node1.kube.local", "node2.kube.local"), "Ready"), timeout=30)
+        await until(pilot, lambda: finished(wizard), timeout=30)
+        assert outcomes(wizard) == {"Read the join secret from master1": "✓ done", "Join node2": "✓ done"}
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_command_palette_opens_the_wizards_as_the_keys_do(fresh_lab, tmp_path, read_only):
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None,
+                     read_only=read_only)
+    async with app.run_test(size=(140, 44)) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Bootstrap a cluster", "Join nodes", "Show all panes", "Show Nodes", "Show DNS"} <= titles
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"join")
+        await until(pilot, lambda: app.screen.query_one(CommandList).option_count == 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WizardScreen))
+        assert app.screen.kind == "join" and app.screen.read_only is read_only
+        # Under a wizard the panes' keys do nothing, and the palette does not offer them either.
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Quit" in titles and not titles & {"Bootstrap a cluster", "Join nodes", "Show Nodes"}
 
 
 async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path):
