@@ -5,6 +5,7 @@ step is a no-op with its reason."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, replace
 
 from . import FetchKubeconfig, Plan, PlanError, Step, Target, WaitNodeReady
@@ -43,6 +44,17 @@ class BootstrapFacts:
     node_ready: bool = False  # the node is Ready in the API (read when a kubeconfig already works)
 
 
+_K3S_VERSION = re.compile(r"v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+")
+_K3S_CHANNEL = re.compile(r"stable|latest|testing|v\d+\.\d+")
+
+
+def k3s_release(text: str) -> tuple[str, str]:
+    """(version, channel) from one answer: a full release such as v1.31.4+k3s1 is a version;
+    anything else (stable, latest, v1.31) is a channel; blank is the install script's default."""
+    text = text.strip()
+    return (text, "") if _K3S_VERSION.fullmatch(text) else ("", text)
+
+
 def check_answers(answers: BootstrapAnswers) -> None:
     """What can be checked before any node is contacted: the distribution and its options, and the
     pod and service CIDRs (valid, apart from each other, the nodes and the LAN)."""
@@ -55,6 +67,11 @@ def check_answers(answers: BootstrapAnswers) -> None:
         if answers.pod_cidr != FLANNEL_POD_CIDR:
             raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
                                         f"(got {answers.pod_cidr})")
+    if answers.k3s_version and not _K3S_VERSION.fullmatch(answers.k3s_version):
+        raise PlanError("k3s_version", f"expected a k3s release such as v1.31.4+k3s1, got {answers.k3s_version!r}")
+    if answers.k3s_channel and not _K3S_CHANNEL.fullmatch(answers.k3s_channel):
+        raise PlanError("k3s_channel", "expected stable, latest, testing or a minor such as v1.31, "
+                                       f"got {answers.k3s_channel!r}")
     for component in answers.disable:
         if component not in K3S_DISABLE:
             raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")

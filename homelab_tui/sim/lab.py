@@ -142,8 +142,8 @@ class Lab:
             await self.fleet.start()
             await self.dns.start()
             await self.cloudflare.start()
-            self.kube.write_kubeconfig(self.kubeconfig_path, cluster_name=CLUSTER_NAME, context=CLUSTER_NAME)
-            if self.preset == "running":
+            if self.preset == "running":  # a fresh lab has no cluster yet: bootstrap writes the kubeconfig
+                self.kube.write_kubeconfig(self.kubeconfig_path, cluster_name=CLUSTER_NAME, context=CLUSTER_NAME)
                 await self._bring_up_running()
         except BaseException:
             await self.stop()  # every component's stop() is a no-op when it never started

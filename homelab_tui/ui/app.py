@@ -232,6 +232,13 @@ class HomelabApp(App[None]):
         self.push_screen(WizardScreen(kind, self.config, in_cluster=set(self.kube_state.of("Node")),
                                       read_only=self.read_only))
 
+    def on_wizard_screen_applied(self) -> None:
+        """A bootstrap may have just written the kubeconfig the watch found missing: look again now
+        rather than after the backoff (or never, for a missing kubeconfig)."""
+        if self.components.get("kubernetes").health is not Health.CONNECTED:
+            self._failures["kubernetes"] = 0
+            self.watch_cluster()
+
     # -- filter, namespace and sort -------------------------------------------------------------
 
     def action_edit_filter(self) -> None:
@@ -620,7 +627,8 @@ class HomelabApp(App[None]):
             self.notify(f"{event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
             return
         permanent = isinstance(error, (SecretError, KubeConfigError))
-        self._set_health(component, Health.ERROR if permanent else Health.RETRYING, describe_error(error))
+        reason = describe_error(error) + ("; b bootstraps a cluster" if isinstance(error, KubeConfigError) else "")
+        self._set_health(component, Health.ERROR if permanent else Health.RETRYING, reason)
         if component == "router":
             self._start_dns_once()  # DNS rows say "router not reached" rather than waiting
         if not permanent:

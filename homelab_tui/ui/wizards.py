@@ -5,13 +5,17 @@ for in a modal, from inside those workers."""
 
 from __future__ import annotations
 
+import shlex
+
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import (Footer, Input, Label, Log, ProgressBar, Select, SelectionList, Static, TabbedContent,
-                             TabPane)
+from textual.widgets import (Checkbox, Footer, Input, Label, Log, ProgressBar, Select, SelectionList, Static,
+                             TabbedContent, TabPane)
 
 from ..clients.ssh import HostKeyUnknown
 from ..config import Config
@@ -19,6 +23,7 @@ from ..engine import ApplyResult, StepDone, event_line
 from ..executors import SshExecutor
 from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
 from ..plans import Plan, PlanError, Target, shown
+from ..plans.bootstrap import K3S_DISABLE, k3s_release
 
 
 class TrustHostKeyScreen(ModalScreen[bool]):
@@ -116,11 +121,16 @@ class PlanProgress(Horizontal):
 class WizardScreen(Screen[None]):
     """`kind` is "bootstrap" or "join". F2 makes the plan, F3 applies it."""
 
+    class Applied(Message):
+        """A plan was applied, wholly or in part: the cluster may have a kubeconfig or nodes now."""
+
     DEFAULT_CSS = """
     WizardScreen #form { height: auto; padding: 0 1; }
     WizardScreen #form Horizontal { height: auto; }
     WizardScreen #form Horizontal > Label { padding: 0 1 0 0; width: 16; }
     WizardScreen #form Input, WizardScreen #form Select { width: 1fr; }
+    WizardScreen #form Checkbox { margin: 0 2 0 0; }
+    WizardScreen #form.-kubeadm .k3s-only { display: none; }
     WizardScreen SelectionList { height: auto; max-height: 8; }
     WizardScreen #error { padding: 0 1; height: auto; }
     WizardScreen #plan-view { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
@@ -150,7 +160,8 @@ class WizardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(f"[b]{self.kind.capitalize()}[/] · F2 makes the plan, F3 applies it"
                      + ("  [b](read-only)[/]" if self.read_only else ""), id="wizard-title")
-        with Vertical(id="form"):
+        kubeadm = self.kind == "bootstrap" and self.config.cluster.distribution == "kubeadm"
+        with Vertical(id="form", classes="-kubeadm" if kubeadm else ""):
             yield from self._form()
         yield Static(id="error")
         with VerticalScroll(id="plan-view"):
@@ -171,11 +182,18 @@ class WizardScreen(Screen[None]):
                 yield Label("distribution")
                 yield Select([("k3s", "k3s"), ("kubeadm", "kubeadm")], value=cluster.distribution,
                              allow_blank=False, compact=True, id="distribution")
-            for field, value in (("pod CIDR", cluster.pod_cidr), ("service CIDR", cluster.service_cidr),
-                                 ("tls-san", "")):
-                with Horizontal():
+            for field, value, placeholder, classes in (
+                    ("pod CIDR", cluster.pod_cidr, "", ""), ("service CIDR", cluster.service_cidr, "", ""),
+                    ("tls-san", "", "extra API certificate names, comma-separated", ""),
+                    ("k3s release", "", "stable (default) · latest · v1.31 · v1.31.4+k3s1", "k3s-only"),
+                    ("extra args", "", "for k3s server or kubeadm init, e.g. --node-taint=...", "")):
+                with Horizontal(classes=classes):
                     yield Label(field)
-                    yield Input(value, compact=True, id=field.replace(" ", "-").lower())
+                    yield Input(value, placeholder=placeholder, compact=True, id=field.replace(" ", "-").lower())
+            with Horizontal(classes="k3s-only"):
+                yield Label("disable")
+                for component in K3S_DISABLE:
+                    yield Checkbox(component, compact=True, id=f"disable-{component}")
         else:
             joinable = [n for n in self.config.nodes if n.role != "server" and n.fqdn not in self.in_cluster]
             yield Label("nodes to join (space toggles)")
@@ -198,13 +216,8 @@ class WizardScreen(Screen[None]):
         self.ssh = SshExecutor(self.config, sudo_password=self._ask_sudo, trust_host_key=self._ask_trust)
         try:
             if self.kind == "bootstrap":
-                tls = tuple(s.strip() for s in self.query_one("#tls-san", Input).value.split(",") if s.strip())
-                self.staged = await bootstrap_flow(
-                    self.config, self.ssh, node=self.query_one("#node", Select).value,
-                    distribution=self.query_one("#distribution", Select).value,
-                    pod_cidr=self.query_one("#pod-cidr", Input).value.strip(),
-                    service_cidr=self.query_one("#service-cidr", Input).value.strip(), tls_sans=tls,
-                    note=lambda text: self.notify(text, severity="warning"))
+                self.staged = await bootstrap_flow(self.config, self.ssh, **self._bootstrap_answers(),
+                                                   note=lambda text: self.notify(text, severity="warning"))
             else:
                 self.staged = await join_flow(self.config, self.ssh, nodes=self.query_one(SelectionList).selected)
         except PlanError as exc:  # a bad answer: say which, keep the form
@@ -216,6 +229,27 @@ class WizardScreen(Screen[None]):
         self.query_one("#plan", Static).update(plan_text(self.staged.plans))
         self.query_one("#error", Static).update(
             "nothing to do: every step is a no-op" if not changes else f"{changes} step(s) will change something")
+
+    def _bootstrap_answers(self) -> dict[str, object]:
+        def text(field: str) -> str:
+            return self.query_one(f"#{field}", Input).value.strip()
+
+        kubeadm = self.query_one("#distribution", Select).value == "kubeadm"
+        try:
+            extra_args = tuple(shlex.split(text("extra-args")))
+        except ValueError as exc:
+            raise PlanError("extra args", f"expected arguments as a shell would split them ({exc})") from None
+        version, channel = ("", "") if kubeadm else k3s_release(text("k3s-release"))
+        return dict(node=self.query_one("#node", Select).value, distribution="kubeadm" if kubeadm else "k3s",
+                    pod_cidr=text("pod-cidr"), service_cidr=text("service-cidr"),
+                    tls_sans=tuple(name.strip() for name in text("tls-san").split(",") if name.strip()),
+                    k3s_version=version, k3s_channel=channel, extra_args=extra_args,
+                    disable=() if kubeadm else tuple(c for c in K3S_DISABLE if self.query_one(f"#disable-{c}",
+                                                                                              Checkbox).value))
+
+    @on(Select.Changed, "#distribution")
+    def _show_distribution_fields(self, event: Select.Changed) -> None:
+        self.query_one("#form").set_class(event.value == "kubeadm", "-kubeadm")
 
     async def _ask_trust(self, unknown: HostKeyUnknown) -> bool:
         return await self.app.push_screen_wait(TrustHostKeyScreen(unknown.host, unknown.fingerprint))
@@ -273,6 +307,7 @@ class WizardScreen(Screen[None]):
             self.applying = False
             await ssh.close()
             self.ssh = None
+        self.post_message(self.Applied())
         results = {plan.title: result for plan, result in outcomes}
         for title, row in rows.items():
             row.finish(results.get(title))

@@ -60,9 +60,19 @@ def test_dashboard_snapshot(snap_compare, lab_config, size):
 
 
 @pytest.fixture(scope="module")
-def fresh_config(tmp_path_factory) -> Config:
+def fresh_lab_config(tmp_path_factory) -> Config:
     with LabThread(tmp_path_factory.mktemp("snap-fresh"), "fresh") as config:
         yield config
+
+
+@pytest.fixture
+def fresh_config(fresh_lab_config, monkeypatch) -> Config:
+    """The fresh lab's config, its kubeconfig relative to the working directory: the screen names
+    it (the header's "no kubeconfig", the plan's merge step), and must not show a pytest temp dir."""
+    kubeconfig = Path(fresh_lab_config.cluster.kubeconfig)
+    monkeypatch.chdir(kubeconfig.parent.parent)
+    return replace(fresh_lab_config, path=None, cluster=replace(
+        fresh_lab_config.cluster, kubeconfig=str(kubeconfig.relative_to(kubeconfig.parent.parent))))
 
 
 def wizard(key: str, *, plan: bool):
@@ -88,14 +98,8 @@ def test_bootstrap_wizard_form_snapshot(snap_compare, fresh_config):
                         run_before=wizard("b", plan=False))
 
 
-def test_bootstrap_wizard_plan_snapshot(snap_compare, fresh_config, monkeypatch):
-    # The plan names the kubeconfig it merges into: relative to the working directory, the path
-    # on screen holds no pytest temp dir.
-    kubeconfig = Path(fresh_config.cluster.kubeconfig)
-    monkeypatch.chdir(kubeconfig.parent.parent)
-    config = replace(fresh_config, path=None, cluster=replace(
-        fresh_config.cluster, kubeconfig=str(kubeconfig.relative_to(kubeconfig.parent.parent))))
-    assert snap_compare(HomelabApp(config, clock=lambda: None), terminal_size=(120, 36),
+def test_bootstrap_wizard_plan_snapshot(snap_compare, fresh_config):
+    assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
                         run_before=wizard("b", plan=True))
 
 

@@ -8,7 +8,7 @@ import secrets
 import pytest
 from textual.app import App
 from textual.command import CommandList, CommandPalette
-from textual.widgets import Input, Label, Log, Static, TabPane
+from textual.widgets import Input, Label, Log, Select, Static, TabPane
 
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab
@@ -83,6 +83,31 @@ async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
         await pilot.press("escape")
         await until(pilot, lambda: all(str(row[1]) == "Ready"
                                        for row in map(app.table("nodes").get_row, app.table("nodes").rows)))
+
+
+async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_path):
+    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await open_wizard(pilot, "b")
+        wizard = app.screen
+        while not isinstance(app.focused, Input) or app.focused.id != "tls-san":
+            await pilot.press("tab")
+        await pilot.press(*"pi.example.org", "tab", *"latest", "tab", *"--node-taint=edge=true:NoSchedule",
+                          "tab", "space", "tab", "space")  # both components disabled
+        await pilot.press("f2")
+        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        assert ('INSTALL_K3S_EXEC="server --cluster-cidr=10.42.0.0/16 --service-cidr=10.43.0.0/16 '
+                '--tls-san=pi.example.org --disable=traefik --disable=servicelb --node-taint=edge=true:NoSchedule" '
+                'INSTALL_K3S_CHANNEL=latest sh -') in plan_shown(app).replace("\n", " ")
+
+        # kubeadm has no k3s release or components to disable: those rows go, and its rules apply
+        assert all(row.display for row in wizard.query(".k3s-only"))
+        wizard.query_one("#distribution", Select).focus()
+        await pilot.press("enter", "down", "enter")
+        await until(pilot, lambda: not any(row.display for row in wizard.query(".k3s-only")))
+        await pilot.press("f2")
+        await until(pilot, lambda: "pod_cidr:" in str(wizard.query_one("#error", Static).render()), timeout=20)
+        assert "the flannel manifest routes 10.244.0.0/16" in str(wizard.query_one("#error", Static).render())
 
 
 async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_lab, tmp_path):
