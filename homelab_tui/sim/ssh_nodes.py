@@ -444,13 +444,14 @@ class _Sink:
         self._buffer: list[str] = []
 
     async def emit(self, text: str) -> None:
-        for line in text.splitlines(keepends=True):
-            if self._write is None:
-                self._buffer.append(line)
-            else:
+        if self._write is None:
+            self._buffer.append(text)
+        elif not self._delay:
+            self._write(text)
+        else:
+            for line in text.splitlines(keepends=True):
                 self._write(line)
-                if self._delay:
-                    await asyncio.sleep(self._delay)
+                await asyncio.sleep(self._delay)
 
     async def line(self, text: str = "") -> None:
         await self.emit(text + "\n")
@@ -461,6 +462,46 @@ class _Sink:
 
 def _discard() -> _Sink:
     return _Sink(lambda _text: None)
+
+
+class _ChannelOutput:
+    """A served command's stdout and stderr on its SSH channel, in the order written. What the
+    command writes without pausing (one turn of the event loop) goes out together, as sshd
+    forwards whatever the command's pipes hold when it reads them, rather than as one SSH packet
+    per line (which would cost the client and the sim CPU a real node never asks for). A command
+    that pauses between lines (paced output, the install's progress) still streams them."""
+
+    def __init__(self, process: asyncssh.SSHServerProcess) -> None:
+        self._process = process
+        self._pending: list[tuple[bool, list[str]]] = []  # (stderr?, texts), in the order written
+        self._scheduled = False
+
+    def writer(self, stderr: bool = False) -> Callable[[str], None]:
+        def write(text: str) -> None:
+            if self._pending and self._pending[-1][0] == stderr:
+                self._pending[-1][1].append(text)
+            else:
+                self._pending.append((stderr, [text]))
+            if not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush_soon)
+
+        return write
+
+    def flush(self) -> None:
+        """Send what is pending now (before the exit status, which must follow it)."""
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        for stderr, texts in pending:
+            (self._process.stderr if stderr else self._process.stdout).write("".join(texts))
+
+    def _flush_soon(self) -> None:
+        if not self._scheduled:  # flushed already
+            return
+        try:
+            self.flush()
+        except (asyncssh.Error, BrokenPipeError, ConnectionError):
+            pass  # the channel is gone (a reboot, the client left); the command ends unheard
 
 
 @dataclass
@@ -1975,29 +2016,37 @@ class SshNodeSim:
         return {"HOME": home, "USER": user, "LOGNAME": user, "PATH": ":".join(_PATH_DIRS), "SHELL": "/bin/bash"}
 
     async def _serve_process(self, process: asyncssh.SSHServerProcess) -> None:
-        out = _Sink(process.stdout.write, self.line_delay)
-        err = _Sink(process.stderr.write, self.line_delay)
+        output = _ChannelOutput(process)
+        out = _Sink(output.writer(), self.line_delay)
+        err = _Sink(output.writer(stderr=True), self.line_delay)
         proc = _Proc(False, self._login_env(False), _Input(reader=process.stdin), out, err)
         try:
             if process.command is None:
-                status = await self._interactive(process, proc)
+                status = await self._interactive(output, process, proc)
             else:
                 status = await self.shell.run_line(process.command, proc)
         except (asyncssh.Error, BrokenPipeError, ConnectionError):
             return
         except Exception:  # a bug in the interpreter must not kill the server: report it like a crash
             log.exception("%s: the simulated shell crashed on `%s ...`", self.state.name, " ".join(process.command.split()[:1]))
-            process.stderr.write("sh: internal error in the simulated shell\n")
+            output.writer(stderr=True)("sh: internal error in the simulated shell\n")
             status = 70
-        if not self.rebooting:
-            process.exit(status)
+        if self.rebooting:
+            return
+        try:
+            output.flush()  # what the command wrote, then its exit status
+        except (asyncssh.Error, BrokenPipeError, ConnectionError):
+            return
+        process.exit(status)
 
-    async def _interactive(self, process: asyncssh.SSHServerProcess, proc: _Proc) -> int:
+    async def _interactive(self, output: _ChannelOutput, process: asyncssh.SSHServerProcess,
+                           proc: _Proc) -> int:
         """A minimal login shell: one command per line, `exit` to leave."""
         status = 0
-        process.stdout.write(f"Welcome to {_os_pretty_name(self.state.os_release)} (GNU/Linux {self.state.kernel} {self.state.arch})\n\n")
+        write = output.writer()
+        write(f"Welcome to {_os_pretty_name(self.state.os_release)} (GNU/Linux {self.state.kernel} {self.state.arch})\n\n")
         while not self.rebooting:
-            process.stdout.write(f"{self.state.user}@{self.state.hostname}:~$ ")
+            write(f"{self.state.user}@{self.state.hostname}:~$ ")
             line = await process.stdin.readline()
             if not line or line.strip() in ("exit", "logout"):
                 break
