@@ -74,6 +74,8 @@ def _add_twins(commands: argparse._SubParsersAction) -> None:
     k3s_release.add_argument("--k3s-version", default="", metavar="VERSION", help="e.g. v1.31.4+k3s1")
     k3s_release.add_argument("--k3s-channel", default="", metavar="CHANNEL",
                              help="stable (the install script's default), latest, or a minor such as v1.31")
+    bootstrap.add_argument("--kubernetes-version", default="", metavar="MINOR",
+                           help="kubeadm: the pkgs.k8s.io minor version to install, e.g. v1.30 (the default)")
     bootstrap.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
                            help="passed on to k3s server or kubeadm init, e.g. --extra-arg=--write-kubeconfig-mode=600")
     join = commands.add_parser("join", parents=[common], help="join worker nodes to the cluster")

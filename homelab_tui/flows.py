@@ -65,7 +65,7 @@ def api_host(node: NodeConfig) -> str:
 async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distribution: str | None = None,
                          pod_cidr: str | None = None, service_cidr: str | None = None,
                          tls_sans: tuple[str, ...] = (), disable: tuple[str, ...] = (), k3s_version: str = "",
-                         k3s_channel: str = "", extra_args: tuple[str, ...] = (),
+                         k3s_channel: str = "", kubernetes_version: str = "", extra_args: tuple[str, ...] = (),
                          note: Callable[[str], None] = lambda text: None) -> Staged:
     """The bootstrap plan for `node`; unset answers come from the config. PlanError names a bad answer."""
     server = config_node(config, node)
@@ -76,7 +76,7 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
         service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
         tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, k3s_channel=k3s_channel,
-        extra_args=extra_args,
+        kubernetes_version=kubernetes_version, extra_args=extra_args,
         lan_cidrs=await _router_networks(config, note), api_host=api_host(server))
     check_answers(answers)  # bad answers fail before anything is contacted
     merged_host, entries = merged_context(answers.kubeconfig, cluster.name)

@@ -10,7 +10,7 @@ import yaml
 
 from .clients.ssh import SshSession
 from .models import CommandResult
-from .plans.nodes import CMDLINE_PATH, NodeFacts
+from .plans.nodes import CMDLINE_PATH, KUBERNETES_SOURCES, NodeFacts
 
 FACT_COMMANDS = {
     "arch": "uname -m",
@@ -27,6 +27,9 @@ FACT_COMMANDS = {
     "admin.conf": "test -f /etc/kubernetes/admin.conf",
     "kubelet.conf": "test -f /etc/kubernetes/kubelet.conf",
     "port": "ss -Hltn 'sport = :6443'",
+    "forwarding": "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables",
+    "kubernetes.list": f"cat {KUBERNETES_SOURCES}",
+    "containerd": "grep -q 'SystemdCgroup = true' /etc/containerd/config.toml",
 }
 
 
@@ -34,7 +37,7 @@ OK, FAILED = "@@homelab-tui-ok@@", "@@homelab-tui-failed@@"
 
 
 def facts_script() -> str:
-    """Every fact command in one shell line (one SSH channel, not fourteen: it counts when ten
+    """Every fact command in one shell line (one SSH channel, not one per fact: it counts when ten
     nodes are read at once), each followed by a marker saying whether it succeeded."""
     return "; ".join(f"{command} && echo {OK} || echo {FAILED}" for command in FACT_COMMANDS.values())
 
@@ -88,6 +91,9 @@ def parse_node_facts(results: dict[str, CommandResult]) -> NodeFacts:
         kubeadm_installed=results["kubeadm"].ok,
         kubeadm_role=kubeadm_role,
         port_6443_busy=bool(out("port").strip()),
+        bridged_forwarding=out("forwarding").split() == ["1", "1"],
+        kubernetes_sources=out("kubernetes.list"),
+        containerd_systemd_cgroup=results["containerd"].ok,
     )
 
 

@@ -33,7 +33,8 @@ async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO | 
         staged = await bootstrap_flow(
             config, ssh, node=args.node, distribution=args.distribution, pod_cidr=args.pod_cidr,
             service_cidr=args.service_cidr, tls_sans=tuple(args.tls_san), disable=tuple(args.disable),
-            k3s_version=args.k3s_version, k3s_channel=args.k3s_channel, extra_args=tuple(args.extra_arg),
+            k3s_version=args.k3s_version, k3s_channel=args.k3s_channel,
+            kubernetes_version=args.kubernetes_version, extra_args=tuple(args.extra_arg),
             note=lambda text: print(f"note: {text}", file=out))
         return await _show_and_apply(staged, config, args, ssh, out)
     finally:

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, replace
 
 from . import FetchKubeconfig, Plan, PlanError, Step, Target, WaitNodeReady
-from .nodes import (FLANNEL_MANIFEST_URL, FLANNEL_POD_CIDR, NodeFacts, NodeSpec, fix_ups, k3s_install_steps,
-                    run_step)
+from .nodes import (FLANNEL_MANIFEST_URL, FLANNEL_POD_CIDR, KUBERNETES_MINOR, NodeFacts, NodeSpec, fix_ups,
+                    k3s_install_steps, kubeadm_prerequisites, run_step)
 
 K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 KUBEADM_ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -32,6 +32,7 @@ class BootstrapAnswers:
     extra_args: tuple[str, ...] = ()
     k3s_version: str = ""  # e.g. v1.31.4+k3s1; or a channel
     k3s_channel: str = ""  # stable, latest
+    kubernetes_version: str = ""  # kubeadm: the minor version to install, e.g. v1.30
     lan_cidrs: tuple[str, ...] = ()  # the router's networks, when one is configured
     api_host: str = ""  # where this machine reaches the API (defaults to the node's address)
 
@@ -46,6 +47,7 @@ class BootstrapFacts:
 
 _K3S_VERSION = re.compile(r"v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+")
 _K3S_CHANNEL = re.compile(r"stable|latest|testing|v\d+\.\d+")
+_KUBERNETES_MINOR = re.compile(r"v\d+\.\d+")
 
 
 def k3s_release(text: str) -> tuple[str, str]:
@@ -64,9 +66,15 @@ def check_answers(answers: BootstrapAnswers) -> None:
         for name in ("k3s_version", "k3s_channel", "disable"):
             if getattr(answers, name):
                 raise PlanError(name, f"is a k3s option; kubeadm has no use for it (got {getattr(answers, name)!r})")
+        if answers.kubernetes_version and not _KUBERNETES_MINOR.fullmatch(answers.kubernetes_version):
+            raise PlanError("kubernetes_version", "expected a minor version such as v1.30, "
+                                                  f"got {answers.kubernetes_version!r}")
         if answers.pod_cidr != FLANNEL_POD_CIDR:
             raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
                                         f"(got {answers.pod_cidr})")
+    elif answers.kubernetes_version:
+        raise PlanError("kubernetes_version", "is a kubeadm option; k3s takes k3s_version or k3s_channel "
+                                              f"(got {answers.kubernetes_version!r})")
     if answers.k3s_version and not _K3S_VERSION.fullmatch(answers.k3s_version):
         raise PlanError("k3s_version", f"expected a k3s release such as v1.31.4+k3s1, got {answers.k3s_version!r}")
     if answers.k3s_channel and not _K3S_CHANNEL.fullmatch(answers.k3s_channel):
@@ -159,9 +167,7 @@ def _kubeadm_init(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
     init += [f"--apiserver-cert-extra-sans={','.join(answers.tls_sans)}"] if answers.tls_sans else []
     init += list(answers.extra_args)
     return [
-        run_step(node, f"Install containerd, kubelet, kubeadm and kubectl on {node.name}",
-                 "apt-get install -y containerd kubelet kubeadm kubectl",
-                 noop_reason="kubeadm is installed" if facts.kubeadm_installed else ""),
+        *kubeadm_prerequisites(node, facts, answers.kubernetes_version or KUBERNETES_MINOR, done_reason=initialised),
         run_step(node, f"Initialise the control plane on {node.name}", " ".join(init), noop_reason=initialised),
         run_step(node, "Install the flannel pod network",
                  f"KUBECONFIG={KUBEADM_ADMIN_CONF} kubectl apply -f {FLANNEL_MANIFEST_URL}", noop_reason=initialised),

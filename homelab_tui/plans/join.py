@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from . import CaptureSecret, Plan, PlanError, Run, Step, Target, WaitNodeReady, secret_ref, secret_variable
-from .nodes import NodeFacts, NodeSpec, fix_ups, k3s_install_steps, run_step, sudo_rendering
+from .nodes import (NodeFacts, NodeSpec, fix_ups, k3s_install_steps, kubeadm_prerequisites, kubernetes_minor,
+                    sudo_rendering)
 
 K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/node-token"
 K3S_TOKEN = "k3s-token"
@@ -28,7 +29,7 @@ class JoinAnswers:
 class JoinFacts:
     nodes: dict[str, NodeFacts]  # by config node name
     in_cluster: frozenset[str] = frozenset()  # Kubernetes node names the API already has (Ready or not)
-    server_version: str = ""  # the server's kubelet version in the API, e.g. v1.31.4+k3s1
+    server_version: str = ""  # the server's kubelet version in the API (v1.31.4+k3s1, v1.30.4): agents match it
 
 
 def join_plans(answers: JoinAnswers, facts: JoinFacts) -> tuple[Plan, dict[str, Plan]]:
@@ -79,9 +80,7 @@ def _join_node(answers: JoinAnswers, node: NodeSpec, facts: JoinFacts) -> Plan:
         install = k3s_install_steps(node, answers.install_script, env, "k3s-agent", installed_reason=reason)
     else:
         install = [
-            run_step(node, f"Install containerd, kubelet, kubeadm and kubectl on {node.name}",
-                     "apt-get install -y containerd kubelet kubeadm kubectl",
-                     noop_reason=reason or ("kubeadm is installed" if node_facts.kubeadm_installed else "")),
+            *kubeadm_prerequisites(node, node_facts, kubernetes_minor(facts.server_version), done_reason=reason),
             Step(Target.SSH, node.name, f"Join {node.name} to the cluster", sudo_rendering(secret_ref(KUBEADM_JOIN)),
                  Run(secret_ref(KUBEADM_JOIN), sudo=True), noop_reason=reason),
         ]

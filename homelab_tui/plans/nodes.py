@@ -16,6 +16,9 @@ FLANNEL_MANIFEST_URL = "https://github.com/flannel-io/flannel/releases/latest/do
 FLANNEL_POD_CIDR = "10.244.0.0/16"  # what the flannel manifest routes unless it is edited
 # Relative: the login user's home. A fixed path in /tmp, run as root, could be planted by any user.
 REMOTE_INSTALL_SCRIPT = "k3s-install.sh"
+KUBERNETES_MINOR = "v1.30"  # the pkgs.k8s.io repository kubeadm installs from when nothing says otherwise
+KUBERNETES_KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
+KUBERNETES_SOURCES = "/etc/apt/sources.list.d/kubernetes.list"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,9 @@ class NodeFacts:
     kubeadm_installed: bool = False  # the kubeadm binary
     kubeadm_role: str = ""  # "server" (admin.conf) or "agent" (kubelet.conf) when kubeadm set it up
     port_6443_busy: bool = False
+    bridged_forwarding: bool = False  # net.ipv4.ip_forward and net.bridge.bridge-nf-call-iptables are 1
+    kubernetes_sources: str = ""  # /etc/apt/sources.list.d/kubernetes.list
+    containerd_systemd_cgroup: bool = False  # /etc/containerd/config.toml sets SystemdCgroup = true
 
     @property
     def cgroup_in_cmdline(self) -> bool:
@@ -132,3 +138,42 @@ def k3s_install_steps(node: NodeSpec, install_script: str, env: list[tuple[str, 
     steps.append(run_step(node, f"Check that {service} is running on {node.name}", f"systemctl is-active {service}",
                           sudo=False, noop_reason=installed_reason))
     return steps
+
+
+def kubernetes_minor(version: str) -> str:
+    """v1.30 from v1.30.4 (or v1.30.4+k3s1); the default for anything else."""
+    match = re.match(r"(v\d+\.\d+)\.", version)
+    return match.group(1) if match else KUBERNETES_MINOR
+
+
+def kubeadm_prerequisites(node: NodeSpec, facts: NodeFacts, minor: str, *, done_reason: str) -> list[Step]:
+    """What a node needs before `kubeadm init` or `join`, as the kubeadm install guide has it: the
+    kernel forwarding bridged pod traffic, the pkgs.k8s.io repository of the cluster's minor
+    version (Debian and Ubuntu have no kubeadm), the packages held at that version, and containerd
+    on the systemd cgroup driver that kubelet uses."""
+    repository = f"https://pkgs.k8s.io/core:/stable:/{minor}/deb/"
+
+    def noop(reason: str, done: bool) -> str:
+        return done_reason or (reason if done else "")
+
+    return [
+        run_step(node, f"Let {node.name} forward bridged pod traffic (overlay, br_netfilter, ip_forward)",
+                 'printf "overlay\\nbr_netfilter\\n" > /etc/modules-load.d/k8s.conf && modprobe overlay && '
+                 'modprobe br_netfilter && printf "net.bridge.bridge-nf-call-iptables = 1\\n'
+                 'net.bridge.bridge-nf-call-ip6tables = 1\\nnet.ipv4.ip_forward = 1\\n" > /etc/sysctl.d/k8s.conf '
+                 "&& sysctl --system",
+                 noop_reason=noop("the kernel forwards bridged traffic", facts.bridged_forwarding)),
+        run_step(node, f"Add the Kubernetes {minor} package repository (pkgs.k8s.io) to {node.name}",
+                 f"mkdir -p -m 755 /etc/apt/keyrings && curl -fsSL {repository}Release.key | gpg --dearmor --yes "
+                 f'-o {KUBERNETES_KEYRING} && echo "deb [signed-by={KUBERNETES_KEYRING}] {repository} /" > '
+                 f"{KUBERNETES_SOURCES} && apt-get update",
+                 noop_reason=noop("the repository is there", repository in facts.kubernetes_sources
+                                  or facts.kubeadm_installed)),
+        run_step(node, f"Install containerd, kubelet, kubeadm and kubectl on {node.name}, and hold their versions",
+                 "apt-get install -y containerd kubelet kubeadm kubectl && apt-mark hold kubelet kubeadm kubectl",
+                 noop_reason=noop("kubeadm is installed", facts.kubeadm_installed)),
+        run_step(node, f"Put containerd on {node.name} on the systemd cgroup driver",
+                 'mkdir -p /etc/containerd && containerd config default | sed "s/SystemdCgroup = false/'
+                 'SystemdCgroup = true/" > /etc/containerd/config.toml && systemctl restart containerd',
+                 noop_reason=noop("containerd uses it", facts.containerd_systemd_cgroup)),
+    ]

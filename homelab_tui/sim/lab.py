@@ -255,7 +255,8 @@ class Lab:
     def _join(self, node: SimNodeState, roles: tuple[str, ...], *, ready: bool) -> None:
         name = node.hostname
         if self.kube.get("Node", None, name) is None:
-            self.kube.add_node(name, node.address, arch=_kube_arch(node.arch), roles=roles, ready=False)
+            version = {"kubelet_version": node.kubelet_version} if node.kubelet_version else {}
+            self.kube.add_node(name, node.address, arch=_kube_arch(node.arch), roles=roles, ready=False, **version)
         if ready:
             self._later(self.kube.set_node_ready, name, True)
 

@@ -20,10 +20,10 @@ Canonical commands: the plan builders should use exactly these; the sim understa
     /etc/hosts line   grep -qxF '192.168.40.103 node1.kube.local' /etc/hosts
                         || echo '192.168.40.103 node1.kube.local' | sudo tee -a /etc/hosts >/dev/null
     memory cgroup     grep -qw cgroup_memory=1 /boot/firmware/cmdline.txt
-                        || sudo sed -i '$ s/$/ cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory/'
+                        || sudo sed -i "$ s/$/ cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory/"
                            /boot/firmware/cmdline.txt
                       then `sudo reboot`; `/proc/cgroups` follows the cmdline of the running boot.
-    swap (kubeadm)    sudo swapoff -a && sudo sed -i -E '/^[^#].*\\sswap\\s/ s/^/#/' /etc/fstab
+    swap (kubeadm)    sudo swapoff -a && sudo sed -i -E "/^[^#].*\\sswap\\s/ s/^/#/" /etc/fstab
     port check        ss -Hltn 'sport = :6443'           (prints nothing when the port is free)
     k3s server        curl -sfL https://get.k3s.io | INSTALL_K3S_EXEC="server --cluster-cidr=10.42.0.0/16
                         --service-cidr=10.43.0.0/16" sh -            (run as root: `sudo sh -c '...'`)
@@ -32,7 +32,10 @@ Canonical commands: the plan builders should use exactly these; the sim understa
     air-gapped        upload the script (SFTP, to /tmp), then `INSTALL_K3S_EXEC=... sh /tmp/k3s-install.sh`;
                       with INSTALL_K3S_SKIP_DOWNLOAD=true the binary must already be at /usr/local/bin/k3s.
     service state     systemctl is-active k3s   (or k3s-agent, kubelet)
-    kubeadm packages  sudo apt-get install -y containerd kubelet kubeadm kubectl
+    kubeadm prereqs   plans.nodes.kubeadm_prerequisites: modprobe overlay/br_netfilter and `sysctl --system`
+                        (kubeadm's preflight wants ip_forward = 1); the pkgs.k8s.io key (`curl | gpg --dearmor`)
+                        and source, `apt-get update` (Ubuntu alone has no kubeadm); `apt-get install -y
+                        containerd kubelet kubeadm kubectl`; `containerd config default | sed ... > config.toml`
     kubeadm           sudo kubeadm init --pod-network-cidr=10.244.0.0/16
                       sudo kubeadm token create --print-join-command   (on the master)
                       sudo kubeadm join 192.168.40.102:6443 --token ... --discovery-token-ca-cert-hash sha256:...
@@ -65,10 +68,10 @@ import asyncssh
 import yaml
 
 from homelab_tui.files import atomic_write
+from homelab_tui.sim.kube_api import K3S_VERSION  # one release for the nodes and the API
 
 log = logging.getLogger(__name__)
 
-K3S_VERSION = "v1.30.4+k3s1"
 K3S_COMMIT = "98262b5d"
 KUBE_VERSION = "v1.30.4"
 K3S_INSTALL_URL = "https://get.k3s.io"
@@ -142,9 +145,28 @@ _INSTALLER_MARKER = "INSTALL_K3S_"
 _PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 # Tools that exist only once something installed them (a file in one of _PATH_DIRS).
 _INSTALLED_TOOLS = frozenset(
-    {"k3s", "kubectl", "kubeadm", "kubelet", "crictl", "k3s-uninstall.sh", "k3s-agent-uninstall.sh", "k3s-killall.sh"}
+    {"k3s", "kubectl", "kubeadm", "kubelet", "crictl", "k3s-uninstall.sh", "k3s-agent-uninstall.sh", "k3s-killall.sh",
+     "containerd"}
 )
 _CONTAINER_RUNTIMES = frozenset({"containerd", "containerd.io", "docker.io", "docker-ce", "cri-o"})
+_KUBERNETES_PACKAGES = frozenset({"kubeadm", "kubectl", "kubelet", "kubernetes-cni", "cri-tools"})  # pkgs.k8s.io only
+_KUBERNETES_REPOSITORY = re.compile(r"https://pkgs\.k8s\.io/core:/stable:/(v\d+\.\d+)/deb/")
+KERNEL_DEFAULTS = {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"}
+KERNEL_MODULES = frozenset({"overlay", "br_netfilter", "ip_tables", "iptable_nat", "nf_conntrack", "vxlan"})
+PGP_PUBLIC_KEY = ("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBGMHoXcBCADukGOEQyleViOgtkMVa7hKifP6POCTh+98xNW4TfHK/nBJN2sm\n"
+                  "=7Ncf\n-----END PGP PUBLIC KEY BLOCK-----\n")
+CONTAINERD_DEFAULT_CONFIG = """version = 2
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.8"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          SystemdCgroup = false
+"""
 _ROOT_ONLY = 0o600
 _SIM_BINARY = "\x7fELF (simulated binary)\n"
 
@@ -182,6 +204,10 @@ class SimNodeState:
     internet: bool = True  # False: curl/apt fail, as in an air-gapped lab
     applied_manifests: set[str] = field(default_factory=set)
     boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    modules: set[str] = field(default_factory=set)  # loaded kernel modules beyond the image's own
+    sysctls: dict[str, str] = field(default_factory=dict)  # set since boot (sysctl --system)
+    package_lists: set[str] = field(default_factory=set)  # extra apt repositories fetched by `apt-get update`
+    kubelet_version: str = ""  # what the node registers with: the k3s release or the kubelet package installed
 
     def __post_init__(self) -> None:
         self.files.setdefault("/etc/hosts", UBUNTU_HOSTS)
@@ -231,11 +257,38 @@ class SimNodeState:
         )
 
     def boot(self) -> None:
-        """Apply what a reboot applies: the new kernel cmdline, fstab swap, enabled services."""
+        """Apply what a reboot applies: the new kernel cmdline, fstab swap, enabled services, the
+        modules in /etc/modules-load.d and the settings in /etc/sysctl.d."""
         self.booted_cmdline = self.files.get(CMDLINE_PATH, "")
         self.swap_on = self.swap_in_fstab
         self.services = set(self.enabled_services)
         self.boot_id = str(uuid.uuid4())
+        self.modules = {line.strip() for path, text in self.files.items() if path.startswith("/etc/modules-load.d/")
+                        for line in text.splitlines() if line.strip() and not line.startswith("#")}
+        self.sysctls = {}
+        self.apply_sysctl_files()
+
+    def sysctl(self, key: str) -> str | None:
+        """A kernel setting, None where the kernel has no such key (the bridge ones need br_netfilter)."""
+        if key.startswith("net.bridge."):
+            return self.sysctls.get(key, "1") if "br_netfilter" in self.modules else None
+        return self.sysctls.get(key, KERNEL_DEFAULTS.get(key))
+
+    def apply_sysctl_files(self) -> list[str]:
+        """`sysctl --system`: /etc/sysctl.d/*.conf in order, then /etc/sysctl.conf; the errors."""
+        errors = []
+        for path in sorted(p for p in self.files if p.startswith("/etc/sysctl.d/") and p.endswith(".conf")) + [
+                "/etc/sysctl.conf"]:
+            for line in self.files.get(path, "").splitlines():
+                key, equals, value = line.partition("=")
+                if not equals or line.lstrip().startswith(("#", ";")):
+                    continue
+                key = key.strip()
+                if self.sysctl(key) is None:
+                    errors.append(f"sysctl: cannot stat /proc/sys/{key.replace('.', '/')}: No such file or directory")
+                else:
+                    self.sysctls[key] = value.strip()
+        return errors
 
     def _virtual(self, path: str) -> str | None:
         if path == "/proc/cgroups":
@@ -252,6 +305,9 @@ class SimNodeState:
             return self.booted_cmdline
         if path == "/proc/sys/kernel/random/boot_id":
             return self.boot_id + "\n"
+        if path.startswith("/proc/sys/net/"):
+            value = self.sysctl(path.removeprefix("/proc/sys/").replace("/", "."))
+            return None if value is None else value + "\n"
         if path == "/etc/hostname":
             return self.hostname + "\n"
         return None
@@ -1314,6 +1370,8 @@ class NodeShell:
             return 6
         if host == "get.k3s.io":
             body = K3S_INSTALL_SCRIPT
+        elif _KUBERNETES_REPOSITORY.match(url) and url.endswith("/Release.key"):
+            body = PGP_PUBLIC_KEY
         else:
             if not quiet:
                 await proc.err.line("curl: (22) The requested URL returned error: 404")
@@ -1327,6 +1385,64 @@ class NodeShell:
                 return 23
         else:
             await proc.out.emit(body)
+        return 0
+
+    async def _cmd_gpg(self, args: list[str], proc: _Proc) -> int:
+        flags, values, _operands = _parse_flags(args, with_value=("-o", "--output"))
+        target = values.get("-o") or values.get("--output")
+        if "--dearmor" not in flags or not target:
+            await proc.err.line("the simulated gpg only does `gpg --dearmor -o FILE` (stdin to FILE)")
+            return 2
+        if "BEGIN PGP PUBLIC KEY BLOCK" not in await proc.stdin.read():
+            await proc.err.line("gpg: no valid OpenPGP data found.")
+            return 2
+        if self.state.exists(target) and "--yes" not in flags:
+            await proc.err.line(f"gpg: cannot open '/dev/tty': No such device or address (File '{target}' exists.)")
+            return 2
+        try:
+            self.state.write(target, "\x99\x01\r (simulated OpenPGP keyring)\n", root=proc.root)
+        except FsError as exc:
+            await proc.err.line(f"gpg: can't create '{target}': {exc}")
+            return 2
+        return 0
+
+    # -- kernel
+
+    async def _cmd_modprobe(self, args: list[str], proc: _Proc) -> int:
+        _flags, _values, names = _parse_flags(args)
+        for name in names:
+            if name not in KERNEL_MODULES:
+                await proc.err.line(f"modprobe: FATAL: Module {name} not found in directory /lib/modules/{self.state.kernel}")
+                return 1
+            if not await self._need_root(proc, f"modprobe: ERROR: could not insert '{name}': Operation not permitted"):
+                return 1
+            self.state.modules.add(name)
+        return 0
+
+    async def _cmd_sysctl(self, args: list[str], proc: _Proc) -> int:
+        flags, _values, keys = _parse_flags(args)
+        if "--system" in flags:
+            if not await self._need_root(proc, "sysctl: permission denied on key \"net.ipv4.ip_forward\""):
+                return 1
+            for path in sorted(p for p in self.state.files if p.startswith("/etc/sysctl.d/")):
+                await proc.out.line(f"* Applying {path} ...")
+            errors = self.state.apply_sysctl_files()
+            for key, value in sorted(self.state.sysctls.items()):
+                await proc.out.line(f"{key} = {value}")
+            for error in errors:
+                await proc.err.line(error)
+            return 1 if errors else 0
+        for key in keys:
+            key, assigning, new_value = key.partition("=")
+            value = self.state.sysctl(key)
+            if assigning and value is not None:
+                if not await self._need_root(proc, f'sysctl: permission denied on key "{key}"'):
+                    return 1
+                self.state.sysctls[key] = value = new_value
+            if value is None:
+                await proc.err.line(f"sysctl: cannot stat /proc/sys/{key.replace('.', '/')}: No such file or directory")
+                return 255
+            await proc.out.line(value if "-n" in flags else f"{key} = {value}")
         return 0
 
     # -- services and power
@@ -1411,11 +1527,13 @@ class NodeShell:
                                 "Temporary failure resolving 'ports.ubuntu.com'")
             return 100
         if verb == "update":
-            for number, suite in enumerate(("noble", "noble-updates", "noble-backports", "noble-security"), 1):
-                await proc.out.line(f"Hit:{number} http://ports.ubuntu.com/ubuntu-ports {suite} InRelease")
-            await proc.out.line("Reading package lists...")
-            return 0
+            return await self._apt_update(proc)
         await proc.out.line("Reading package lists...\nBuilding dependency tree...\nReading state information...")
+        kubernetes = next(iter(sorted(self.state.package_lists)), None)
+        for package in packages:
+            if package in _KUBERNETES_PACKAGES and kubernetes is None and package not in self.state.packages:
+                await proc.err.line(f"E: Unable to locate package {package}")
+                return 100
         new = sorted(set(packages) - self.state.packages)
         if new:
             await proc.out.line("The following NEW packages will be installed:\n  " + " ".join(new))
@@ -1424,15 +1542,48 @@ class NodeShell:
             await proc.out.line("Do you want to continue? [Y/n] Abort.")
             return 1
         for package in new:
-            await proc.out.line(f"Setting up {package} ({KUBE_VERSION[1:]}-1.1) ...")
+            version = f"{kubernetes[1:]}.4-1.1" if package in _KUBERNETES_PACKAGES and kubernetes else "1.7.12-0ubuntu4"
+            await proc.out.line(f"Setting up {package} ({version}) ...")
             self.state.packages.add(package)
             if package in ("kubeadm", "kubectl", "kubelet"):
                 self.state.install_file(f"/usr/bin/{package}", _SIM_BINARY, 0o755)
+            if package == "kubelet":
+                self.state.kubelet_version = "v" + version.split("-")[0]
             if package in _CONTAINER_RUNTIMES:
+                self.state.install_file("/usr/bin/containerd", _SIM_BINARY, 0o755)
                 self.state.services.add("containerd")
                 self.state.enabled_services.add("containerd")
             if package == "kubelet":
                 self.state.enabled_services.add("kubelet")
+        return 0
+
+    async def _apt_update(self, proc: _Proc) -> int:
+        """Ubuntu's suites, and pkgs.k8s.io when a source names it and its keyring is there."""
+        for number, suite in enumerate(("noble", "noble-updates", "noble-backports", "noble-security"), 1):
+            await proc.out.line(f"Hit:{number} http://ports.ubuntu.com/ubuntu-ports {suite} InRelease")
+        for path, text in sorted(self.state.files.items()):
+            if not path.startswith("/etc/apt/sources.list.d/"):
+                continue
+            for line in text.splitlines():
+                found = _KUBERNETES_REPOSITORY.search(line)
+                if not found:
+                    continue
+                keyring = re.search(r"signed-by=([^\]\s]+)", line)
+                if keyring is None or not self.state.exists(keyring.group(1)):
+                    await proc.err.line(f"W: GPG error: {found.group(0)}  InRelease: The following signatures couldn't "
+                                        "be verified because the public key is not available: NO_PUBKEY 234654DA9A296436")
+                    await proc.err.line(f"E: The repository '{found.group(0)}  InRelease' is not signed.")
+                    return 100
+                await proc.out.line(f"Get:5 {found.group(0)}  InRelease [1,186 B]")
+                self.state.package_lists.add(found.group(1))
+        await proc.out.line("Reading package lists...")
+        return 0
+
+    async def _cmd_containerd(self, args: list[str], proc: _Proc) -> int:
+        if args[:2] != ["config", "default"]:
+            await proc.err.line("the simulated containerd only prints `containerd config default`")
+            return 1
+        await proc.out.emit(CONTAINERD_DEFAULT_CONFIG)
         return 0
 
     async def _cmd_apt_mark(self, args: list[str], proc: _Proc) -> int:
@@ -1446,7 +1597,7 @@ class NodeShell:
 
     async def _cmd_k3s(self, args: list[str], proc: _Proc) -> int:
         if args[:1] in (["--version"], ["-v"], ["version"]):
-            await proc.out.line(f"k3s version {K3S_VERSION} ({K3S_COMMIT})")
+            await proc.out.line(f"k3s version {self.state.kubelet_version or K3S_VERSION} ({K3S_COMMIT})")
             await proc.out.line("go version go1.22.5")
             return 0
         if args[:1] == ["kubectl"]:
@@ -1524,6 +1675,7 @@ class NodeShell:
             return 1
         s.services.add(unit)
         s.enabled_services.add(unit)
+        s.kubelet_version = version
         first_install = s.installed != f"k3s-{command}"
         s.installed, s.role = f"k3s-{command}", "server" if command == "server" else "agent"
         if command == "server":
@@ -1609,6 +1761,9 @@ class NodeShell:
             errors.append("[ERROR Swap]: running with swap on is not supported. Please disable swap")
         if not s.memory_cgroup_enabled:
             errors.append("[ERROR SystemVerification]: missing required cgroups: memory")
+        if s.sysctl("net.ipv4.ip_forward") != "1":
+            errors.append("[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents "
+                          "are not set to 1")
         if "all" in ignored:
             return []
         return [e for e in errors if e.split("]")[0].removeprefix("[ERROR ").split("-")[0].lower() not in ignored]

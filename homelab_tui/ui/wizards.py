@@ -24,6 +24,7 @@ from ..executors import SshExecutor
 from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
 from ..plans import Plan, PlanError, Target, shown
 from ..plans.bootstrap import K3S_DISABLE, k3s_release
+from ..plans.nodes import KUBERNETES_MINOR
 
 
 class TrustHostKeyScreen(ModalScreen[bool]):
@@ -130,7 +131,8 @@ class WizardScreen(Screen[None]):
     WizardScreen #form Horizontal > Label { padding: 0 1 0 0; width: 16; }
     WizardScreen #form Input, WizardScreen #form Select { width: 1fr; }
     WizardScreen #form Checkbox { margin: 0 2 0 0; }
-    WizardScreen #form.-kubeadm .k3s-only { display: none; }
+    WizardScreen #form.-kubeadm .k3s-only, WizardScreen #form .kubeadm-only { display: none; }
+    WizardScreen #form.-kubeadm .kubeadm-only { display: block; }
     WizardScreen SelectionList { height: auto; max-height: 8; }
     WizardScreen #error { padding: 0 1; height: auto; }
     WizardScreen #plan-view { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
@@ -186,6 +188,8 @@ class WizardScreen(Screen[None]):
                     ("pod CIDR", cluster.pod_cidr, "", ""), ("service CIDR", cluster.service_cidr, "", ""),
                     ("tls-san", "", "extra API certificate names, comma-separated", ""),
                     ("k3s release", "", "stable (default) · latest · v1.31 · v1.31.4+k3s1", "k3s-only"),
+                    ("kubernetes", "", f"the minor version to install: {KUBERNETES_MINOR} (default)",
+                     "kubeadm-only"),
                     ("extra args", "", "for k3s server or kubeadm init, e.g. --node-taint=...", "")):
                 with Horizontal(classes=classes):
                     yield Label(field)
@@ -244,6 +248,7 @@ class WizardScreen(Screen[None]):
                     pod_cidr=text("pod-cidr"), service_cidr=text("service-cidr"),
                     tls_sans=tuple(name.strip() for name in text("tls-san").split(",") if name.strip()),
                     k3s_version=version, k3s_channel=channel, extra_args=extra_args,
+                    kubernetes_version=text("kubernetes") if kubeadm else "",
                     disable=() if kubeadm else tuple(c for c in K3S_DISABLE if self.query_one(f"#disable-{c}",
                                                                                               Checkbox).value))
 

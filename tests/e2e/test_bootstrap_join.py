@@ -20,6 +20,9 @@ def ready_nodes(lab) -> set[str]:
             if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])}
 
 
+# the release bootstrap pins, and the kubelet version every node then reports (agents follow the server)
+RELEASES = {"k3s": (("--k3s-version", "v1.29.9+k3s1"), "v1.29.9+k3s1"),
+            "kubeadm": (("--kubernetes-version", "v1.29"), "v1.29.4")}
 DISTRIBUTIONS = {
     "k3s": ({"pod_cidr": "10.42.0.0/16", "service_cidr": "10.43.0.0/16"},
             ["curl -sfL https://get.k3s.io | INSTALL_K3S_EXEC=", "server --cluster-cidr=10.42.0.0/16 --service-cidr=10.43.0.0/16"]),
@@ -52,7 +55,8 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
         assert all(command in out for command in expected_commands), out
         assert not lab.kube.list("Node")  # a dry run changes nothing
 
-        code, out = cli("bootstrap", "--node", "master1", "--yes")
+        release, kubelet_version = RELEASES[distribution]
+        code, out = cli("bootstrap", "--node", "master1", *release, "--yes")
         assert code == 0, out
         assert ready_nodes(lab) == {"master1.kube.local"}
         merged = yaml.safe_load(kubeconfig.read_text())
@@ -63,6 +67,7 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
         code, out = cli("join", "--node", "node1", "--node", "node2", "--yes")
         assert code == 0, out
         assert ready_nodes(lab) == {"master1.kube.local", "node1.kube.local", "node2.kube.local"}
+        assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in lab.kube.list("Node")} == {kubelet_version}
         files = lab.fleet["master1.kube.local"].state.files
         # the join secret: k3s's node token, or the hash in kubeadm's printed join command
         token = (files["/var/lib/rancher/k3s/server/node-token"].strip() if distribution == "k3s"

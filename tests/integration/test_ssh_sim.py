@@ -23,10 +23,12 @@ from homelab_tui.clients.ssh import (
     facts,
     fan_out,
 )
+from homelab_tui.plans.nodes import NodeFacts, NodeSpec, kubeadm_prerequisites
 from homelab_tui.sim.ssh_nodes import (
     CGROUP_PARAMS,
     FLANNEL_MANIFEST_URL,
     K3S_INSTALL_SCRIPT,
+    K3S_VERSION,
     SimNodeState,
     SshNodeFleet,
     reference_nodes,
@@ -283,7 +285,7 @@ async def test_k3s_server_install_then_token_and_kubeconfig_need_sudo(fleet):
         token = (await session.read_file("/var/lib/rancher/k3s/server/node-token", sudo=True)).strip()
         kubeconfig = await session.read_file("/etc/rancher/k3s/k3s.yaml", sudo=True)
         assert (await session.run("systemctl is-active k3s")).stdout == "active\n"
-        assert (await session.run("k3s --version")).stdout.startswith("k3s version v1.30")
+        assert (await session.run("k3s --version")).stdout.startswith(f"k3s version {K3S_VERSION} ")
         assert (await session.run("ss -Hltn 'sport = :6443'")).stdout.strip() != ""
     assert token == fleet.cluster.join_token()
     assert "server: https://127.0.0.1:6443" in kubeconfig
@@ -339,11 +341,25 @@ async def test_air_gapped_install_from_uploaded_script_and_binary(fleet):
 # --- kubeadm ------------------------------------------------------------------------------
 
 
+async def prepare_for_kubeadm(session: SshSession, name: str) -> list[str]:
+    """The plan's kubeadm prerequisites, run as the engine runs them; their output."""
+    steps = kubeadm_prerequisites(NodeSpec(name, "", name), NodeFacts(), "v1.30", done_reason="")
+    results = [await session.run(step.action.command, sudo=True) for step in steps]
+    assert all(result.ok for result in results), [result.stderr for result in results]
+    return [result.stdout for result in results]
+
+
 async def test_kubeadm_init_token_join_and_flannel(fleet):
     async with SshSession(target(fleet, MASTER)) as master:
         assert (await master.run("kubeadm init --pod-network-cidr=10.244.0.0/16", sudo=True)).exit_status == 127
-        packages = await master.run("apt-get update && apt-get install -y containerd kubelet kubeadm kubectl", sudo=True)
-        assert packages.ok and "Setting up kubeadm" in packages.stdout
+        # Ubuntu has no kubeadm: it comes from pkgs.k8s.io, which the prerequisites add
+        missing = await master.run("apt-get update && apt-get install -y kubeadm", sudo=True)
+        assert missing.exit_status == 100 and "E: Unable to locate package kubeadm" in missing.stderr
+        forwarding, repository, packages, containerd = await prepare_for_kubeadm(master, MASTER)
+        assert "net.ipv4.ip_forward = 1" in forwarding and "net.bridge.bridge-nf-call-iptables = 1" in forwarding
+        assert "Get:5 https://pkgs.k8s.io/core:/stable:/v1.30/deb/  InRelease" in repository
+        assert "Setting up kubeadm (1.30.4-1.1) ..." in packages and "kubeadm set on hold." in packages
+        assert "SystemdCgroup = true" in await master.read_file("/etc/containerd/config.toml")
         init = await master.run("kubeadm init --pod-network-cidr=10.244.0.0/16", sudo=True)
         assert init.ok and "Your Kubernetes control-plane has initialized successfully!" in init.stdout
         join = (await master.run("kubeadm token create --print-join-command", sudo=True)).stdout.strip()
@@ -354,7 +370,7 @@ async def test_kubeadm_init_token_join_and_flannel(fleet):
         flannel = await master.run(f"KUBECONFIG=/etc/kubernetes/admin.conf kubectl apply -f {FLANNEL_MANIFEST_URL}", sudo=True)
         assert flannel.ok and "daemonset.apps/kube-flannel-ds created" in flannel.stdout
     async with SshSession(target(fleet, NODE1)) as node:
-        assert (await node.run("apt-get install -y containerd kubelet kubeadm", sudo=True)).ok
+        await prepare_for_kubeadm(node, NODE1)
         joined = await node.run(join, sudo=True)
         assert joined.ok and "This node has joined the cluster:" in joined.stdout
         assert "--token ***" in joined.command
@@ -367,9 +383,11 @@ async def test_kubeadm_init_token_join_and_flannel(fleet):
 async def test_kubeadm_preflight_rejects_swap_and_missing_memory_cgroup(make_fleet):
     fleet = await make_fleet(reference_nodes("fresh"))
     async with SshSession(target(fleet, MASTER)) as master:
-        assert (await master.run("apt-get install -y containerd kubeadm kubelet", sudo=True)).ok
+        await prepare_for_kubeadm(master, MASTER)
+        await master.run("sysctl -w net.ipv4.ip_forward=0", sudo=True)
         init = await master.run("kubeadm init --pod-network-cidr=10.244.0.0/16", sudo=True)
         assert init.exit_status == 1
+        assert "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]" in init.stderr
         assert "[ERROR Swap]: running with swap on is not supported. Please disable swap" in init.stderr
         assert "[ERROR SystemVerification]: missing required cgroups: memory" in init.stderr
         swap_off = "swapoff -a && sed -i -E '/^[^#].*\\sswap\\s/ s/^/#/' /etc/fstab"
@@ -467,7 +485,7 @@ async def test_interactive_shell_answers_commands(fleet):
         ("systemctl restart ssh", False, 1, ""),
         ("systemctl start nope", True, 5, ""),
         ("sudo -n true && sudo whoami", False, 0, "root\n"),
-        ("apt-get install kubeadm >/dev/null", True, 1, ""),  # no -y: apt asks and aborts
+        ("apt-get install containerd >/dev/null", True, 1, ""),  # no -y: apt asks and aborts
         ("kubeadm version", False, 127, ""),
         ("swapon --show | wc -l", False, 0, "2\n"),
         ("ss -Hltn 'sport = :6443' | wc -l", False, 0, "0\n"),

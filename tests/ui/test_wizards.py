@@ -105,6 +105,7 @@ async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_
         wizard.query_one("#distribution", Select).focus()
         await pilot.press("enter", "down", "enter")
         await until(pilot, lambda: not any(row.display for row in wizard.query(".k3s-only")))
+        assert wizard.query_one(".kubeadm-only").display
         await pilot.press("f2")
         await until(pilot, lambda: "pod_cidr:" in str(wizard.query_one("#error", Static).render()), timeout=20)
         assert "the flannel manifest routes 10.244.0.0/16" in str(wizard.query_one("#error", Static).render())
