@@ -86,13 +86,14 @@ def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, 
     steps = [run_step(node, f"Set the hostname of {node.name} to {node.hostname}",
                       f"hostnamectl set-hostname {node.hostname}",
                       noop_reason=f"the hostname is {node.hostname}" if facts.hostname == node.hostname else "")]
-    for other in cluster:
-        line = other.hosts_line
-        present = " ".join(line.split()) in facts.hosts_lines
-        steps.append(run_step(
-            node, f"Let {node.name} resolve {other.hostname} to {other.address} (/etc/hosts)",
-            f"grep -qxF {sh_quote(line)} /etc/hosts || echo {sh_quote(line)} >> /etc/hosts",
-            noop_reason="/etc/hosts has it" if present else ""))
+    # One step for every missing line (one SSH round trip, not one per node of the cluster).
+    missing = [other for other in cluster if " ".join(other.hosts_line.split()) not in facts.hosts_lines]
+    adding = missing or list(cluster)
+    names = ", ".join(other.hostname for other in adding[:-1]) + (" and " if len(adding) > 1 else "")
+    steps.append(run_step(
+        node, f"Let {node.name} resolve {names}{adding[-1].hostname} by name (/etc/hosts)",
+        'printf "%s\\n" ' + " ".join(f'"{other.hosts_line}"' for other in adding) + " >> /etc/hosts",
+        noop_reason="" if missing else "/etc/hosts has every node"))
     if facts.memory_cgroup:
         steps.append(run_step(node, f"Enable the memory cgroup on {node.name}", _cgroup_command(),
                               noop_reason="the memory cgroup is enabled"))

@@ -17,8 +17,8 @@ user may write only under /tmp and its home, everything else needs sudo.
 Canonical commands: the plan builders should use exactly these; the sim understands them.
 
     hostname          sudo hostnamectl set-hostname node1.kube.local
-    /etc/hosts line   grep -qxF '192.168.40.103 node1.kube.local' /etc/hosts
-                        || echo '192.168.40.103 node1.kube.local' | sudo tee -a /etc/hosts >/dev/null
+    /etc/hosts lines  sudo sh -c 'printf "%s\\n" "192.168.40.102 master1.kube.local" ... >> /etc/hosts'
+                        (or `grep -qxF LINE /etc/hosts || echo LINE | sudo tee -a /etc/hosts`)
     memory cgroup     grep -qw cgroup_memory=1 /boot/firmware/cmdline.txt
                         || sudo sed -i "$ s/$/ cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory/"
                            /boot/firmware/cmdline.txt

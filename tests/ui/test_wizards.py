@@ -124,7 +124,7 @@ async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_
         shown = outcomes(wizard)
         assert shown["Join node1"] == "✓ done"
         # `curl | sh` exits 0 when curl fails: the check after the install is the step that fails, and says why
-        assert shown["Join node2"] == "✗ 8. Check that k3s-agent is running on node2: exit status 3: inactive"
+        assert shown["Join node2"] == "✗ 6. Check that k3s-agent is running on node2: exit status 3: inactive"
         assert wizard.query_one(".-failed", PlanProgress).plan.title == "Join node2"
         await until(pilot, lambda: node_status(app).get("node1.kube.local") == "Ready", timeout=30)
         assert "node2.kube.local" not in node_status(app)
