@@ -26,8 +26,8 @@ import platformdirs
 
 from .files import atomic_write
 from .plans import (
-    SECRET_REF, Action, CaptureSecret, FetchKubeconfig, Plan, Reboot, Run, Step, Target, Upload, WaitNodeReady, secret_variable,
-    shown,
+    SECRET_REF, Action, CaptureSecret, FetchKubeconfig, Plan, Reboot, Run, Step, Target, Upload, WaitNodeReady,
+    secret_variable, shown,
 )
 
 MASK = "****"

@@ -101,7 +101,7 @@ async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], serve
     sessions = await asyncio.gather(*(ssh.session(n.name) for n in workers))
     read = await asyncio.gather(*(node_facts(session) for session in sessions))
     known = await cluster_nodes(config)
-    # agents get the server's k3s version: a newer agent than its server is outside k3s's skew policy
+    # agents install the server's release (k3s) or minor (kubeadm): one newer than its server is outside the skew policy
     server_version = next((n.kubelet_version for n in known if n.name == chosen.fqdn), "")
     facts = JoinFacts(dict(zip((n.name for n in workers), read)), frozenset(n.name for n in known),
                       server_version=server_version)

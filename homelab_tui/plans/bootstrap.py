@@ -30,8 +30,8 @@ class BootstrapAnswers:
     tls_sans: tuple[str, ...] = ()
     disable: tuple[str, ...] = ()  # k3s components to leave out: traefik, servicelb
     extra_args: tuple[str, ...] = ()
-    k3s_version: str = ""  # e.g. v1.31.4+k3s1; or a channel
-    k3s_channel: str = ""  # stable, latest
+    k3s_version: str = ""  # e.g. v1.31.4+k3s1
+    k3s_channel: str = ""  # stable, latest, testing, or a minor such as v1.31
     kubernetes_version: str = ""  # kubeadm: the minor version to install, e.g. v1.30
     lan_cidrs: tuple[str, ...] = ()  # the router's networks, when one is configured
     api_host: str = ""  # where this machine reaches the API (defaults to the node's address)

@@ -88,12 +88,11 @@ def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, 
                       noop_reason=f"the hostname is {node.hostname}" if facts.hostname == node.hostname else "")]
     # One step for every missing line (one SSH round trip, not one per node of the cluster).
     missing = [other for other in cluster if " ".join(other.hosts_line.split()) not in facts.hosts_lines]
-    adding = missing or list(cluster)
-    names = ", ".join(other.hostname for other in adding[:-1]) + (" and " if len(adding) > 1 else "")
-    steps.append(run_step(
-        node, f"Let {node.name} resolve {names}{adding[-1].hostname} by name (/etc/hosts)",
-        'printf "%s\\n" ' + " ".join(f'"{other.hosts_line}"' for other in adding) + " >> /etc/hosts",
-        noop_reason="" if missing else "/etc/hosts has every node"))
+    if adding := missing or list(cluster):
+        steps.append(run_step(
+            node, f"Let {node.name} resolve {_listed([other.hostname for other in adding])} by name (/etc/hosts)",
+            'printf "%s\\n" ' + " ".join(f'"{other.hosts_line}"' for other in adding) + " >> /etc/hosts",
+            noop_reason="" if missing else "/etc/hosts has every node"))
     if facts.memory_cgroup:
         steps.append(run_step(node, f"Enable the memory cgroup on {node.name}", _cgroup_command(),
                               noop_reason="the memory cgroup is enabled"))
@@ -111,6 +110,11 @@ def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, 
                               r'swapoff -a && sed -i -E "/^[^#].*\sswap\s/ s/^/#/" /etc/fstab',
                               noop_reason="" if facts.swap_on else "swap is off"))
     return steps
+
+
+def _listed(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def _cgroup_command() -> str:
