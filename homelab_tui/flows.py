@@ -72,6 +72,7 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
     cluster = config.cluster
     answers = BootstrapAnswers(
         node=spec(server), cluster=tuple(spec(n) for n in config.nodes), cluster_name=cluster.name,
+        context=cluster.context or cluster.name,
         kubeconfig=str(merge_target(kubeconfig_paths(config.resolve_path(cluster.kubeconfig)), cluster.name)),
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
         service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
@@ -97,7 +98,8 @@ async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], serve
     workers = [config_node(config, name) for name in dict.fromkeys(nodes)]
     answers = JoinAnswers(server=spec(chosen), nodes=tuple(spec(n) for n in workers),
                           cluster=tuple(spec(n) for n in config.nodes), distribution=config.cluster.distribution,
-                          install_script=_install_script(config))
+                          install_script=_install_script(config),
+                          context=config.cluster.context or config.cluster.name)
     sessions = await asyncio.gather(*(ssh.session(n.name) for n in workers))
     read = await asyncio.gather(*(node_facts(session) for session in sessions))
     known = await cluster_nodes(config)

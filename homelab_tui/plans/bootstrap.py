@@ -23,6 +23,7 @@ class BootstrapAnswers:
     cluster: tuple[NodeSpec, ...]  # every config node, for /etc/hosts
     cluster_name: str
     kubeconfig: str  # the local kubeconfig to merge into
+    context: str = ""  # the context the app uses (cluster.context), when not the one merged as cluster_name
     distribution: str = "k3s"
     pod_cidr: str = "10.42.0.0/16"
     service_cidr: str = "10.43.0.0/16"
@@ -122,12 +123,13 @@ def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
         *install,
         Step(Target.SSH, node.name, f"Fetch the kubeconfig from {node.name}, point it at {api_host}, and merge it into "
                                f"{answers.kubeconfig} as context {answers.cluster_name}{replaces}",
-             f"ssh {node.name} sudo cat {remote_kubeconfig} | sed 's/127.0.0.1/{api_host}/' "
-             f"# merged as {answers.cluster_name} into {answers.kubeconfig}",
+             f"ssh {node.name} sudo cat {remote_kubeconfig}  # then: server host {api_host}, cluster, user and "
+             f"context named {answers.cluster_name}, merged into {answers.kubeconfig}",
              FetchKubeconfig(remote_kubeconfig, api_host, answers.cluster_name, answers.kubeconfig),
              noop_reason=f"{answers.kubeconfig} has context {answers.cluster_name} for {api_host}" if merged else ""),
         Step(Target.KUBE, "", f"Wait until node {node.hostname} is Ready",
-             f"kubectl --context {answers.cluster_name} wait --for=condition=Ready node/{node.hostname}",
+             f"kubectl --context {answers.context or answers.cluster_name} wait --for=condition=Ready "
+             f"node/{node.hostname}",
              WaitNodeReady(node.hostname), noop_reason=f"{node.hostname} is Ready" if facts.node_ready else ""),
     ]
     return Plan(f"Bootstrap {answers.distribution} on {node.name}", tuple(steps))

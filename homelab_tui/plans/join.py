@@ -23,6 +23,7 @@ class JoinAnswers:
     distribution: str = "k3s"
     install_script: str = "https://get.k3s.io"
     k3s_version: str = ""  # default: the server's
+    context: str = ""  # the kubeconfig context the Ready waits use
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def _join_node(answers: JoinAnswers, node: NodeSpec, facts: JoinFacts) -> Plan:
                  Run(secret_ref(KUBEADM_JOIN), sudo=True), noop_reason=reason),
         ]
     wait = Step(Target.KUBE, "", f"Wait until node {node.hostname} is Ready",
-                f"kubectl wait --for=condition=Ready node/{node.hostname}", WaitNodeReady(node.hostname),
+                f"kubectl{f' --context {answers.context}' if answers.context else ''} wait --for=condition=Ready "
+                f"node/{node.hostname}", WaitNodeReady(node.hostname),
                 noop_reason=f"{node.hostname} is in the cluster" if joined else "")
     return Plan(f"Join {node.name}", (*prepare, *install, wait))
