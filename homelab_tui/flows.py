@@ -75,7 +75,8 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
         context=cluster.context or cluster.name,
         kubeconfig=str(merge_target(kubeconfig_paths(config.resolve_path(cluster.kubeconfig)), cluster.name)),
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
-        service_cidr=service_cidr or cluster.service_cidr, install_script=_install_script(config),
+        service_cidr=service_cidr or cluster.service_cidr,
+        install_script=_install_script(config, distribution or cluster.distribution),
         tls_sans=tls_sans, disable=disable, k3s_version=k3s_version, k3s_channel=k3s_channel,
         kubernetes_version=kubernetes_version, extra_args=extra_args,
         lan_cidrs=await _router_networks(config, note), api_host=api_host(server))
@@ -98,7 +99,7 @@ async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], serve
     workers = [config_node(config, name) for name in dict.fromkeys(nodes)]
     answers = JoinAnswers(server=spec(chosen), nodes=tuple(spec(n) for n in workers),
                           cluster=tuple(spec(n) for n in config.nodes), distribution=config.cluster.distribution,
-                          install_script=_install_script(config),
+                          install_script=_install_script(config, config.cluster.distribution),
                           context=config.cluster.context or config.cluster.name)
     sessions = await asyncio.gather(*(ssh.session(n.name) for n in workers))
     read = await asyncio.gather(*(node_facts(session) for session in sessions))
@@ -152,9 +153,15 @@ async def _router_networks(config: Config, note: Callable[[str], None]) -> tuple
     return tuple(a.address for a in addresses if not a.disabled)
 
 
-def _install_script(config: Config) -> str:
+def _install_script(config: Config, distribution: str) -> str:
+    """The k3s install script: a URL, or a local file (checked now, not when the upload fails)."""
     script = config.cluster.install_script
-    return script if "://" in script else str(config.resolve_path(script))
+    if "://" in script or distribution != "k3s":
+        return script
+    path = config.resolve_path(script)
+    if not path.is_file():
+        raise PlanError("cluster.install_script", f"expected a URL or a local file, and {path} is not a file")
+    return str(path)
 
 
 async def cluster_nodes(config: Config) -> list[Node]:

@@ -88,6 +88,8 @@ def test_bad_answers_exit_2_naming_the_field(tmp_path, capsys):
     config = tmp_path / "homelab.toml"
     config.write_text('[[nodes]]\nname = "master1"\naddress = "192.168.40.102"\nrole = "server"\n')
     for args, expected in (
+        (["--node", "master1", "--k3s-version", "v1.31"],
+         "bootstrap: k3s_version: expected a k3s release such as v1.31.4+k3s1, got 'v1.31'"),
         (["--node", "master1", "--pod-cidr", "10.42.0.0/16", "--service-cidr", "10.42.0.0/17"],
          "bootstrap: service_cidr: 10.42.0.0/17 overlaps the pod CIDR 10.42.0.0/16"),
         (["--node", "master1", "--pod-cidr", "192.168.0.0/16"],
@@ -99,6 +101,12 @@ def test_bad_answers_exit_2_naming_the_field(tmp_path, capsys):
         assert main(["--config", str(config), "bootstrap", *args, "--dry-run"]) == 2
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err
+    with config.open("a") as more:
+        more.write('[cluster]\ninstall_script = "k3s-install.sh"\n')  # a local file that is not there
+    assert main(["--config", str(config), "join", "--node", "master1", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert (f"join: cluster.install_script: expected a URL or a local file, and {tmp_path / 'k3s-install.sh'} "
+            "is not a file") in err
 
 
 def test_a_failed_join_is_reported_per_node_and_retried(tmp_path, monkeypatch, capsys):
