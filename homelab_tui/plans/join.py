@@ -41,6 +41,9 @@ def join_plans(answers: JoinAnswers, facts: JoinFacts) -> tuple[Plan, dict[str, 
         raise PlanError("node", "choose at least one node to join")
     if answers.server.name in {node.name for node in answers.nodes}:
         raise PlanError("node", f"{answers.server.name} is the server; it is already in the cluster")
+    if answers.server.hostname not in facts.in_cluster:
+        raise PlanError("server", f"{answers.server.hostname} is not a node of the cluster the kubeconfig reaches: "
+                                  f"bootstrap {answers.server.name} first")
     plans = {node.name: _join_node(answers, node, facts) for node in answers.nodes}
     needed = any(not plan.is_noop for plan in plans.values())
     server = answers.server

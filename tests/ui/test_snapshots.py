@@ -108,11 +108,6 @@ def test_join_wizard_form_snapshot(snap_compare, fresh_config):
                         run_before=wizard("j", plan=False))
 
 
-def test_join_wizard_plan_snapshot(snap_compare, fresh_config):
-    assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
-                        run_before=wizard("j", plan=True))
-
-
 def test_host_key_modal_snapshot(snap_compare, fresh_config):
     from homelab_tui.ui.wizards import TrustHostKeyScreen
 
@@ -123,15 +118,20 @@ def test_host_key_modal_snapshot(snap_compare, fresh_config):
     assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36), run_before=run_before)
 
 
-@pytest.fixture(scope="module")
-def bootstrapped(tmp_path_factory):
-    """A fresh lab with master1 bootstrapped by the CLI twin, and node2 air-gapped: (config, lab)."""
-    workdir = tmp_path_factory.mktemp("snap-bootstrapped")
-    runner = LabThread(workdir, "fresh")
-    with pytest.MonkeyPatch.context() as patch, runner as config:
-        patch.setenv("XDG_STATE_HOME", str(workdir / "state"))  # the audit log of the apply
+@pytest.fixture
+def bootstrapped(tmp_path, monkeypatch):
+    """A fresh lab with master1 bootstrapped by the CLI twin: (config, lab)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the audit log of the applies
+    runner = LabThread(tmp_path, "fresh")
+    with runner as config:
         assert main(["--config", str(config.path), "bootstrap", "--node", "master1", "--yes"]) == 0
         yield config, runner.lab
+
+
+def test_join_wizard_plan_snapshot(snap_compare, bootstrapped):
+    config, _lab = bootstrapped
+    assert snap_compare(HomelabApp(config, clock=lambda: None), terminal_size=(120, 36),
+                        run_before=wizard("j", plan=True))
 
 
 def test_join_result_with_a_failed_node_snapshot(snap_compare, bootstrapped):
