@@ -152,7 +152,9 @@ async def test_bootstrap_is_refused_when_the_host_key_changed(sandboxed_sshd, su
     impostor = asyncssh.generate_private_key("ssh-ed25519")
     wrong = tmp_path / "wrong_known_hosts"
     append_known_host(wrong, "127.0.0.1", sandboxed_sshd.port, impostor)
-    config = load_config(write_config(tmp_path, sandboxed_sshd, sudo_user, wrong, tmp_path / "unused.sh"))
+    script = tmp_path / "k3s-install.sh"
+    script.write_text("exit 1\n")  # never reached
+    config = load_config(write_config(tmp_path, sandboxed_sshd, sudo_user, wrong, script))
 
     async def trust_anything(unknown) -> bool:  # never asked: a changed key is not an unknown one
         raise AssertionError("asked to trust a changed key")
