@@ -215,6 +215,10 @@ class WizardScreen(Screen[None]):
     async def _make_plan(self) -> None:
         self.query_one("#error", Static).update("")
         self.query_one("#plan", Static).update("reading the nodes…")
+        # A new plan replaces the last apply's rows and logs (they described another plan).
+        await self.query_one("#logs", TabbedContent).clear_panes()
+        await self.query_one("#progress").remove_children()
+        self.remove_class("-applied")
         if self.ssh is not None:
             await self.ssh.close()
         self.ssh = SshExecutor(self.config, sudo_password=self._ask_sudo, trust_host_key=self._ask_trust)
@@ -282,9 +286,7 @@ class WizardScreen(Screen[None]):
         says how it ended, so every failed node is reported, and F2 then F3 retries them."""
         logs = self.query_one("#logs", TabbedContent)
         progress = self.query_one("#progress")
-        await logs.clear_panes()  # a retry starts clean
         self.add_class("-applied")  # the logs take room from the plan from now on
-        await progress.remove_children()
         rows: dict[str, PlanProgress] = {}
         plan_logs: dict[str, Log] = {}
         for index, plan in enumerate(staged.plans):

@@ -134,6 +134,7 @@ async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_
         await until(pilot, lambda: wizard.staged is not None, timeout=20)
         plans = {plan.title: plan for plan in wizard.staged.plans}
         assert plans["Join node1"].is_noop and plans["Join node2"].changes
+        assert not wizard.query(PlanProgress) and not wizard.query(TabPane)  # the last apply's rows went
         assert node_status(app)["node1.kube.local"] == "Ready"  # it stayed
         await pilot.press("f3")
         await until(pilot, lambda: node_status(app) == dict.fromkeys(
