@@ -146,7 +146,7 @@ class WizardScreen(Screen[None]):
     WizardScreen .-not-run .outcome { color: $text-muted; }
     WizardScreen #logs { height: 14; display: none; }
     WizardScreen.-applied #logs { display: block; }
-    WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; overflow: auto; }
+    WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; }
     """
     BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
                 Binding("f3", "apply", "Apply", id="wizard_apply"),

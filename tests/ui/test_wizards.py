@@ -61,6 +61,9 @@ async def bootstrap_then_open_join(pilot) -> None:
     await until(pilot, lambda: "master1.kube.local" in app.table("nodes").rows, timeout=30)
     await until(pilot, lambda: finished(app.screen), timeout=30)
     assert outcomes(app.screen) == {"Bootstrap k3s on master1": "✓ done"}
+    await pilot.pause()
+    log = app.screen.query_one(Log)  # it followed the output to the end
+    assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
     await pilot.press("escape", "j")
     await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.kind == "join")
 
