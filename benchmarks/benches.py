@@ -5,7 +5,7 @@ table       the app (headless, own process) from constructing HomelabApp to the 
             with every pod in the Pods table, vs `kubectl get pods -A --no-headers` run in turn
             with it; target at most 1.5x kubectl. Also: the same counted from process spawn, and
             when each step of the load ended.
-memory      peak RSS (ru_maxrss) of every 10k-pod app process, loaded and after the churn; target
+memory      peak RSS (VmHWM) of every 10k-pod app process, loaded and after the churn; target
             under 250 MB. One process also tells what its pods and rows hold.
 cold-start  `homelab-tui --config CFG` on a 120x36 pty: spawn -> first painted frame (its first
             visible output); target under 0.6 s. Also: table headers and footer painted, first

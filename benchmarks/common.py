@@ -56,8 +56,21 @@ class Reports:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size (ru_maxrss is in KiB on Linux)."""
-    import resource
+    """This process's own peak resident set size: VmHWM, the high-water mark of its address space.
+
+    Not ru_maxrss: on Linux, exec() folds the high-water mark of the address space it replaces
+    into the new program's ru_maxrss, and subprocess spawns with vfork, so a child's ru_maxrss
+    starts at the *parent's* peak. After the `list` benchmark (10k pods listed in the parent)
+    that is ~270 MB, which every app process spawned afterwards reported as its own peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    import resource  # no procfs: ru_maxrss (KiB on Linux), which may include the parent's peak
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
