@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import engine
 from .clients.kube import KubeClient, kubeconfig_paths
@@ -134,6 +135,26 @@ async def apply_staged(staged: Staged, config: Config, ssh: SshExecutor,
             return outcomes
     results = await asyncio.gather(*(apply(plan) for plan in staged.rest))
     return [*outcomes, *zip(staged.rest, results)]
+
+
+def export_staged(staged: Staged, config: Config, path: str | Path, field: str = "export") -> Path:
+    """Save the plans' steps that do something as a script for their tool (.sh, .rsc, .yaml); the
+    SSH steps reach each node as the config says. PlanError names `field` when that cannot be."""
+    steps = tuple(step for plan in staged.plans for step in plan.steps)
+    try:
+        return engine.export_plan(Plan(staged.plans[0].title, steps), path,
+                                  ssh_destinations={n.name: ssh_destination(config, n) for n in config.nodes})
+    except ValueError as exc:
+        raise PlanError(field, str(exc)) from None
+    except OSError as exc:
+        raise PlanError(field, f"cannot write {path}: {exc.strerror}") from None
+
+
+def ssh_destination(config: Config, node: NodeConfig) -> str:
+    """The ssh arguments that reach `node`, as a script would pass them: `user@host -p port`."""
+    user = f"{config.ssh.user}@" if config.ssh.user else ""
+    port = f" -p {node.ssh_port}" if node.ssh_port else ""
+    return f"{user}{node.ssh_host or node.address}{port}"
 
 
 async def _router_networks(config: Config, note: Callable[[str], None]) -> tuple[str, ...]:

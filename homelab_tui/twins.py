@@ -18,9 +18,9 @@ from typing import TextIO
 
 from . import engine
 from .clients.ssh import HostKeyUnknown, SshError
-from .config import Config, NodeConfig
+from .config import Config
 from .executors import SshExecutor
-from .flows import Staged, apply_staged, bootstrap_flow, join_flow
+from .flows import Staged, apply_staged, bootstrap_flow, export_staged, join_flow
 from .plans import Plan, Target, shown
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,9 +86,7 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
                           out: TextIO) -> int:
     changes = print_plan(list(staged.plans), out)
     if args.export:
-        steps = tuple(step for plan in staged.plans for step in plan.steps)
-        engine.export_plan(Plan(staged.plans[0].title, steps), args.export,
-                           ssh_destinations={n.name: _destination(config, n) for n in config.nodes})
+        export_staged(staged, config, args.export, "--export")
         print(f"\nplan saved to {args.export}", file=out)
     if not changes:
         print("\nnothing to do: every step is a no-op", file=out)
@@ -112,12 +110,6 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
         return EXIT_FAILED
     print("\ndone", file=out)
     return EXIT_OK
-
-
-def _destination(config: Config, node: NodeConfig) -> str:
-    user = f"{config.ssh.user}@" if config.ssh.user else ""
-    port = f" -p {node.ssh_port}" if node.ssh_port else ""
-    return f"{user}{node.ssh_host or node.address}{port}"
 
 
 def _confirmed(changes: int, out: TextIO) -> bool:

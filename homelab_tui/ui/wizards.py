@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -21,7 +21,7 @@ from ..clients.ssh import HostKeyUnknown
 from ..config import Config
 from ..engine import ApplyResult, StepDone, event_line
 from ..executors import SshExecutor
-from ..flows import Staged, apply_staged, bootstrap_flow, join_flow
+from ..flows import Staged, apply_staged, bootstrap_flow, export_staged, join_flow
 from ..plans import Plan, PlanError, Target, shown
 from ..plans.bootstrap import K3S_DISABLE, k3s_release
 from ..plans.nodes import KUBERNETES_MINOR
@@ -51,29 +51,38 @@ class TrustHostKeyScreen(ModalScreen[bool]):
         yield Footer()
 
 
-class SudoPasswordScreen(ModalScreen[str | None]):
-    """The sudo password of one host, asked once; it lives only in memory."""
+class AskScreen(ModalScreen[str | None]):
+    """One line asked in a modal; Enter answers, Esc cancels (None). The answer goes to the caller
+    and nowhere else: the submit stops here, so the app never takes a password for a filter."""
 
     DEFAULT_CSS = """
-    SudoPasswordScreen { align: center middle; }
-    SudoPasswordScreen > Vertical { width: 60; height: auto; border: round $accent; padding: 1 2; background: $surface; }
+    AskScreen { align: center middle; }
+    AskScreen > Vertical { width: 72; height: auto; border: round $accent; padding: 1 2; background: $surface; }
     """
     AUTO_FOCUS = "Input"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_sudo")]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_ask")]
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, prompt: str, *, value: str = "", password: bool = False) -> None:
         super().__init__()
-        self.host = host
+        self.prompt, self.value, self.password = prompt, value, password
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"sudo on [b]{self.host}[/] needs a password:")
-            yield Input(password=True, id="sudo-password")
+            yield Label(self.prompt)
+            yield Input(self.value, password=self.password)
         yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()  # the password goes to the caller and nowhere else
+        event.stop()
         self.dismiss(event.value or None)
+
+
+class SudoPasswordScreen(AskScreen):
+    """The sudo password of one host, asked once; it lives only in memory."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"sudo on [b]{host}[/] needs a password:", password=True)
+        self.host = host
 
 
 def plan_text(plans: tuple[Plan, ...]) -> Text:
@@ -150,6 +159,7 @@ class WizardScreen(Screen[None]):
     """
     BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
                 Binding("f3", "apply", "Apply", id="wizard_apply"),
+                Binding("f4", "export", "Export", id="wizard_export"),
                 Binding("escape", "close", "Close", id="wizard_close")]
 
     def __init__(self, kind: str, config: Config, *, in_cluster: set[str], read_only: bool = False) -> None:
@@ -328,6 +338,26 @@ class WizardScreen(Screen[None]):
         else:
             self.notify(f"{self.kind}: done")
         self.staged = None
+
+    @work(group="wizard-export", exit_on_error=False)
+    async def action_export(self) -> None:
+        """Save the plan as a script to run by hand (.sh; .rsc and .yaml for router and Kubernetes
+        steps), at a path asked for in a modal."""
+        staged = self.staged
+        if staged is None:
+            self.notify("make the plan first (F2)", severity="warning")
+            return
+        path = await self.app.push_screen_wait(AskScreen(
+            "Save the plan's SSH steps as a script (.sh; .rsc and .yaml take router and Kubernetes steps):",
+            value=f"homelab-{self.kind}-plan.sh"))
+        if path is None:
+            return
+        try:
+            saved = export_staged(staged, self.config, path)
+        except PlanError as exc:
+            self.notify(exc.message, title="cannot export", severity="error")
+            return
+        self.notify(f"saved to {saved.resolve()}")
 
     def action_close(self) -> None:
         if self.ssh is not None and not self.applying:

@@ -54,6 +54,8 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
         assert code == 0 and "sudo hostnamectl set-hostname master1.kube.local" in out
         assert all(command in out for command in expected_commands), out
         assert not lab.kube.list("Node")  # a dry run changes nothing
+        code, out = cli("bootstrap", "--node", "master1", "--dry-run", "--export", str(tmp_path / "plan.txt"))
+        assert code == 2 and "bootstrap: --export: cannot export to .txt: use .sh, .rsc, .yaml" in out, out
 
         release, kubelet_version = RELEASES[distribution]
         code, out = cli("bootstrap", "--node", "master1", *release, "--yes")

@@ -4,6 +4,7 @@ and their modals, on a bare host app."""
 from __future__ import annotations
 
 import secrets
+import stat
 
 import pytest
 from textual.app import App
@@ -13,7 +14,7 @@ from textual.widgets import Input, Label, Log, Select, Static, TabPane
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.wizards import PlanProgress, SudoPasswordScreen, TrustHostKeyScreen, WizardScreen
+from homelab_tui.ui.wizards import AskScreen, PlanProgress, SudoPasswordScreen, TrustHostKeyScreen, WizardScreen
 from tests.ui.test_app_live import until
 
 
@@ -112,6 +113,29 @@ async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_
         await pilot.press("f2")
         await until(pilot, lambda: "pod_cidr:" in str(wizard.query_one("#error", Static).render()), timeout=20)
         assert "the flannel manifest routes 10.244.0.0/16" in str(wizard.query_one("#error", Static).render())
+
+
+async def test_the_plan_exports_as_a_script_from_the_wizard(fresh_lab, tmp_path):
+    config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
+    app = HomelabApp(config, clock=lambda: None, read_only=True)  # exporting is what read-only is for
+    async with app.run_test(size=(140, 44)) as pilot:
+        await open_wizard(pilot, "b")
+        await pilot.press("f2")
+        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        for name, notice in (("plan.txt", "cannot export to .txt"), ("plan.sh", "saved to ")):
+            await pilot.press("f4")
+            await until(pilot, lambda: isinstance(app.screen, AskScreen))
+            assert app.screen.query_one(Input).value == "homelab-bootstrap-plan.sh"
+            app.screen.query_one(Input).value = ""
+            await pilot.press(*str(tmp_path / name), "enter")
+            await until(pilot, lambda: any(notice in n.message for n in app._notifications))
+    script = (tmp_path / "plan.sh")
+    assert stat.S_IMODE(script.stat().st_mode) == 0o600 and not (tmp_path / "plan.txt").exists()
+    port = config.node("master1").ssh_port
+    first_step = script.read_text().split("\n\n")[1].splitlines()
+    assert first_step == ["# Set the hostname of master1 to master1.kube.local",
+                          f"ssh ubuntu@127.0.0.1 -p {port} 'sudo sh -c '\"'\"'hostnamectl set-hostname "
+                          "master1.kube.local'\"'\"''"]
 
 
 async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_lab, tmp_path):
