@@ -379,12 +379,17 @@ def _sh_word(command: str) -> str:
     return "".join(words) or "''"
 
 
+def _as_root(command: str) -> str:
+    """A command as SshSession runs it with sudo."""
+    return f"sudo sh -c {shlex.quote(command)}"
+
+
 def _sh_step(step: Step, destination: str) -> list[str]:
     action = step.action
     if isinstance(action, Run | CaptureSecret):
         # What SshSession runs for sudo. A secret lands inside the single quotes of `sh -c '...'`
         # on the remote side, so the capture below refuses a value with a single quote in it.
-        command = f"sudo sh -c {shlex.quote(action.command)}" if action.sudo else action.command
+        command = _as_root(action.command) if action.sudo else action.command
         line = f"ssh {destination} {_sh_word(command)}"
         if isinstance(action, Run):
             return [line]
@@ -417,7 +422,7 @@ def _sh_fetch_kubeconfig(action: FetchKubeconfig, destination: str) -> list[str]
     """Into a file of its own beside the script, renamed and pointed at the node as the engine
     does; merging it into the local kubeconfig stays a choice made by hand."""
     local = f"{action.name}.kubeconfig"
-    fetch = f"sudo sh -c {shlex.quote('cat ' + shlex.quote(action.remote_path))}"
+    fetch = _as_root(f"cat {shlex.quote(action.remote_path)}")
     rename = f"s/{_KUBECONFIG_NAME_LINE}/\\1{action.name}/"
     point = f"s#{_KUBECONFIG_SERVER_HOST}#\\1{action.server_host}#"
     note = (f"{local}: context {action.name}; use it with KUBECONFIG={local}, "

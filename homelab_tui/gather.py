@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-import yaml
-
 from .clients.ssh import SshSession
+from .kubeconfig import read_kubeconfig
 from .models import CommandResult
 from .plans.nodes import CMDLINE_PATH, KUBERNETES_SOURCES, NodeFacts
 
@@ -100,10 +99,7 @@ def parse_node_facts(results: dict[str, CommandResult]) -> NodeFacts:
 def merged_context(kubeconfig: str | Path, name: str) -> tuple[str, tuple[str, ...]]:
     """What the local kubeconfig holds under `name`: the server host its context points at ("" when
     there is none), and the entries a merge would replace ("cluster homelab (https://...)", ...)."""
-    try:
-        config = yaml.safe_load(Path(kubeconfig).expanduser().read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return "", ()
+    config = read_kubeconfig(kubeconfig)
     entries = []
     for section in ("clusters", "users", "contexts"):
         for entry in config.get(section) or []:

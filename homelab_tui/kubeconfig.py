@@ -53,13 +53,17 @@ def merge_target(paths: Sequence[Path], name: str) -> Path:
     rule: the file that already has the context, else the first file that exists, else the last."""
     existing = [path for path in paths if path.exists()]
     for path in existing:
-        try:
-            config = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        if any(entry.get("name") == name for entry in config.get("contexts") or []):
+        if any(entry.get("name") == name for entry in read_kubeconfig(path).get("contexts") or []):
             return path
     return existing[0] if existing else paths[-1]
+
+
+def read_kubeconfig(path: str | Path) -> dict[str, Any]:
+    """A kubeconfig for looking at: {} when it is missing or unreadable (merging reads strictly)."""
+    try:
+        return yaml.safe_load(Path(path).expanduser().read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
 
 
 def merge_into_file(path: str | Path, fetched_text: str, name: str, server_host: str) -> list[str]:

@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from . import engine
@@ -27,26 +27,25 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 async def run_bootstrap(config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
-    ssh = _ssh_executor(config, args, out)
-    try:
-        staged = await bootstrap_flow(
-            config, ssh, node=args.node, distribution=args.distribution, pod_cidr=args.pod_cidr,
-            service_cidr=args.service_cidr, tls_sans=tuple(args.tls_san), disable=tuple(args.disable),
-            k3s_version=args.k3s_version, k3s_channel=args.k3s_channel,
-            kubernetes_version=args.kubernetes_version, extra_args=tuple(args.extra_arg),
-            note=lambda text: print(f"note: {text}", file=out))
-        return await _show_and_apply(staged, config, args, ssh, out)
-    finally:
-        await ssh.close()
+    return await _run(config, args, out, lambda ssh, out: bootstrap_flow(
+        config, ssh, node=args.node, distribution=args.distribution, pod_cidr=args.pod_cidr,
+        service_cidr=args.service_cidr, tls_sans=tuple(args.tls_san), disable=tuple(args.disable),
+        k3s_version=args.k3s_version, k3s_channel=args.k3s_channel,
+        kubernetes_version=args.kubernetes_version, extra_args=tuple(args.extra_arg),
+        note=lambda text: print(f"note: {text}", file=out)))
 
 
 async def run_join(config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    return await _run(config, args, out, lambda ssh, out: join_flow(config, ssh, nodes=args.node, server=args.server))
+
+
+async def _run(config: Config, args: argparse.Namespace, out: TextIO | None,
+               flow: Callable[[SshExecutor, TextIO], Awaitable[Staged]]) -> int:
+    """The plans from `flow`, shown, then applied as the flags say; the SSH sessions closed after."""
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     ssh = _ssh_executor(config, args, out)
     try:
-        staged = await join_flow(config, ssh, nodes=args.node, server=args.server)
-        return await _show_and_apply(staged, config, args, ssh, out)
+        return await _show_and_apply(await flow(ssh, out), config, args, ssh, out)
     finally:
         await ssh.close()
 
