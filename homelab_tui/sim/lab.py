@@ -31,7 +31,7 @@ import tomli_w
 from ..files import atomic_write
 from .cloudflare import CloudflareSim
 from .dns_server import DnsSim, Record
-from .kube_api import KubeApiSim
+from .kube_api import K3S_VERSION, KubeApiSim
 from .routeros import RouterOsSim
 from .ssh_nodes import K3S_INSTALL_URL, SimNodeState, SshNodeFleet
 
@@ -255,8 +255,8 @@ class Lab:
     def _join(self, node: SimNodeState, roles: tuple[str, ...], *, ready: bool) -> None:
         name = node.hostname
         if self.kube.get("Node", None, name) is None:
-            version = {"kubelet_version": node.kubelet_version} if node.kubelet_version else {}
-            self.kube.add_node(name, node.address, arch=_kube_arch(node.arch), roles=roles, ready=False, **version)
+            self.kube.add_node(name, node.address, arch=_kube_arch(node.arch), roles=roles, ready=False,
+                               kubelet_version=node.kubelet_version or K3S_VERSION)
         if ready:
             self._later(self.kube.set_node_ready, name, True)
 

@@ -178,6 +178,10 @@ class FsError(Exception):
     """A file operation failed; the message is the errno text (`No such file or directory`)."""
 
 
+def no_such_sysctl(key: str) -> str:
+    return f"sysctl: cannot stat /proc/sys/{key.replace('.', '/')}: No such file or directory"
+
+
 @dataclass
 class SimNodeState:
     """Everything about one simulated node; the lab may read and change it directly."""
@@ -274,21 +278,23 @@ class SimNodeState:
             return self.sysctls.get(key, "1") if "br_netfilter" in self.modules else None
         return self.sysctls.get(key, KERNEL_DEFAULTS.get(key))
 
-    def apply_sysctl_files(self) -> list[str]:
-        """`sysctl --system`: /etc/sysctl.d/*.conf in order, then /etc/sysctl.conf; the errors."""
+    def apply_sysctl_files(self) -> tuple[list[str], list[str]]:
+        """`sysctl --system`: /etc/sysctl.d/*.conf in order, then /etc/sysctl.conf; (the files
+        applied, the errors)."""
+        paths = sorted(p for p in self.files if p.startswith("/etc/sysctl.d/") and p.endswith(".conf"))
+        paths += ["/etc/sysctl.conf"] if "/etc/sysctl.conf" in self.files else []
         errors = []
-        for path in sorted(p for p in self.files if p.startswith("/etc/sysctl.d/") and p.endswith(".conf")) + [
-                "/etc/sysctl.conf"]:
-            for line in self.files.get(path, "").splitlines():
+        for path in paths:
+            for line in self.files[path].splitlines():
                 key, equals, value = line.partition("=")
                 if not equals or line.lstrip().startswith(("#", ";")):
                     continue
                 key = key.strip()
                 if self.sysctl(key) is None:
-                    errors.append(f"sysctl: cannot stat /proc/sys/{key.replace('.', '/')}: No such file or directory")
+                    errors.append(no_such_sysctl(key))
                 else:
                     self.sysctls[key] = value.strip()
-        return errors
+        return paths, errors
 
     def _virtual(self, path: str) -> str | None:
         if path == "/proc/cgroups":
@@ -1424,9 +1430,9 @@ class NodeShell:
         if "--system" in flags:
             if not await self._need_root(proc, "sysctl: permission denied on key \"net.ipv4.ip_forward\""):
                 return 1
-            for path in sorted(p for p in self.state.files if p.startswith("/etc/sysctl.d/")):
+            paths, errors = self.state.apply_sysctl_files()
+            for path in paths:
                 await proc.out.line(f"* Applying {path} ...")
-            errors = self.state.apply_sysctl_files()
             for key, value in sorted(self.state.sysctls.items()):
                 await proc.out.line(f"{key} = {value}")
             for error in errors:
@@ -1440,7 +1446,7 @@ class NodeShell:
                     return 1
                 self.state.sysctls[key] = value = new_value
             if value is None:
-                await proc.err.line(f"sysctl: cannot stat /proc/sys/{key.replace('.', '/')}: No such file or directory")
+                await proc.err.line(no_such_sysctl(key))
                 return 255
             await proc.out.line(value if "-n" in flags else f"{key} = {value}")
         return 0
@@ -1529,7 +1535,7 @@ class NodeShell:
         if verb == "update":
             return await self._apt_update(proc)
         await proc.out.line("Reading package lists...\nBuilding dependency tree...\nReading state information...")
-        kubernetes = next(iter(sorted(self.state.package_lists)), None)
+        kubernetes = min(self.state.package_lists, default=None)  # a minor, v1.30
         for package in packages:
             if package in _KUBERNETES_PACKAGES and kubernetes is None and package not in self.state.packages:
                 await proc.err.line(f"E: Unable to locate package {package}")
@@ -1541,20 +1547,20 @@ class NodeShell:
         if new and not ({"-y", "--yes", "--assume-yes", "-qq"} & flags):
             await proc.out.line("Do you want to continue? [Y/n] Abort.")
             return 1
+        release = f"{kubernetes}.{KUBE_VERSION.rsplit('.', 1)[1]}" if kubernetes else KUBE_VERSION  # v1.30.4
         for package in new:
-            version = f"{kubernetes[1:]}.4-1.1" if package in _KUBERNETES_PACKAGES and kubernetes else "1.7.12-0ubuntu4"
+            version = f"{release[1:]}-1.1" if package in _KUBERNETES_PACKAGES else "1.7.12-0ubuntu4"
             await proc.out.line(f"Setting up {package} ({version}) ...")
             self.state.packages.add(package)
             if package in ("kubeadm", "kubectl", "kubelet"):
                 self.state.install_file(f"/usr/bin/{package}", _SIM_BINARY, 0o755)
             if package == "kubelet":
-                self.state.kubelet_version = "v" + version.split("-")[0]
+                self.state.kubelet_version = release
+                self.state.enabled_services.add("kubelet")
             if package in _CONTAINER_RUNTIMES:
                 self.state.install_file("/usr/bin/containerd", _SIM_BINARY, 0o755)
                 self.state.services.add("containerd")
                 self.state.enabled_services.add("containerd")
-            if package == "kubelet":
-                self.state.enabled_services.add("kubelet")
         return 0
 
     async def _apt_update(self, proc: _Proc) -> int:

@@ -57,7 +57,7 @@ class Sshd:
         return SshTarget(**settings)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -88,7 +88,7 @@ async def running_sshd(directory: Path, client_key: Path, wrapper: Sequence[str]
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     host_key = directory / "ssh_host_ed25519_key"
     subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
-    port = _free_port()
+    port = free_port()
     config = directory / "sshd_config"
     config.write_text(
         f"Port {port}\n"

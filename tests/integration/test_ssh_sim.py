@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
@@ -34,6 +33,7 @@ from homelab_tui.sim.ssh_nodes import (
     reference_nodes,
 )
 from tests.conftest import need_binary
+from tests.integration.conftest import free_port
 
 MASTER, NODE1, NODE2 = "master1.kube.local", "node1.kube.local", "node2.kube.local"
 HOSTS_LINE = "192.168.40.103 node1.kube.local"
@@ -80,12 +80,6 @@ def target(fleet: SshNodeFleet, node: str, **overrides) -> SshTarget:
     )
     settings.update(overrides)
     return SshTarget(**settings)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def run_openssh(*args: str) -> tuple[int, str, str]:

@@ -17,8 +17,9 @@ import pytest
 from homelab_tui.cli import main
 from homelab_tui.config import Config
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.wizards import PlanProgress
 from tests.conftest import LabThread
+from tests.ui.test_app_live import until
+from tests.ui.test_wizards import finished
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +89,7 @@ def wizard(key: str, *, plan: bool):
 
 async def made_plan(pilot) -> None:
     await pilot.press("f2")
-    async with asyncio.timeout(20):
-        while "step(s) will change" not in str(pilot.app.screen.query_one("#error").render()):
-            await pilot.pause(0.05)
+    await until(pilot, lambda: "step(s) will change" in str(pilot.app.screen.query_one("#error").render()), timeout=20)
 
 
 def test_bootstrap_wizard_form_snapshot(snap_compare, fresh_config):
@@ -143,10 +142,7 @@ def test_join_result_with_a_failed_node_snapshot(snap_compare, bootstrapped):
         await made_plan(pilot)
         lab.fleet["node2.kube.local"].state.internet = False  # curl get.k3s.io fails there
         await pilot.press("f3")
-        async with asyncio.timeout(30):  # until every row says how it ended
-            while not (rows := pilot.app.screen.query(PlanProgress)) or not all(
-                    str(row.query_one(".outcome").render()) for row in rows):
-                await pilot.pause(0.05)
+        await until(pilot, lambda: finished(pilot.app.screen), timeout=30)  # every row says how it ended
         await pilot.pause()
 
     assert snap_compare(HomelabApp(config, clock=lambda: None), terminal_size=(120, 36), run_before=run_before)

@@ -25,6 +25,11 @@ async def fresh_lab(tmp_path, monkeypatch):
         yield lab
 
 
+def lab_app(lab: Lab, tmp_path, **options) -> HomelabApp:
+    """The app on the lab's config, with a still clock."""
+    return HomelabApp(load_config(lab.write_config(tmp_path / "lab.toml")), clock=lambda: None, **options)
+
+
 def logged(wizard: WizardScreen) -> str:
     return "\n".join(line for log in wizard.query(Log) for line in log.lines)
 
@@ -70,7 +75,7 @@ async def bootstrap_then_open_join(pilot) -> None:
 
 
 async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
         await bootstrap_then_open_join(pilot)
         await pilot.press("f2")
@@ -90,7 +95,7 @@ async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
 
 
 async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_path):
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
         await open_wizard(pilot, "b")
         wizard = app.screen
@@ -139,7 +144,7 @@ async def test_the_plan_exports_as_a_script_from_the_wizard(fresh_lab, tmp_path)
 
 
 async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_lab, tmp_path):
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
         await bootstrap_then_open_join(pilot)
         wizard = app.screen
@@ -172,8 +177,7 @@ async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_
 
 @pytest.mark.parametrize("read_only", [False, True])
 async def test_command_palette_opens_the_wizards_as_the_keys_do(fresh_lab, tmp_path, read_only):
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None,
-                     read_only=read_only)
+    app = lab_app(fresh_lab, tmp_path, read_only=read_only)
     async with app.run_test(size=(140, 44)) as pilot:
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Bootstrap a cluster", "Join nodes", "Show all panes", "Show Nodes", "Show DNS"} <= titles
@@ -190,7 +194,7 @@ async def test_command_palette_opens_the_wizards_as_the_keys_do(fresh_lab, tmp_p
 
 
 async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path):
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None, read_only=True)
+    app = lab_app(fresh_lab, tmp_path, read_only=True)
     async with app.run_test(size=(140, 44)) as pilot:
         await open_wizard(pilot, "b")
         await pilot.press("f2")
@@ -201,7 +205,7 @@ async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path
 
 
 async def test_bad_cidr_names_the_field(fresh_lab, tmp_path):
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
         await open_wizard(pilot, "b")
         app.screen.query_one("#service-cidr", Input).value = "10.42.0.0/17"
@@ -243,7 +247,7 @@ async def test_sudo_modal_masks_the_password():
 async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab, tmp_path):
     password = "pisudo" + secrets.token_hex(4)
     fresh_lab.fleet["master1.kube.local"].state.sudo_password = password
-    app = HomelabApp(load_config(fresh_lab.write_config(tmp_path / "lab.toml")), clock=lambda: None)
+    app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
         await open_wizard(pilot, "b")
         wizard = app.screen
