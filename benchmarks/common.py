@@ -143,8 +143,7 @@ class SimServer:
     kubeconfig: Path
     app_config: Path  # a homelab-tui config with only [cluster] kubeconfig
     child: Child
-    churn_rate: float
-    churn_seconds: float
+    churn_seconds: float  # bounds the wait for the churn's report
 
     @classmethod
     async def start(cls, pods: int, workdir: Path, churn_rate: float = 200, churn_seconds: float = 30) -> SimServer:
@@ -155,7 +154,7 @@ class SimServer:
         await child.expect("ready", timeout=120)
         app_config = workdir / f"homelab-tui-{pods}.toml"
         app_config.write_text(f"[cluster]\nkubeconfig = {json.dumps(str(kubeconfig))}\n")
-        return cls(pods, kubeconfig, app_config, child, churn_rate, churn_seconds)
+        return cls(pods, kubeconfig, app_config, child, churn_seconds)
 
     async def churn(self) -> dict[str, Any]:
         """Run the churn; returns the sim's report (events sent, with rv and send time of each)."""

@@ -21,6 +21,7 @@ import io
 import os
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import tomli_w
 
@@ -70,15 +71,8 @@ async def join_round(workdir: Path) -> dict[str, float]:
 
 
 async def bench_join_fanout(summary: Summary, workdir: Path) -> None:
-    saved = os.environ.get("XDG_STATE_HOME")
-    os.environ["XDG_STATE_HOME"] = str(workdir / "join-state")  # the audit log: not the user's
-    try:
+    with patch.dict(os.environ, XDG_STATE_HOME=str(workdir / "join-state")):  # the audit log: not the user's
         rounds = [await join_round(workdir / f"join-{index}") for index in range(ROUNDS)]
-    finally:
-        if saved is None:
-            os.environ.pop("XDG_STATE_HOME", None)
-        else:
-            os.environ["XDG_STATE_HOME"] = saved
     one, many = median([r["one"] for r in rounds]), median([r["many"] for r in rounds])
     each = ", ".join(f"{r['one']:.2f}/{r['many']:.2f}" for r in rounds)
     say(f"join fan-out | 1 node {one:.2f} s | {FANOUT} nodes at once {many:.2f} s (+{many - one:.2f} s) | "
