@@ -179,6 +179,13 @@ class ClusterConfig:
     service_cidr: str = field(default="10.43.0.0/16", metadata=_check(_cidr))
     install_script: str = field(default="https://get.k3s.io", metadata=_check(_nonempty_string))
 
+    @property
+    def kube_context(self) -> str:
+        """The kubeconfig context of this cluster, for the panes, `check` and the wizards alike:
+        `context` when set, else the one bootstrap merges, named after the cluster. Never the
+        kubeconfig's current context, which may be another cluster."""
+        return self.context or self.name
+
 
 @dataclass
 class SshConfig:

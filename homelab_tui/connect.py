@@ -39,12 +39,11 @@ def ssh_target(config: Config, node: NodeConfig) -> SshTarget:
     )
 
 
-def kube_client(config: Config, *, context: str | None = None, **options) -> KubeClient:
-    """A client for the config's kubeconfig and context (or `context`)."""
+def kube_client(config: Config, **options) -> KubeClient:
+    """A client for the configured cluster: its kubeconfig and `cluster.kube_context`."""
     from .clients.kube import KubeClient
 
-    return KubeClient(config.resolve_path(config.cluster.kubeconfig), context=context or config.cluster.context,
-                      **options)
+    return KubeClient(config.resolve_path(config.cluster.kubeconfig), context=config.cluster.kube_context, **options)
 
 
 async def router_client(config: Config) -> RouterClient:

@@ -93,7 +93,7 @@ class KubeExecutor:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._nodes = NodeWatch(lambda: kube_client(
-            self.config, context=self.config.cluster.context or self.config.cluster.name, retry_cap=2.0))
+            self.config, retry_cap=2.0))
 
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
         if not isinstance(action, WaitNodeReady):

@@ -73,7 +73,7 @@ async def bootstrap_flow(config: Config, ssh: SshExecutor, *, node: str, distrib
     cluster = config.cluster
     answers = BootstrapAnswers(
         node=spec(server), cluster=tuple(spec(n) for n in config.nodes), cluster_name=cluster.name,
-        context=cluster.context or cluster.name,
+        context=cluster.kube_context,
         kubeconfig=str(merge_target(kubeconfig_paths(config.resolve_path(cluster.kubeconfig)), cluster.name)),
         distribution=distribution or cluster.distribution, pod_cidr=pod_cidr or cluster.pod_cidr,
         service_cidr=service_cidr or cluster.service_cidr,
@@ -101,7 +101,7 @@ async def join_flow(config: Config, ssh: SshExecutor, *, nodes: list[str], serve
     answers = JoinAnswers(server=spec(chosen), nodes=tuple(spec(n) for n in workers),
                           cluster=tuple(spec(n) for n in config.nodes), distribution=config.cluster.distribution,
                           install_script=_install_script(config, config.cluster.distribution),
-                          context=config.cluster.context or config.cluster.name)
+                          context=config.cluster.kube_context)
     sessions = await asyncio.gather(*(ssh.session(n.name) for n in workers))
     read = await asyncio.gather(*(node_facts(session) for session in sessions))
     known = await cluster_nodes(config)
@@ -187,8 +187,7 @@ def _install_script(config: Config, distribution: str) -> str:
 
 async def cluster_nodes(config: Config) -> list[Node]:
     """The nodes the API has; empty when it cannot be reached (no kubeconfig yet, no cluster yet)."""
-    client: KubeClient = kube_client(config, context=config.cluster.context or config.cluster.name,
-                                     request_timeout=5.0)
+    client: KubeClient = kube_client(config, request_timeout=5.0)
     try:
         async with client:
             return await client.list_nodes()
