@@ -15,7 +15,6 @@ each on a fresh lab (a node joins once); the figures are medians.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import io
 import os
@@ -27,7 +26,7 @@ import tomli_w
 
 from homelab_tui.cli import build_parser
 from homelab_tui.config import load_config
-from homelab_tui.twins import run_bootstrap, run_join
+from homelab_tui.cli.wizard import run_wizard
 
 from .common import Child, Summary, Target, median, say
 
@@ -37,9 +36,10 @@ ROUNDS = 3
 FANOUT_TARGET = Target("ratio", 1.3, lambda r: f"{r:.2f}x", "<=")
 
 
-def twin_args(*argv: str) -> argparse.Namespace:
-    """The arguments the CLI would hand the twin for `homelab-tui ARGV --yes`."""
-    return build_parser().parse_args([*argv, "--yes"])
+async def run_twin(config, out: io.StringIO, *argv: str) -> int:
+    """`homelab-tui ARGV --yes`, as the CLI runs it."""
+    args = build_parser().parse_args([*argv, "--yes"])
+    return await run_wizard(args.wizard, config, args, out)
 
 
 async def join_round(workdir: Path) -> dict[str, float]:
@@ -54,14 +54,14 @@ async def join_round(workdir: Path) -> dict[str, float]:
         path.write_text(tomli_w.dumps(settings))
         config = load_config(path)
         out = io.StringIO()
-        if await run_bootstrap(config, twin_args("bootstrap", "--node", "master1"), out) != 0:
+        if await run_twin(config, out, "bootstrap", "--node", "master1") != 0:
             raise RuntimeError(f"bootstrap failed:\n{out.getvalue()}")
         agents = [node["name"] for node in settings["nodes"] if node["role"] == "agent"]
         timings = {}
         for label, names in (("one", agents[:1]), ("many", agents[1:])):
             gc.collect()  # each join starts from the same, collected heap
             started = time.monotonic()
-            code = await run_join(config, twin_args("join", *(f"--node={name}" for name in names)), out)
+            code = await run_twin(config, out, "join", *(f"--node={name}" for name in names))
             timings[label] = time.monotonic() - started
             if code != 0:
                 raise RuntimeError(f"join {names} failed:\n{out.getvalue()}")

@@ -4,7 +4,7 @@
 no-ops, stops at the first failure and rolls back: the `undo` of every completed step that has
 one, newest first. It reports each outcome as an event, appends it to the audit log, and fills
 in `{secret:NAME}` references at the last moment, masking every secret value in whatever it
-reports. `export_plan` saves a plan as something a person can run by hand (.sh, .rsc, .yaml).
+reports. (`export.py` saves a plan as scripts to run by hand instead.)
 
 No textual here: the UI and the CLI both drive this module through the events.
 """
@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
@@ -24,11 +23,8 @@ from typing import Protocol
 
 import platformdirs
 
-from .files import atomic_write
-from .plans import (
-    SECRET_REF, Action, CaptureSecret, FetchKubeconfig, Plan, Reboot, Run, Step, Target, Upload, WaitNodeReady,
-    secret_variable, shown,
-)
+from .plans import SECRET_REF, Plan, Step, Target, shown
+from .plans.actions import Action
 
 MASK = "****"
 DRY_RUN = "dry run"
@@ -340,125 +336,3 @@ class _Apply:
         if reason:
             record["reason"] = self.mask(reason)
         self.audit.write(record)
-
-
-# -- export ----------------------------------------------------------------------------------
-
-
-def export_plan(plan: Plan, path: str | os.PathLike[str], *, ssh_destinations: Mapping[str, str] = {}) -> Path:
-    """Save the steps that do something as a script for their tool, chosen by the suffix of
-    `path`: .sh (the SSH steps), .rsc (the RouterOS steps), .yaml (the Kubernetes steps).
-
-    `ssh_destinations` maps a step's host (the config node name) to the ssh arguments that reach
-    it, e.g. `pi@10.0.0.11 -p 2222`; they go into the script verbatim. Without one, the node name
-    is used, as ~/.ssh/config may know it.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in _EXPORTS:
-        raise ValueError(f"cannot export to {suffix or 'a file without a suffix'}: use {', '.join(_EXPORTS)}")
-    target, render = _EXPORTS[suffix]
-    steps = [step for step in plan.changes if step.target is target]
-    if not steps:
-        raise ValueError(f"{plan.title!r} has no {target.value} steps that do something, nothing to export as {suffix}")
-    return atomic_write(path, render(plan.title, steps, ssh_destinations), mode=0o600)
-
-
-def _comment(text: str) -> str:
-    return "# " + " ".join(text.splitlines())
-
-
-def _sh_word(command: str) -> str:
-    """`command` as one shell word for the local shell, its secret references left as "${NAME}"
-    for the local shell to expand (the CaptureSecret lines set them), the rest quoted literally."""
-    words = []
-    for i, part in enumerate(SECRET_REF.split(command)):  # literal, name, literal, ..., literal
-        if i % 2:
-            words.append(f'"${{{secret_variable(part)}}}"')
-        elif part:
-            words.append(shlex.quote(part))
-    return "".join(words) or "''"
-
-
-def _as_root(command: str) -> str:
-    """A command as SshSession runs it with sudo."""
-    return f"sudo sh -c {shlex.quote(command)}"
-
-
-def _sh_step(step: Step, destination: str) -> list[str]:
-    action = step.action
-    if isinstance(action, Run | CaptureSecret):
-        # What SshSession runs for sudo. A secret lands inside the single quotes of `sh -c '...'`
-        # on the remote side, so the capture below refuses a value with a single quote in it.
-        command = _as_root(action.command) if action.sudo else action.command
-        line = f"ssh {destination} {_sh_word(command)}"
-        if isinstance(action, Run):
-            return [line]
-        name = secret_variable(action.name)
-        return [f"{name}=$({line})",
-                f"case ${{{name}}} in *\\'*) echo '{name} has a single quote; pass it on by hand' >&2; exit 1;; esac"]
-    if isinstance(action, Upload):
-        # Through ssh rather than scp: the destination may carry ssh options (`-p 2222`) that
-        # scp spells differently (`-P`).
-        remote = shlex.quote(action.remote_path)
-        return [f"ssh {destination} {shlex.quote(f'cat > {remote} && chmod {action.mode:o} {remote}')}"
-                f" < {shlex.quote(action.local_path)}"]
-    if isinstance(action, Reboot):
-        return ["# ssh fails as the host goes down; then wait until it answers again",
-                f"ssh {destination} sudo reboot || true",
-                "sleep 10",
-                f"until ssh {destination} -o ConnectTimeout=5 true 2>/dev/null; do sleep 5; done"]
-    if isinstance(action, FetchKubeconfig):
-        return _sh_fetch_kubeconfig(action, destination)
-    return [f"# by hand: {shown(step.rendering)}"]
-
-
-# The names of the admin kubeconfig's one cluster, user and context (k3s: "default"; kubeadm:
-# "kubernetes", "kubernetes-admin", ...) in the layout both write, and its server's host.
-_KUBECONFIG_NAME_LINE = r"^( *(- )?(name|cluster|user|current-context): )[^ ].*$"
-_KUBECONFIG_SERVER_HOST = r"^( *server: https://)[^:/]+"
-
-
-def _sh_fetch_kubeconfig(action: FetchKubeconfig, destination: str) -> list[str]:
-    """Into a file of its own beside the script, renamed and pointed at the node as the engine
-    does; merging it into the local kubeconfig stays a choice made by hand."""
-    local = f"{action.name}.kubeconfig"
-    fetch = _as_root(f"cat {shlex.quote(action.remote_path)}")
-    rename = f"s/{_KUBECONFIG_NAME_LINE}/\\1{action.name}/"
-    point = f"s#{_KUBECONFIG_SERVER_HOST}#\\1{action.server_host}#"
-    note = (f"{local}: context {action.name}; use it with KUBECONFIG={local}, "
-            f"or merge it into {action.kubeconfig} by hand")
-    return [f"(umask 077 && ssh {destination} {_sh_word(fetch)}"
-            f" | sed -E -e {shlex.quote(rename)} -e {shlex.quote(point)} > {shlex.quote(local)})",
-            f"echo {shlex.quote(note)} >&2"]
-
-
-def _sh_script(title: str, steps: list[Step], destinations: Mapping[str, str]) -> str:
-    lines = ["#!/bin/sh", _comment(f"{title}: the SSH steps, exported by homelab-tui"), "set -eu"]
-    for step in steps:
-        lines += ["", _comment(step.description), *_sh_step(step, destinations.get(step.host) or step.host)]
-    return "\n".join(lines) + "\n"
-
-
-def _rsc_script(title: str, steps: list[Step], _destinations: Mapping[str, str]) -> str:
-    lines = [_comment(f"{title}: the RouterOS steps, exported by homelab-tui")]
-    for step in steps:
-        lines += [_comment(step.description), shown(step.rendering)]
-    return "\n".join(lines) + "\n"
-
-
-def _yaml_manifests(title: str, steps: list[Step], _destinations: Mapping[str, str]) -> str:
-    def document(step: Step) -> str:
-        # A wait is a kubectl command, not a manifest: kept as a comment, so the file still applies.
-        body = _comment(shown(step.rendering)) if isinstance(step.action, WaitNodeReady) else shown(step.rendering)
-        return f"{_comment(step.description)}\n{body.rstrip()}\n"
-
-    return _comment(f"{title}: the Kubernetes steps, exported by homelab-tui") + "\n" + "---\n".join(
-        document(step) for step in steps)
-
-
-_EXPORTS: dict[str, tuple[Target, Callable[[str, list[Step], Mapping[str, str]], str]]] = {
-    ".sh": (Target.SSH, _sh_script),
-    ".rsc": (Target.ROUTER, _rsc_script),
-    ".yaml": (Target.KUBE, _yaml_manifests),
-    ".yml": (Target.KUBE, _yaml_manifests),
-}

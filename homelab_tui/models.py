@@ -139,7 +139,9 @@ class KubeEvent:
     objects: tuple[KubeObject, ...] = ()
 
 
-class ApplyResult(str, Enum):
+class ObjectApplied(str, Enum):
+    """What applying one object did to it, as kubectl says it."""
+
     CREATED = "created"
     CONFIGURED = "configured"
     UNCHANGED = "unchanged"

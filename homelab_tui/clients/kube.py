@@ -24,8 +24,9 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config.config_exception import ConfigException
 from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
+from homelab_tui.clients.kubeconfig import kubeconfig_paths
 from homelab_tui.models import (
-    ApplyResult,
+    ObjectApplied,
     Deployment,
     EventType,
     Ingress,
@@ -275,19 +276,6 @@ class KubeContext:
     current: bool
 
 
-def kubeconfig_paths(kubeconfig: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> list[Path]:
-    """The kubeconfig files in kubectl's order: the explicit path(s), else $KUBECONFIG (a list
-    separated by os.pathsep), else ~/.kube/config."""
-    if kubeconfig is None:
-        env = os.environ.get("KUBECONFIG", "")
-        entries: list[str | os.PathLike[str]] = [p for p in env.split(os.pathsep) if p] or ["~/.kube/config"]
-    elif isinstance(kubeconfig, str | os.PathLike):
-        entries = [p for p in os.fspath(kubeconfig).split(os.pathsep) if p]
-    else:
-        entries = list(kubeconfig)
-    return [Path(os.fspath(p)).expanduser() for p in entries]
-
-
 def _merged_kubeconfig(kubeconfig: Any) -> Any:
     """The merged config like kubectl: for clusters, users, contexts and current-context, the first
     file to set a name wins. (KubeConfigMerger lets the last current-context win; fixed here.)"""
@@ -494,9 +482,6 @@ class KubeClient:
     async def list_deployments(self, namespace: str | None = None) -> list[Deployment]:
         return await self.list_objects("Deployment", namespace)  # type: ignore[return-value]
 
-    async def list_ingresses(self, namespace: str | None = None) -> list[Ingress]:
-        return await self.list_objects("Ingress", namespace)  # type: ignore[return-value]
-
     async def get(self, kind: str, namespace: str | None, name: str,
                   api_version: str | None = None) -> JsonObject | None:
         """The raw object, or None when it does not exist."""
@@ -585,7 +570,7 @@ class KubeClient:
         return await self._request("PATCH", kind_info(kind, api_version).path(namespace, name), body=patch,
                                    content_type="application/merge-patch+json")
 
-    async def apply(self, obj: JsonObject) -> ApplyResult:
+    async def apply(self, obj: JsonObject) -> ObjectApplied:
         """Make the cluster hold `obj`: create it if absent, merge-patch it if a field it sets
         differs from the live object, otherwise leave it alone."""
         meta = obj.get("metadata") or {}
@@ -597,16 +582,16 @@ class KubeClient:
         if live is None:
             try:
                 await self.create(obj)
-                return ApplyResult.CREATED
+                return ObjectApplied.CREATED
             except KubeError as error:
                 if error.reason != "AlreadyExists":
                     raise
                 live = await self.get(obj["kind"], namespace, meta["name"], obj.get("apiVersion"))
         desired = _strip_server_fields(obj)
         if live is not None and is_subset(desired, live):
-            return ApplyResult.UNCHANGED
+            return ObjectApplied.UNCHANGED
         await self.merge_patch(obj["kind"], namespace, meta["name"], desired, obj.get("apiVersion"))
-        return ApplyResult.CONFIGURED
+        return ObjectApplied.CONFIGURED
 
     async def delete(self, kind: str, namespace: str | None, name: str, *, api_version: str | None = None,
                      grace_period: int | None = None) -> bool:

@@ -3,7 +3,7 @@
 
 A Step names its target (an SSH host, the Kubernetes API, the router, DNS, or this machine), an
 exact `rendering` a person could run by hand (a shell command, YAML, a RouterOS console line),
-a description, and the `action` the engine performs. A step whose state already matches has a
+a description, and the `action` the engine performs (see actions.py). A step whose state already matches has a
 `noop_reason` and is skipped. A step may carry an `undo`, which the engine runs in reverse order
 when a later step fails.
 
@@ -15,9 +15,13 @@ in at the last moment and masks it in every output line, event and audit record.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .actions import Action
 
 
 class Target(str, Enum):
@@ -47,72 +51,13 @@ def secret_placeholder(name: str) -> str:
     return "${" + secret_variable(name) + "}"
 
 
-# -- actions: what the engine does for a step --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    """A shell command on the step's SSH host; `sudo` runs it as root."""
-
-    command: str
-    sudo: bool = False
-
-
-@dataclass(frozen=True)
-class CaptureSecret:
-    """Run a command on the host and keep its (stripped) output as secret `name`."""
-
-    command: str
-    name: str
-    sudo: bool = True
-
-
-@dataclass(frozen=True)
-class Upload:
-    """Copy a local file to the host over SFTP."""
-
-    local_path: str
-    remote_path: str
-    mode: int = 0o755
-
-
-@dataclass(frozen=True)
-class Reboot:
-    """Reboot the host and wait until SSH answers again."""
-
-    timeout: float = 300.0
-
-
-@dataclass(frozen=True)
-class WaitNodeReady:
-    """Wait until the Kubernetes node `node` is Ready."""
-
-    node: str
-    timeout: float = 300.0
-
-
-@dataclass(frozen=True)
-class FetchKubeconfig:
-    """Read the cluster's admin kubeconfig from the host (with sudo), point its server at
-    `server_host` (the port stays; k3s and kubeadm write 127.0.0.1), name its cluster, user and
-    context `name`, and merge it into the local `kubeconfig`."""
-
-    remote_path: str
-    server_host: str
-    name: str
-    kubeconfig: str
-
-
-Action = Run | CaptureSecret | Upload | Reboot | WaitNodeReady | FetchKubeconfig
-
-
 @dataclass(frozen=True)
 class Step:
     target: Target
     host: str  # the config node name for SSH steps; "" for the others
     description: str
     rendering: str
-    action: Action
+    action: Action  # one of plans.actions
     noop_reason: str = ""
     undo: Action | None = None
     undo_rendering: str = ""
@@ -120,9 +65,6 @@ class Step:
     @property
     def is_noop(self) -> bool:
         return bool(self.noop_reason)
-
-    def secret_names(self) -> set[str]:
-        return set(SECRET_REF.findall(self.rendering))
 
 
 @dataclass(frozen=True)
@@ -143,6 +85,23 @@ class Plan:
         return not self.changes
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What one wizard applies: the plans of `first` one after another (stopping at a failure),
+    then the plans of `rest` at once. A join reads its secret first, then joins every node."""
+
+    first: tuple[Plan, ...]
+    rest: tuple[Plan, ...] = ()
+
+    @property
+    def plans(self) -> tuple[Plan, ...]:
+        return (*self.first, *self.rest)
+
+    @property
+    def changes(self) -> int:
+        return sum(len(plan.changes) for plan in self.plans)
+
+
 class PlanError(ValueError):
     """The answers cannot make a plan: `field` names the answer, the message says why."""
 
@@ -155,3 +114,19 @@ class PlanError(ValueError):
 def shown(text: str) -> str:
     """A rendering with secret references as `${NAME}` placeholders."""
     return SECRET_REF.sub(lambda match: secret_placeholder(match[1]), text)
+
+
+def listing(plans: Iterable[Plan]) -> Iterator[tuple[str, str]]:
+    """The plans as the user checks them, line by line: what each step does and exactly how, or
+    why not. Each line comes with its kind, for the front end to style: "title", "step",
+    "command" or, for a no-op, "noop-step" and "noop"."""
+    for plan in plans:
+        yield "title", plan.title
+        for number, step in enumerate(plan.steps, 1):
+            where = step.host if step.target is Target.SSH else step.target.value
+            noop = "noop-" if step.is_noop else ""
+            yield f"{noop}step", f"{number:>2}. [{where}] {step.description}"
+            if step.is_noop:
+                yield "noop", f"    no-op: {step.noop_reason}"
+            else:
+                yield "command", f"    $ {shown(step.rendering)}"

@@ -8,7 +8,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 
-from . import FetchKubeconfig, Plan, PlanError, Step, Target, WaitNodeReady
+from . import Plan, PlanError, Step, Target
+from .actions import FetchKubeconfig, WaitNodeReady
 from .nodes import (FLANNEL_MANIFEST_URL, FLANNEL_POD_CIDR, KUBERNETES_MINOR, NodeFacts, NodeSpec, fix_ups,
                     k3s_install_steps, kubeadm_prerequisites, run_step)
 
@@ -64,9 +65,9 @@ def check_answers(answers: BootstrapAnswers) -> None:
     if answers.distribution not in ("k3s", "kubeadm"):
         raise PlanError("distribution", f"expected k3s or kubeadm, got {answers.distribution!r}")
     if answers.distribution == "kubeadm":
-        for name in ("k3s_version", "k3s_channel", "disable"):
-            if getattr(answers, name):
-                raise PlanError(name, f"is a k3s option; kubeadm has no use for it (got {getattr(answers, name)!r})")
+        for name, value in (("k3s_release", answers.k3s_version or answers.k3s_channel), ("disable", answers.disable)):
+            if value:
+                raise PlanError(name, f"is a k3s option; kubeadm has no use for it (got {value!r})")
         if answers.kubernetes_version and not _KUBERNETES_MINOR.fullmatch(answers.kubernetes_version):
             raise PlanError("kubernetes_version", "expected a minor version such as v1.30, "
                                                   f"got {answers.kubernetes_version!r}")
@@ -74,13 +75,12 @@ def check_answers(answers: BootstrapAnswers) -> None:
             raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
                                         f"(got {answers.pod_cidr})")
     elif answers.kubernetes_version:
-        raise PlanError("kubernetes_version", "is a kubeadm option; k3s takes k3s_version or k3s_channel "
+        raise PlanError("kubernetes_version", "is a kubeadm option; k3s takes k3s_release "
                                               f"(got {answers.kubernetes_version!r})")
-    if answers.k3s_version and not _K3S_VERSION.fullmatch(answers.k3s_version):
-        raise PlanError("k3s_version", f"expected a k3s release such as v1.31.4+k3s1, got {answers.k3s_version!r}")
-    if answers.k3s_channel and not _K3S_CHANNEL.fullmatch(answers.k3s_channel):
-        raise PlanError("k3s_channel", "expected stable, latest, testing or a minor such as v1.31, "
-                                       f"got {answers.k3s_channel!r}")
+    if (answers.k3s_version and not _K3S_VERSION.fullmatch(answers.k3s_version)
+            or answers.k3s_channel and not _K3S_CHANNEL.fullmatch(answers.k3s_channel)):
+        raise PlanError("k3s_release", "expected a k3s release such as v1.31.4+k3s1, or a channel: stable, latest, "
+                                       f"testing or a minor such as v1.31; got {answers.k3s_version or answers.k3s_channel!r}")
     for component in answers.disable:
         if component not in K3S_DISABLE:
             raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")

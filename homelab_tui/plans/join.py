@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import CaptureSecret, Plan, PlanError, Run, Step, Target, WaitNodeReady, secret_ref, secret_variable
+from . import Plan, PlanError, Step, Target, secret_ref, secret_variable
+from .actions import CaptureSecret, Run, WaitNodeReady
 from .nodes import (NodeFacts, NodeSpec, fix_ups, k3s_install_steps, kubeadm_prerequisites, kubernetes_minor,
                     sudo_rendering)
 

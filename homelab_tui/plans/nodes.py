@@ -7,7 +7,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from . import SECRET_REF, PlanError, Reboot, Run, Step, Target, Upload
+from . import SECRET_REF, PlanError, Step, Target
+from .actions import Reboot, Run, Upload
 
 CMDLINE_PATH = "/boot/firmware/cmdline.txt"
 CGROUP_PARAMS = "cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory"
@@ -23,7 +24,7 @@ KUBERNETES_SOURCES = "/etc/apt/sources.list.d/kubernetes.list"
 
 @dataclass(frozen=True)
 class NodeFacts:
-    """A node as read over SSH (see gather.py for the commands)."""
+    """A node as read over SSH (see facts/node.py for the commands)."""
 
     arch: str = ""
     os: str = ""

@@ -90,15 +90,16 @@ def test_bad_answers_exit_2_naming_the_field(tmp_path, capsys):
     config = tmp_path / "homelab.toml"
     config.write_text('[[nodes]]\nname = "master1"\naddress = "192.168.40.102"\nrole = "server"\n')
     for args, expected in (
-        (["--node", "master1", "--k3s-version", "v1.31"],
-         "bootstrap: k3s_version: expected a k3s release such as v1.31.4+k3s1, got 'v1.31'"),
+        (["--node", "master1", "--k3s-release", "v1.31.4"],
+         "bootstrap: k3s_release: expected a k3s release such as v1.31.4+k3s1, or a channel: stable, latest, "
+         "testing or a minor such as v1.31; got 'v1.31.4'"),
         (["--node", "master1", "--pod-cidr", "10.42.0.0/16", "--service-cidr", "10.42.0.0/17"],
          "bootstrap: service_cidr: 10.42.0.0/17 overlaps the pod CIDR 10.42.0.0/16"),
         (["--node", "master1", "--pod-cidr", "192.168.0.0/16"],
          "bootstrap: pod_cidr: 192.168.0.0/16 contains the address of node master1 (192.168.40.102)"),
         (["--node", "master9"], "bootstrap: --node: no node named 'master9' in the config (known: master1)"),
         (["--node", "master1", "--distribution", "kubeadm", "--pod-cidr", "10.244.0.0/16", "--k3s-channel", "latest"],
-         "bootstrap: k3s_channel: is a k3s option; kubeadm has no use for it (got 'latest')"),
+         "bootstrap: k3s_release: is a k3s option; kubeadm has no use for it (got 'latest')"),
     ):
         assert main(["--config", str(config), "bootstrap", *args, "--dry-run"]) == 2
         err = capsys.readouterr().err

@@ -22,8 +22,9 @@ import yaml
 
 from homelab_tui.clients.ssh import HostKeyChanged, append_known_host
 from homelab_tui.config import load_config
-from homelab_tui.executors import SshExecutor
-from homelab_tui.flows import apply_staged, bootstrap_flow
+from homelab_tui.executors import build_executors
+from homelab_tui.flows import apply_staged
+from homelab_tui.flows.bootstrap import BootstrapRequest, plan_bootstrap
 from homelab_tui.sim.kube_api import KubeApiSim
 from tests.conftest import need_binary
 from tests.integration.conftest import SUDO_USER_PASSWORD, Sandbox
@@ -93,9 +94,9 @@ async def test_bootstrap_runs_the_install_script_with_sudo_and_merges_the_kubeco
         asked.append(host)
         return SUDO_USER_PASSWORD
 
-    ssh = SshExecutor(config, sudo_password=password)
+    executors = build_executors(config, sudo_password=password)
     try:
-        staged = await bootstrap_flow(config, ssh, node="pi")
+        staged = await plan_bootstrap(config, BootstrapRequest(node="pi"), executors, print)
         assert [step.description for step in staged.plans[0].changes] == [
             "Set the hostname of pi to pi.kube.local",
             "Let pi resolve pi.kube.local and node1.kube.local by name (/etc/hosts)",
@@ -109,10 +110,10 @@ async def test_bootstrap_runs_the_install_script_with_sudo_and_merges_the_kubeco
         events: list[object] = []
         registering = asyncio.create_task(
             kubelet(kube, sandbox.etc / "fake-systemd" / "k3s", "pi.kube.local", "192.168.40.102"))
-        [(_plan, result)] = await apply_staged(staged, config, ssh, lambda plan: events.append)
+        [(_plan, result)] = await apply_staged(staged, executors, lambda plan: events.append)
         await registering
     finally:
-        await ssh.close()
+        await executors.close()
     assert result.ok, result.error
     output = [event.line for event in events if hasattr(event, "line")]
     assert "[INFO]  Using exec: server --cluster-cidr=10.42.0.0/16 --service-cidr=10.43.0.0/16" in output
@@ -140,11 +141,11 @@ async def test_bootstrap_runs_the_install_script_with_sudo_and_merges_the_kubeco
     assert SUDO_USER_PASSWORD not in audit and token not in audit and token not in "\n".join(output)
 
     # again, on the state it produced (the hostname now set in the sandbox): nothing to do
-    ssh = SshExecutor(config, sudo_password=password)
+    executors = build_executors(config, sudo_password=password)
     try:
-        again = await bootstrap_flow(config, ssh, node="pi")
+        again = await plan_bootstrap(config, BootstrapRequest(node="pi"), executors, print)
     finally:
-        await ssh.close()
+        await executors.close()
     assert again.changes == 0, [step.description for step in again.plans[0].changes]
 
 
@@ -159,11 +160,11 @@ async def test_bootstrap_is_refused_when_the_host_key_changed(sandboxed_sshd, su
     async def trust_anything(unknown) -> bool:  # never asked: a changed key is not an unknown one
         raise AssertionError("asked to trust a changed key")
 
-    ssh = SshExecutor(config, trust_host_key=trust_anything)
+    executors = build_executors(config, trust_host_key=trust_anything)
     try:
         with pytest.raises(HostKeyChanged) as changed:
-            await bootstrap_flow(config, ssh, node="pi")
+            await plan_bootstrap(config, BootstrapRequest(node="pi"), executors, print)
     finally:
-        await ssh.close()
+        await executors.close()
     assert changed.value.old_fingerprint == impostor.get_fingerprint("sha256")
     assert changed.value.new_fingerprint == sandboxed_sshd.host_public_key.get_fingerprint("sha256")

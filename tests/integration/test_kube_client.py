@@ -20,7 +20,7 @@ from homelab_tui.clients.kube import (
     KubeUnreachable,
     list_contexts,
 )
-from homelab_tui.models import ApplyResult, EventType, KubeEvent, Service
+from homelab_tui.models import ObjectApplied, EventType, KubeEvent, Service
 from homelab_tui.sim.kube_api import KubeApiSim
 
 TOKEN = "client-test-token-9c8b"
@@ -212,18 +212,18 @@ async def test_apply_created_configured_unchanged(sim: KubeApiSim, kube: KubeCli
     pool = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
             "metadata": {"name": "lan", "namespace": "metallb-system"}, "spec": {"addresses": ["10.0.0.5-10.0.0.10"]}}
     for obj in (deployment("web"), service("web", type="LoadBalancer"), pool):
-        assert await kube.apply(obj) == ApplyResult.CREATED, obj["kind"]
-        assert await kube.apply(obj) == ApplyResult.UNCHANGED, obj["kind"]
+        assert await kube.apply(obj) == ObjectApplied.CREATED, obj["kind"]
+        assert await kube.apply(obj) == ObjectApplied.UNCHANGED, obj["kind"]
 
-    assert await kube.apply(deployment("web", replicas=3)) == ApplyResult.CONFIGURED
+    assert await kube.apply(deployment("web", replicas=3)) == ObjectApplied.CONFIGURED
     live = sim.get("Deployment", "default", "web")
     assert live is not None and live["spec"]["replicas"] == 3
     await wait_until(lambda: _running(kube, "app=web", 3))
 
-    assert await kube.apply({**pool, "spec": {"addresses": ["10.0.0.20/30"]}}) == ApplyResult.CONFIGURED
+    assert await kube.apply({**pool, "spec": {"addresses": ["10.0.0.20/30"]}}) == ObjectApplied.CONFIGURED
     lb = await wait_until(lambda: _lb_ip(kube, "web"))
     assert lb == "10.0.0.20"  # reassigned from the changed pool
-    assert await kube.apply(service("web", type="LoadBalancer")) == ApplyResult.UNCHANGED
+    assert await kube.apply(service("web", type="LoadBalancer")) == ObjectApplied.UNCHANGED
 
 
 async def _lb_ip(kube: KubeClient, name: str) -> str:

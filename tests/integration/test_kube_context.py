@@ -10,7 +10,7 @@ import io
 import pytest
 import yaml
 
-from homelab_tui.check import run_check
+from homelab_tui.cli.check import run_check
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import CLUSTER_NAME, Lab
 
@@ -48,8 +48,9 @@ async def test_check_uses_the_configured_cluster(config):
 async def test_wizards_use_the_configured_cluster(config):
     from homelab_tui.engine import apply_plan
     from homelab_tui.executors import KubeExecutor
-    from homelab_tui.flows import cluster_nodes
-    from homelab_tui.plans import Plan, Step, Target, WaitNodeReady
+    from homelab_tui.facts.cluster import cluster_nodes
+    from homelab_tui.plans import Plan, Step, Target
+    from homelab_tui.plans.actions import WaitNodeReady
 
     assert {node.name for node in await cluster_nodes(config)} == {
         "master1.kube.local", "node1.kube.local", "node2.kube.local"}

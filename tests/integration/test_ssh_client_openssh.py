@@ -140,7 +140,7 @@ async def test_node_facts_from_a_real_shell(sshd):
     import platform
     import socket
 
-    from homelab_tui.gather import node_facts
+    from homelab_tui.facts.node import node_facts
 
     async with SshSession(sshd.target()) as session:
         facts = await node_facts(session)

@@ -71,7 +71,7 @@ async def bootstrap_then_open_join(pilot) -> None:
     log = app.screen.query_one(Log)  # it followed the output to the end
     assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
     await pilot.press("escape", "j")
-    await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.kind == "join")
+    await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.wizard.name == "join")
 
 
 async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
@@ -99,7 +99,7 @@ async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_
     async with app.run_test(size=(140, 44)) as pilot:
         await open_wizard(pilot, "b")
         wizard = app.screen
-        while not isinstance(app.focused, Input) or app.focused.id != "tls-san":
+        while not isinstance(app.focused, Input) or app.focused.id != "tls-sans":
             await pilot.press("tab")
         await pilot.press(*"pi.example.org", "tab", *"latest", "tab", *"--node-taint=edge=true:NoSchedule",
                           "tab", "space", "tab", "space")  # both components disabled
@@ -110,11 +110,13 @@ async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_
                 'INSTALL_K3S_CHANNEL=latest sh -') in plan_shown(app).replace("\n", " ")
 
         # kubeadm has no k3s release or components to disable: those rows go, and its rules apply
-        assert all(row.display for row in wizard.query(".k3s-only"))
+        k3s_only = ["#k3s-release-row", "#disable-row"]
+        assert all(wizard.query_one(row).display for row in k3s_only)
+        assert not wizard.query_one("#kubernetes-version-row").display
         wizard.query_one("#distribution", Select).focus()
         await pilot.press("enter", "down", "enter")
-        await until(pilot, lambda: not any(row.display for row in wizard.query(".k3s-only")))
-        assert wizard.query_one(".kubeadm-only").display
+        await until(pilot, lambda: not any(wizard.query_one(row).display for row in k3s_only))
+        assert wizard.query_one("#kubernetes-version-row").display
         await pilot.press("f2")
         await until(pilot, lambda: "pod_cidr:" in str(wizard.query_one("#error", Static).render()), timeout=20)
         assert "the flannel manifest routes 10.244.0.0/16" in str(wizard.query_one("#error", Static).render())
@@ -187,7 +189,7 @@ async def test_command_palette_opens_the_wizards_as_the_keys_do(fresh_lab, tmp_p
         await until(pilot, lambda: app.screen.query_one(CommandList).option_count == 1)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, WizardScreen))
-        assert app.screen.kind == "join" and app.screen.read_only is read_only
+        assert app.screen.wizard.name == "join" and app.screen.read_only is read_only
         # Under a wizard the panes' keys do nothing, and the palette does not offer them either.
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert "Quit" in titles and not titles & {"Bootstrap a cluster", "Join nodes", "Show Nodes"}

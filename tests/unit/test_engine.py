@@ -12,17 +12,19 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import pytest
 import yaml
 
 from homelab_tui import engine
 from homelab_tui.engine import (
     ApplyContext, AuditLog, PlanFinished, StepFailed, StepOutput, StepSkipped, UndoDone, UndoFailed, UndoStarted,
-    apply_plan, export_plan, mask,
+    apply_plan, mask,
 )
-from homelab_tui.plans import (
-    CaptureSecret, FetchKubeconfig, Plan, Reboot, Run, Step, Target, Upload, WaitNodeReady, secret_ref,
-)
+from homelab_tui.export import export_plan
+from homelab_tui.plans import Plan, Step, Target, secret_ref
+from homelab_tui.plans.actions import CaptureSecret, FetchKubeconfig, KubeAction, Reboot, Run, Upload, WaitNodeReady
 
 TOKEN = "K10abc::server:s3cr3t"
 TOKEN_REF = secret_ref("k3s-token")
@@ -380,13 +382,18 @@ def test_rsc_export_lists_the_router_steps_with_their_descriptions(tmp_path):
         "# Set the secret", "/ip dns set secret=${K3S_TOKEN}"]
 
 
+@dataclass(frozen=True)
+class ApplyStandIn(KubeAction):
+    """A Kubernetes action whose export is its rendering (until deploy brings the real one)."""
+
+
 def test_yaml_export_joins_the_kube_manifests(tmp_path):
     deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nginx\n"
     service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: nginx\n"
     plan = Plan("Deploy nginx", (
-        Step(Target.KUBE, "", "Create the deployment", deployment, Run("stand-in for an apply action")),
-        Step(Target.KUBE, "", "Create the service", service, Run("stand-in"), noop_reason="it exists"),
-        Step(Target.KUBE, "", "Create the service", service, Run("stand-in")),
+        Step(Target.KUBE, "", "Create the deployment", deployment, ApplyStandIn()),
+        Step(Target.KUBE, "", "Create the service", service, ApplyStandIn(), noop_reason="it exists"),
+        Step(Target.KUBE, "", "Create the service", service, ApplyStandIn()),
         Step(Target.KUBE, "", "Wait for node1", "kubectl wait --for=condition=Ready node/node1",
              WaitNodeReady("node1")),
     ))

@@ -6,7 +6,7 @@ import stat
 
 import yaml
 
-from homelab_tui.kubeconfig import merge_into_file, merge_target
+from homelab_tui.clients.kubeconfig import merge_into_file, merge_target
 
 K3S_YAML = """apiVersion: v1
 clusters:

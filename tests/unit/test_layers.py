@@ -17,7 +17,7 @@ def _modules_below_ui() -> list[str]:
     for info in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="homelab_tui."):
         if info.name == "homelab_tui.ui" or info.name.startswith("homelab_tui.ui."):
             continue
-        if info.name in ("homelab_tui.cli", "homelab_tui.__main__"):
+        if info.name == "homelab_tui.__main__" or info.name.split(".")[:2] == ["homelab_tui", "cli"]:
             continue  # the entry point opens the TUI, so it may import ui lazily
         names.append(info.name)
     return names
@@ -41,7 +41,7 @@ def test_nothing_below_ui_imports_ui():
     offenders = []
     for path in PACKAGE_DIR.rglob("*.py"):
         relative = path.relative_to(PACKAGE_DIR)
-        if relative.parts[0] == "ui" or relative.name == "cli.py":
+        if relative.parts[0] in ("ui", "cli"):
             continue
         text = path.read_text()
         if "homelab_tui.ui" in text or "from .ui" in text or "from ..ui" in text:

@@ -1,7 +1,9 @@
-"""Merging a cluster's admin kubeconfig into the local one, under names of our choosing."""
+"""The local kubeconfig files: where kubectl finds them, and merging a cluster's admin kubeconfig
+into them under names of our choosing."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,20 @@ from urllib.parse import urlparse, urlunparse
 
 import yaml
 
-from .files import atomic_write
+from ..files import atomic_write
+
+
+def kubeconfig_paths(kubeconfig: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> list[Path]:
+    """The kubeconfig files in kubectl's order: the explicit path(s), else $KUBECONFIG (a list
+    separated by os.pathsep), else ~/.kube/config."""
+    if kubeconfig is None:
+        env = os.environ.get("KUBECONFIG", "")
+        entries: list[str | os.PathLike[str]] = [p for p in env.split(os.pathsep) if p] or ["~/.kube/config"]
+    elif isinstance(kubeconfig, str | os.PathLike):
+        entries = [p for p in os.fspath(kubeconfig).split(os.pathsep) if p]
+    else:
+        entries = list(kubeconfig)
+    return [Path(os.fspath(p)).expanduser() for p in entries]
 
 
 def named(fetched: dict[str, Any], name: str, server_host: str) -> dict[str, Any]:

@@ -1,15 +1,15 @@
-"""Facts for the plan builders, read from the lab: a node over SSH, the local kubeconfig, and
-which nodes the cluster already has. The commands are read-only and need no sudo."""
+"""A node's facts, read over SSH in one round trip: what bootstrap and join plan from, and what
+`check` reports. The commands are read-only and need no sudo."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING
 
-from .clients.ssh import SshSession
-from .kubeconfig import read_kubeconfig
-from .models import CommandResult
-from .plans.nodes import CMDLINE_PATH, KUBERNETES_SOURCES, NodeFacts
+from ..models import CommandResult
+from ..plans.nodes import CMDLINE_PATH, KUBERNETES_SOURCES, NodeFacts
+
+if TYPE_CHECKING:
+    from ..clients.ssh import SshSession
 
 FACT_COMMANDS = {
     "arch": "uname -m",
@@ -94,19 +94,3 @@ def parse_node_facts(results: dict[str, CommandResult]) -> NodeFacts:
         kubernetes_sources=out("kubernetes.list"),
         containerd_systemd_cgroup=results["containerd"].ok,
     )
-
-
-def merged_context(kubeconfig: str | Path, name: str) -> tuple[str, tuple[str, ...]]:
-    """What the local kubeconfig holds under `name`: the server host its context points at ("" when
-    there is none), and the entries a merge would replace ("cluster homelab (https://...)", ...)."""
-    config = read_kubeconfig(kubeconfig)
-    entries = []
-    for section in ("clusters", "users", "contexts"):
-        for entry in config.get(section) or []:
-            if entry.get("name") == name:
-                server = (entry.get("cluster") or {}).get("server", "") if section == "clusters" else ""
-                entries.append(f"{section[:-1]} {name}" + (f" ({server})" if server else ""))
-    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
-    cluster = clusters.get(contexts.get(name, {}).get("cluster"), {})
-    return urlparse(cluster.get("server", "")).hostname or "", tuple(entries)

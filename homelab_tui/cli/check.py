@@ -11,11 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from .clients.ssh import SshSession, facts
-from .config import Config, NodeConfig
-from .connect import cloudflare_client, dns_client, kube_client, router_client, ssh_target
-from .models import DnsOutcome
-from .state import describe_error
+from ..clients.ssh import SshSession
+from ..config import Config, NodeConfig
+from ..connect import cloudflare_client, dns_client, kube_client, router_client, ssh_target
+from ..facts.node import node_facts
+from ..models import DnsOutcome
+from ..state import describe_error
+from .exits import EXIT_FAILED, EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class CheckLine:
 async def probe_node(config: Config, node: NodeConfig) -> str:
     target = ssh_target(config, node)
     async with SshSession(target) as session:
-        found = await facts(session)
+        found = await node_facts(session)
     return f"{found.arch}, {found.os} (host key verified, {target.host}:{target.port})"
 
 
@@ -111,4 +113,4 @@ async def run_check(config: Config, timeout: float, out: TextIO) -> int:
     failed = [line.component for line in lines if not line.ok]
     print(f"\n{len(lines) - len(failed)}/{len(lines)} OK" + (f"; failing: {', '.join(failed)}" if failed else ""),
           file=out)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,153 @@
+"""The headless twin of every wizard: `homelab-tui <wizard> [answers] [--dry-run | --yes]`.
+
+Each wizard's flags are made from its request (flows/wizard.py); then the twin does what the
+wizard does: the flow reads the facts and builds the plans, which are printed; with --yes, or a
+`y` on a terminal, the shared engine applies them. --dry-run stops after printing; --read-only
+refuses to apply; --export saves the plan as a script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from typing import TYPE_CHECKING
+
+from .. import engine
+from ..config import Config
+from ..export import export_staged
+from ..flows import WIZARDS, Wizard, apply_staged
+from ..flows.wizard import flag, request_from
+from ..plans import Plan, Staged, listing
+from .exits import EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from ..clients.ssh import HostKeyUnknown
+    from ..executors import Executors
+
+
+def add_wizard_commands(commands: argparse._SubParsersAction) -> None:
+    """One subcommand per registered wizard, with a flag per answer of its request."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
+    mode = common.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    mode.add_argument("--yes", action="store_true", help="apply without asking")
+    common.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                        help="show the plan but never apply it")
+    common.add_argument("--export", metavar="PATH", help="also save the plan as .sh, .rsc or .yaml")
+    common.add_argument("--accept-new-host-keys", action="store_true",
+                        help="trust a host key seen for the first time (like OpenSSH's accept-new); "
+                             "a changed key is always refused")
+    for wizard in WIZARDS:
+        command = commands.add_parser(wizard.name, parents=[common], help=wizard.summary.lower())
+        for f, spec in wizard.answers():
+            options: dict = {"dest": f.name, "help": spec.help, "metavar": spec.metavar}
+            if spec.choices:
+                options |= {"choices": spec.choices, "metavar": None}
+            if spec.many:
+                options |= {"action": "append", "default": []}
+            command.add_argument(flag(f, spec), *spec.aliases, required=spec.required, **options)
+        command.set_defaults(wizard=wizard)
+
+
+async def run_wizard(wizard: Wizard, config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """The wizard's plans for the answers in `args`, shown, then applied as the flags say."""
+    from ..executors import build_executors  # the SSH and Kubernetes clients load only when a twin runs
+
+    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
+    executors = build_executors(config, sudo_password=_sudo_password, trust_host_key=_trust(args, out))
+    try:
+        request = request_from(wizard.request, vars(args))
+        staged = await wizard.flow(config, request, executors, lambda text: print(f"note: {text}", file=out))
+        return await _show_and_apply(staged, config, args, executors, out)
+    finally:
+        await executors.close()
+
+
+def _trust(args: argparse.Namespace, out: TextIO) -> Callable[[HostKeyUnknown], Awaitable[bool]]:
+    async def trust(unknown: HostKeyUnknown) -> bool:
+        if args.accept_new_host_keys:
+            print(f"{unknown.host}: trusting new host key {unknown.fingerprint} (--accept-new-host-keys)", file=out)
+            return True
+        return False
+
+    return trust
+
+
+async def _sudo_password(host: str) -> str | None:
+    if not sys.stdin.isatty():
+        return None
+    return await asyncio.to_thread(getpass.getpass, f"sudo password for {host}: ")
+
+
+def print_plan(staged: Staged, out: TextIO) -> None:
+    """The plans as the TUI shows them, a title after a blank line and the steps under it."""
+    for kind, line in listing(staged.plans):
+        print(f"\n{line}" if kind == "title" else f"  {line}", file=out)
+
+
+async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespace, executors: Executors,
+                          out: TextIO) -> int:
+    print_plan(staged, out)
+    if args.export:
+        export_staged(staged, config, args.export, "--export")
+        print(f"\nplan saved to {args.export}", file=out)
+    changes = staged.changes
+    if not changes:
+        print("\nnothing to do: every step is a no-op", file=out)
+        return EXIT_OK
+    if args.dry_run:
+        print(f"\ndry run: {changes} step(s) would change something", file=out)
+        return EXIT_OK
+    if args.read_only:
+        print("\nread-only: the plan is shown, not applied", file=out)
+        return EXIT_FAILED
+    if not args.yes and not _confirmed(changes, out):
+        return EXIT_FAILED
+    outcomes = await apply_staged(staged, executors, _reporter(out))
+    failed = [(plan, result) for plan, result in outcomes if not result.ok]
+    if failed:
+        print("", file=out)
+        for plan, result in failed:
+            step = plan.steps[result.failed_index].description if result.failed_index is not None else ""
+            print(f"failed: {plan.title}" + (f", at “{step}”" if step else "") + f": {result.error}", file=out)
+        print("What succeeded stays done. Run the same command again to retry the rest.", file=out)
+        return EXIT_FAILED
+    print("\ndone", file=out)
+    return EXIT_OK
+
+
+def _confirmed(changes: int, out: TextIO) -> bool:
+    if not sys.stdin.isatty():
+        print("\nrefusing to apply without a terminal to confirm on: add --yes (or --dry-run)", file=out)
+        return False
+    answer = input(f"\napply {changes} step(s)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _reporter(out: TextIO) -> Callable[[Plan], Callable[[object], None]]:
+    """Event printer per plan: step lines prefixed with the plan, output lines indented."""
+
+    def for_plan(plan: Plan) -> Callable[[object], None]:
+        def on_event(event: object) -> None:
+            line = engine.event_line(event)
+            if line is not None:
+                print(line if isinstance(event, engine.StepOutput) else f"{plan.title} · {line}", file=out, flush=True)
+
+        return on_event
+
+    return for_plan
+
+
+def ssh_failure(exc: Exception) -> str:
+    from ..clients.ssh import HostKeyUnknown
+
+    if isinstance(exc, HostKeyUnknown):
+        return (f"{exc}\n(check the fingerprint, e.g. with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on "
+                "the node, then run again with --accept-new-host-keys)")
+    return str(exc)

@@ -1,0 +1,98 @@
+"""Kubernetes steps, against the API of the configured cluster (`cluster.kube_context`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from ..clients.kube import KubeClient
+from ..config import Config
+from ..connect import kube_client
+from ..models import EventType, KubeEvent, KubeObject
+from ..plans import Step
+from ..plans.actions import Action, WaitNodeReady
+from .common import StepError
+
+
+class KubeExecutor:
+    """The waits that run at the same time (one per node of a join) share one connection and one
+    Node watch."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._nodes = NodeWatch(lambda: kube_client(self.config, retry_cap=2.0))
+
+    async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
+        if not isinstance(action, WaitNodeReady):
+            raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
+        try:
+            await asyncio.wait_for(self._nodes.until_ready(action.node, output), action.timeout)
+        except TimeoutError:
+            raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
+
+
+class NodeWatch:
+    """One Node watch (a listing first, then changes) for every wait on it at a time: the first
+    waiter opens a client and starts the watch, the last one to leave stops it and closes the
+    client. Ten nodes joined at once thus cost the API one connection, one listing and one watch,
+    not ten. A waiter that arrives while the watch runs starts from the nodes as last seen, as a
+    watch of its own would start from a listing; a failed watch fails the waiters it had, and the
+    next waiter starts afresh."""
+
+    def __init__(self, client: Callable[[], KubeClient]) -> None:
+        self._client = client
+        self._task: asyncio.Task[None] | None = None
+        self._queues: set[asyncio.Queue[KubeEvent | Exception]] = set()
+        self._nodes: dict[str, KubeObject] | None = None  # by name, once listed
+
+    async def until_ready(self, node: str, output: Callable[[str], None]) -> None:
+        """Return once `node` is Ready; say each state it goes through."""
+        queue: asyncio.Queue[KubeEvent | Exception] = asyncio.Queue()
+        if self._nodes is not None:
+            queue.put_nowait(KubeEvent("Node", EventType.RELISTED, None, "", tuple(self._nodes.values())))
+        self._queues.add(queue)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+        try:
+            last = ""
+            while True:
+                event = await queue.get()
+                if isinstance(event, Exception):
+                    raise event
+                objects = event.objects if event.type is EventType.RELISTED else (event.obj,)
+                for obj in objects:
+                    if obj is not None and obj.name == node:
+                        state = "deleted" if event.type is EventType.DELETED else obj.status
+                        if state != last:
+                            output(f"{node}: {state}")
+                            last = state
+                        if state.split(",")[0] == "Ready":
+                            return
+                if not last:
+                    last = "not registered yet"
+                    output(f"{node}: {last}")
+        finally:
+            self._queues.discard(queue)
+            if not self._queues and self._task is not None:
+                task, self._task, self._nodes = self._task, None, None
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)  # the client is closed
+
+    async def _watch(self) -> None:
+        try:
+            async with self._client() as client:
+                async for event in client.watch("Node", keep_raw=False):
+                    if event.type is EventType.RELISTED:
+                        self._nodes = {obj.name: obj for obj in event.objects}
+                    elif self._nodes is not None and event.obj is not None:
+                        if event.type is EventType.DELETED:
+                            self._nodes.pop(event.obj.name, None)
+                        else:
+                            self._nodes[event.obj.name] = event.obj
+                    for queue in self._queues:
+                        queue.put_nowait(event)
+        except Exception as exc:  # noqa: BLE001 - each waiter fails with it
+            if self._task is asyncio.current_task():
+                self._task, self._nodes = None, None
+            for queue in self._queues:
+                queue.put_nowait(exc)

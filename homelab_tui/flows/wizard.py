@@ -1,0 +1,95 @@
+"""What a wizard is, for both front ends: a frozen request (its answers), how each answer is asked,
+and the flow that turns a request into plans.
+
+A request is a frozen dataclass whose fields are declared with `ask(...)`. The CLI makes one flag
+per field from it (cli/wizard.py) and the TUI one form row (ui/wizards/form.py), so an answer is
+written out once: its type, label, help, choices, default and when it applies. The flow reads the
+facts it needs and returns the plans (`Staged`); it never asks anything itself, except through
+the executors' hooks (an unknown host key, a sudo password).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import Field, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..config import Config
+from ..plans import Staged
+
+if TYPE_CHECKING:
+    from ..executors import Executors
+
+Note = Callable[[str], None]  # a warning for the user that does not stop the plan
+# (config, names of the nodes the cluster has) -> (label, value, preselected) for each choice
+Options = Callable[[Config, frozenset[str]], list[tuple[str, str, bool]]]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """How one answer is asked. `many` answers are tuples: a repeated flag, and in the form a
+    checkbox per choice, a list to pick from, or text split on `separator` ("," or "shell")."""
+
+    label: str  # the form's label
+    help: str  # the flag's help
+    hint: str = ""  # the form's placeholder
+    flag: str = ""  # default: --name-with-dashes
+    aliases: tuple[str, ...] = ()  # further flags for the same answer
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    options: Options | None = None  # choices that come from the config (nodes), for the form
+    many: bool = False
+    separator: str = ","
+    required: bool = False
+    initial: Callable[[Config], str] | None = None  # the form's starting value (the flag's is empty: the config's)
+    only_for: tuple[str, str] | None = None  # (answer, value): shown in the form only when that answer has it
+
+
+def ask(label: str, help: str, **how: Any) -> Any:
+    """A request field asked as `Ask(label, help, **how)`; text defaults to "", many to ()."""
+    spec = Ask(label, help, **how)
+    return field(default=() if spec.many else "", metadata={"ask": spec})
+
+
+def asked(request: type) -> list[tuple[Field, Ask]]:
+    """The request's answers in order, each with how it is asked."""
+    return [(f, f.metadata["ask"]) for f in fields(request) if "ask" in f.metadata]
+
+
+def flag(f: Field, spec: Ask) -> str:
+    return spec.flag or "--" + f.name.replace("_", "-")
+
+
+def field_id(name: str) -> str:
+    """An answer's id in the form (and in its widgets' ids): pod_cidr → pod-cidr."""
+    return name.replace("_", "-")
+
+
+def request_from(request: type, values: dict[str, Any]) -> Any:
+    """A request from raw answers: many-answers as tuples, absent ones at their defaults."""
+    given = {}
+    for f, spec in asked(request):
+        if f.name in values and values[f.name] is not None:
+            value = values[f.name]
+            given[f.name] = tuple(value) if spec.many else value
+    return request(**given)
+
+
+class Flow(Protocol):
+    def __call__(self, config: Config, request: Any, executors: Executors, note: Note) -> Awaitable[Staged]: ...
+
+
+@dataclass(frozen=True)
+class Wizard:
+    """One wizard: what opens it (`key` in the TUI, the subcommand `name` on the command line),
+    what the palette and --help say (`title`, `summary`), its request and its flow."""
+
+    name: str
+    key: str
+    title: str
+    summary: str
+    request: type
+    flow: Flow
+
+    def answers(self) -> Iterable[tuple[Field, Ask]]:
+        return asked(self.request)

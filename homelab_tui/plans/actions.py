@@ -1,0 +1,163 @@
+"""What the engine does for a step, grouped by the target that does it: the SSH actions run on a
+node, the Kubernetes actions against the API. Each action also says how a person would do it by
+hand, in the script `export.py` writes for its target (`.sh` lines, a `.yaml` document), so a new
+action brings its own export and nothing else has to learn about it. Pure: no I/O here."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import ClassVar
+
+from . import SECRET_REF, Target, secret_variable, shown
+
+
+def comment(text: str) -> str:
+    """`text` as one script comment line."""
+    return "# " + " ".join(text.splitlines())
+
+
+# -- SSH: on a node --------------------------------------------------------------------------
+
+
+def sh_word(command: str) -> str:
+    """`command` as one word for the local shell, its secret references left as "${NAME}" for the
+    local shell to expand (the CaptureSecret lines set them), the rest quoted literally."""
+    words = []
+    for i, part in enumerate(SECRET_REF.split(command)):  # literal, name, literal, ..., literal
+        if i % 2:
+            words.append(f'"${{{secret_variable(part)}}}"')
+        elif part:
+            words.append(shlex.quote(part))
+    return "".join(words) or "''"
+
+
+def as_root(command: str) -> str:
+    """A command as SshSession runs it with sudo."""
+    return f"sudo sh -c {shlex.quote(command)}"
+
+
+class SshAction:
+    """An action on the step's SSH host. `sh` is what a script does instead, given the ssh
+    arguments that reach the host (`user@host -p port`)."""
+
+    target: ClassVar[Target] = Target.SSH
+
+    def sh(self, destination: str) -> list[str]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Run(SshAction):
+    """A shell command on the step's SSH host; `sudo` runs it as root."""
+
+    command: str
+    sudo: bool = False
+
+    def sh(self, destination: str) -> list[str]:
+        return [f"ssh {destination} {sh_word(as_root(self.command) if self.sudo else self.command)}"]
+
+
+@dataclass(frozen=True)
+class CaptureSecret(SshAction):
+    """Run a command on the host and keep its (stripped) output as secret `name`."""
+
+    command: str
+    name: str
+    sudo: bool = True
+
+    def sh(self, destination: str) -> list[str]:
+        # A secret lands inside the single quotes of `sh -c '...'` on the remote side, so the
+        # script refuses a value with a single quote in it.
+        variable = secret_variable(self.name)
+        read = f"ssh {destination} {sh_word(as_root(self.command) if self.sudo else self.command)}"
+        return [f"{variable}=$({read})",
+                f"case ${{{variable}}} in *\\'*) echo '{variable} has a single quote; pass it on by hand' >&2; "
+                "exit 1;; esac"]
+
+
+@dataclass(frozen=True)
+class Upload(SshAction):
+    """Copy a local file to the host over SFTP."""
+
+    local_path: str
+    remote_path: str
+    mode: int = 0o755
+
+    def sh(self, destination: str) -> list[str]:
+        # Through ssh rather than scp: the destination may carry ssh options (`-p 2222`) that scp
+        # spells differently (`-P`).
+        remote = shlex.quote(self.remote_path)
+        return [f"ssh {destination} {shlex.quote(f'cat > {remote} && chmod {self.mode:o} {remote}')}"
+                f" < {shlex.quote(self.local_path)}"]
+
+
+@dataclass(frozen=True)
+class Reboot(SshAction):
+    """Reboot the host and wait until SSH answers again."""
+
+    timeout: float = 300.0
+
+    def sh(self, destination: str) -> list[str]:
+        return ["# ssh fails as the host goes down; then wait until it answers again",
+                f"ssh {destination} sudo reboot || true",
+                "sleep 10",
+                f"until ssh {destination} -o ConnectTimeout=5 true 2>/dev/null; do sleep 5; done"]
+
+
+# The names of the admin kubeconfig's one cluster, user and context (k3s: "default"; kubeadm:
+# "kubernetes", "kubernetes-admin", ...) in the layout both write, and its server's host.
+_KUBECONFIG_NAME_LINE = r"^( *(- )?(name|cluster|user|current-context): )[^ ].*$"
+_KUBECONFIG_SERVER_HOST = r"^( *server: https://)[^:/]+"
+
+
+@dataclass(frozen=True)
+class FetchKubeconfig(SshAction):
+    """Read the cluster's admin kubeconfig from the host (with sudo), point its server at
+    `server_host` (the port stays; k3s and kubeadm write 127.0.0.1), name its cluster, user and
+    context `name`, and merge it into the local `kubeconfig`."""
+
+    remote_path: str
+    server_host: str
+    name: str
+    kubeconfig: str
+
+    def sh(self, destination: str) -> list[str]:
+        """Into a file of its own beside the script, renamed and pointed at the node as the engine
+        does; merging it into the local kubeconfig stays a choice made by hand."""
+        local = f"{self.name}.kubeconfig"
+        fetch = as_root(f"cat {shlex.quote(self.remote_path)}")
+        rename = f"s/{_KUBECONFIG_NAME_LINE}/\\1{self.name}/"
+        point = f"s#{_KUBECONFIG_SERVER_HOST}#\\1{self.server_host}#"
+        note = (f"{local}: context {self.name}; use it with KUBECONFIG={local}, "
+                f"or merge it into {self.kubeconfig} by hand")
+        return [f"(umask 077 && ssh {destination} {sh_word(fetch)}"
+                f" | sed -E -e {shlex.quote(rename)} -e {shlex.quote(point)} > {shlex.quote(local)})",
+                f"echo {shlex.quote(note)} >&2"]
+
+
+# -- Kubernetes: against the API --------------------------------------------------------------
+
+
+class KubeAction:
+    """An action against the cluster's API. `manifest` is its document in an exported .yaml,
+    given the step's rendering: the manifest itself, or a comment for what is not one."""
+
+    target: ClassVar[Target] = Target.KUBE
+
+    def manifest(self, rendering: str) -> str:
+        return shown(rendering)
+
+
+@dataclass(frozen=True)
+class WaitNodeReady(KubeAction):
+    """Wait until the Kubernetes node `node` is Ready."""
+
+    node: str
+    timeout: float = 300.0
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))  # a kubectl command, not a manifest: the file still applies
+
+
+Action = Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady

@@ -1,0 +1,95 @@
+"""A wizard's form, made from its request (flows/wizard.py): one row per answer, in the request's
+order. Text is an Input; a choice a Select; many choices a Checkbox each; many config nodes a
+SelectionList. A row that applies only for another answer's value (`only_for`) shows only then.
+`answers()` reads the request's raw answers back; a blank one means "the config's"."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList
+
+from ...config import Config
+from ...flows.wizard import Ask, Wizard, field_id
+from ...plans import PlanError
+
+
+class WizardForm(Vertical):
+    DEFAULT_CSS = """
+    WizardForm { height: auto; padding: 0 1; }
+    WizardForm Horizontal, WizardForm Vertical { height: auto; }
+    WizardForm Horizontal > Label { padding: 0 1 0 0; width: 16; }
+    WizardForm Input, WizardForm Select { width: 1fr; }
+    WizardForm Checkbox { margin: 0 2 0 0; }
+    WizardForm SelectionList { height: auto; max-height: 8; }
+    """
+
+    def __init__(self, wizard: Wizard, config: Config, in_cluster: frozenset[str]) -> None:
+        super().__init__(id="form")
+        self.wizard, self.config, self.in_cluster = wizard, config, in_cluster
+
+    def compose(self) -> ComposeResult:
+        for f, spec in self.wizard.answers():
+            yield self._row(field_id(f.name), spec)
+
+    def _row(self, name: str, spec: Ask) -> Widget:
+        initial = spec.initial(self.config) if spec.initial else ""
+        if spec.options and spec.many:
+            return Vertical(Label(spec.label), SelectionList(*spec.options(self.config, self.in_cluster), id=name),
+                            id=f"{name}-row")
+        if spec.options or (spec.choices and not spec.many):
+            options = (spec.options(self.config, self.in_cluster) if spec.options
+                       else [(choice, choice, choice == initial) for choice in spec.choices])
+            value = next((value for _, value, chosen in options if chosen), options[0][1] if options else Select.BLANK)
+            answer = Select([(label, value) for label, value, _ in options], value=value, allow_blank=not options,
+                            compact=True, id=name)
+        elif spec.choices:
+            answer = Horizontal(*(Checkbox(choice, compact=True, id=f"{name}-{choice}") for choice in spec.choices))
+        else:
+            answer = Input(initial, placeholder=spec.hint, compact=True, id=name)
+        return Horizontal(Label(spec.label), answer, id=f"{name}-row")
+
+    def on_mount(self) -> None:
+        self._show_rows()
+
+    @on(Select.Changed)
+    def _show_rows(self) -> None:
+        """Each row whose `only_for` answer has its value is shown; the others are hidden."""
+        for (_, spec), row in zip(self.wizard.answers(), self.children):
+            if spec.only_for is not None:
+                answer, value = spec.only_for
+                row.display = self.query_one(f"#{field_id(answer)}", Select).value == value
+
+    def answers(self) -> dict[str, Any]:
+        """The answers as the request takes them; a hidden row's answer is left blank."""
+        values: dict[str, Any] = {}
+        for (f, spec), row in zip(self.wizard.answers(), self.children):
+            if not row.display:
+                continue
+            name = field_id(f.name)
+            if spec.options and spec.many:
+                values[f.name] = tuple(self.query_one(f"#{name}", SelectionList).selected)
+            elif spec.options or (spec.choices and not spec.many):
+                value = self.query_one(f"#{name}", Select).value
+                values[f.name] = "" if value is Select.BLANK else value
+            elif spec.choices:
+                values[f.name] = tuple(c for c in spec.choices if self.query_one(f"#{name}-{c}", Checkbox).value)
+            else:
+                values[f.name] = _text_answer(spec, self.query_one(f"#{name}", Input).value.strip())
+        return values
+
+
+def _text_answer(spec: Ask, text: str) -> str | tuple[str, ...]:
+    if not spec.many:
+        return text
+    if spec.separator == "shell":
+        try:
+            return tuple(shlex.split(text))
+        except ValueError as exc:
+            raise PlanError(spec.label, f"expected arguments as a shell would split them ({exc})") from None
+    return tuple(part.strip() for part in text.split(spec.separator) if part.strip())

@@ -1,0 +1,240 @@
+"""The wizard screen, one for every wizard of the registry: its form (made from the wizard's
+request), the exact plan (F2), then the apply's progress (F3), and the plan saved as a script
+(F4). The flows are the same ones the CLI twins run. The work runs in App workers, so closing
+the screen does not cancel an apply; an unknown host key or a sudo password is asked for in a
+modal, from inside those workers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Log, ProgressBar, Static, TabbedContent, TabPane
+
+from ...clients.ssh import HostKeyUnknown
+from ...config import Config
+from ...engine import ApplyResult, StepDone, event_line
+from ...executors import Executors, build_executors
+from ...export import export_staged
+from ...flows import WIZARDS, apply_staged
+from ...flows.wizard import request_from
+from ...plans import Plan, PlanError, Staged, listing
+from .form import WizardForm
+from .modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen
+
+# How each kind of plan line (plans.listing) is styled.
+LINE_STYLES = {"title": "bold", "step": "", "command": "cyan", "noop-step": "dim", "noop": "dim"}
+
+
+def plan_text(plans: tuple[Plan, ...]) -> Text:
+    """The plans as the user checks them: what each step does and exactly how, or why not."""
+    text = Text()
+    for kind, line in listing(plans):
+        text.append(f"{line}\n" if kind == "title" else f" {line}\n", style=LINE_STYLES[kind])
+    return text
+
+
+class PlanProgress(Horizontal):
+    """One plan's row during an apply: its title, a bar of the steps that change something, then
+    how it ended."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.plan.title, classes="bar-label")
+        yield ProgressBar(total=len(self.plan.changes), show_eta=False)
+        yield Label(classes="outcome")
+
+    def advance(self) -> None:
+        self.query_one(ProgressBar).advance(1)
+
+    def finish(self, result: ApplyResult | None) -> None:
+        """✓; or ✗ with the step that failed and why (the error is masked); or not run at all."""
+        if result is None:
+            outcome, text = "-not-run", "not run: an earlier plan failed"
+        elif result.ok:
+            outcome, text = "-ok", "✓ done"
+        else:
+            step = self.plan.steps[result.failed_index]
+            outcome, text = "-failed", f"✗ {result.failed_index + 1}. {step.description}: {result.error}"
+        self.add_class(outcome)
+        self.query_one(".outcome", Label).update(Text(text))  # Text: an error is never read as markup
+
+
+class WizardScreen(Screen[None]):
+    """The wizard of the registry named `name`. F2 makes the plan, F3 applies it."""
+
+    class Applied(Message):
+        """A plan was applied, wholly or in part: the cluster may have a kubeconfig or nodes now."""
+
+    DEFAULT_CSS = """
+    WizardScreen #error { padding: 0 1; height: auto; }
+    WizardScreen #plan-view { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
+    WizardScreen #progress { height: auto; max-height: 8; overflow-y: auto; }
+    WizardScreen PlanProgress { height: auto; }
+    WizardScreen .bar-label { width: 36; padding: 0 1; }
+    WizardScreen .outcome { width: 1fr; padding: 0 1; }
+    WizardScreen .-ok .outcome { color: $success; }
+    WizardScreen .-failed .outcome { color: $error; }
+    WizardScreen .-failed Bar > .bar--bar { color: $error; }
+    WizardScreen .-not-run .outcome { color: $text-muted; }
+    WizardScreen #logs { height: 14; display: none; }
+    WizardScreen.-applied #logs { display: block; }
+    WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; }
+    """
+    BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
+                Binding("f3", "apply", "Apply", id="wizard_apply"),
+                Binding("f4", "export", "Export", id="wizard_export"),
+                Binding("escape", "close", "Close", id="wizard_close")]
+
+    def __init__(self, name: str, config: Config, *, in_cluster: set[str], read_only: bool = False) -> None:
+        super().__init__()
+        self.wizard = next(wizard for wizard in WIZARDS if wizard.name == name)
+        self.config, self.in_cluster, self.read_only = config, frozenset(in_cluster), read_only
+        self.staged: Staged | None = None
+        self.executors: Executors | None = None
+        self.applying = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]{self.wizard.name.capitalize()}[/] · F2 makes the plan, F3 applies it"
+                     + ("  [b](read-only)[/]" if self.read_only else ""), id="wizard-title")
+        yield WizardForm(self.wizard, self.config, self.in_cluster)
+        yield Static(id="error")
+        with VerticalScroll(id="plan-view"):
+            yield Static(Text("F2 reads the nodes and shows the exact plan here.", style="dim"), id="plan")
+        yield Vertical(id="progress")
+        yield TabbedContent(id="logs")
+        yield Footer()
+
+    # -- plan ------------------------------------------------------------------------------------
+
+    def action_plan(self) -> None:
+        if self.applying:
+            self.notify("an apply is running", severity="warning")
+            return
+        self.app.run_worker(self._make_plan(), group="wizard", exclusive=True, exit_on_error=False,
+                            description=f"plan {self.wizard.name}")
+
+    async def _make_plan(self) -> None:
+        self.query_one("#error", Static).update("")
+        self.query_one("#plan", Static).update("reading the nodes…")
+        # A new plan replaces the last apply's rows and logs (they described another plan).
+        await self.query_one("#logs", TabbedContent).clear_panes()
+        await self.query_one("#progress").remove_children()
+        self.remove_class("-applied")
+        if self.executors is not None:
+            await self.executors.close()
+        self.executors = build_executors(self.config, sudo_password=self._ask_sudo, trust_host_key=self._ask_trust)
+        try:
+            request = request_from(self.wizard.request, self.query_one(WizardForm).answers())
+            self.staged = await self.wizard.flow(self.config, request, self.executors,
+                                                 lambda text: self.notify(text, severity="warning"))
+        except PlanError as exc:  # a bad answer: say which, keep the form
+            self.staged = None
+            self.query_one("#plan", Static).update("")
+            self.query_one("#error", Static).update(Text(f"{exc.field}: {exc.message}", style="bold red"))
+            return
+        changes = self.staged.changes
+        self.query_one("#plan", Static).update(plan_text(self.staged.plans))
+        self.query_one("#error", Static).update(
+            "nothing to do: every step is a no-op" if not changes else f"{changes} step(s) will change something")
+
+    async def _ask_trust(self, unknown: HostKeyUnknown) -> bool:
+        return await self.app.push_screen_wait(TrustHostKeyScreen(unknown.host, unknown.fingerprint))
+
+    async def _ask_sudo(self, host: str) -> str | None:
+        return await self.app.push_screen_wait(SudoPasswordScreen(host))
+
+    # -- apply -----------------------------------------------------------------------------------
+
+    def action_apply(self) -> None:
+        if self.read_only:
+            self.notify("read-only: plans are shown, not applied", severity="warning")
+        elif self.staged is None or self.executors is None:
+            self.notify("make the plan first (F2)", severity="warning")
+        elif not self.staged.changes:
+            self.notify("nothing to do")
+        elif not self.applying:
+            self.applying = True
+            self.app.run_worker(self._apply(self.staged, self.executors), group="wizard", exit_on_error=False,
+                                description=f"apply {self.wizard.name}")
+
+    async def _apply(self, staged: Staged, executors: Executors) -> None:
+        """Each plan that changes something gets a progress row and a log tab of its own (a join
+        runs its nodes at once, and interleaved output would be unreadable); at the end its row
+        says how it ended, so every failed node is reported, and F2 then F3 retries them."""
+        logs = self.query_one("#logs", TabbedContent)
+        progress = self.query_one("#progress")
+        self.add_class("-applied")  # the logs take room from the plan from now on
+        rows: dict[str, PlanProgress] = {}
+        plan_logs: dict[str, Log] = {}
+        for index, plan in enumerate(staged.plans):
+            if plan.changes:
+                rows[plan.title] = PlanProgress(plan)
+                plan_logs[plan.title] = Log(max_lines=2000, classes="plan-log")
+                await logs.add_pane(TabPane(plan.title, plan_logs[plan.title], id=f"log-{index}"))
+        await progress.mount_all(rows.values())
+
+        def on_event(plan: Plan):
+            log = plan_logs.get(plan.title)
+
+            def report(event: object) -> None:
+                if log is None:
+                    return
+                if isinstance(event, StepDone):
+                    rows[plan.title].advance()
+                elif (line := event_line(event)) is not None:
+                    log.write_line(line)
+            return report
+
+        try:
+            outcomes = await apply_staged(staged, executors, on_event)
+        finally:
+            self.applying = False
+            await executors.close()
+            self.executors = None
+        self.post_message(self.Applied())
+        results = {plan.title: result for plan, result in outcomes}
+        for title, row in rows.items():
+            row.finish(results.get(title))
+        failed = [plan.title for plan, result in outcomes if not result.ok]
+        if failed:
+            log = plan_logs[failed[0]]
+            logs.active = log.parent.id  # the first failure's log in front, at its end
+            log.scroll_end(animate=False)
+            self.notify(f"failed: {', '.join(failed)}; the rest is done. F2 then F3 retries.", severity="error",
+                        timeout=10)
+        else:
+            self.notify(f"{self.wizard.name}: done")
+        self.staged = None
+
+    @work(group="wizard-export", exit_on_error=False)
+    async def action_export(self) -> None:
+        """Save the plan as a script to run by hand (.sh; .rsc and .yaml for router and Kubernetes
+        steps), at a path asked for in a modal."""
+        staged = self.staged
+        if staged is None:
+            self.notify("make the plan first (F2)", severity="warning")
+            return
+        path = await self.app.push_screen_wait(AskScreen(
+            "Save the plan's SSH steps as a script (.sh; .rsc and .yaml take router and Kubernetes steps):",
+            value=f"homelab-{self.wizard.name}-plan.sh"))
+        if path is None:
+            return
+        try:
+            saved = export_staged(staged, self.config, path)
+        except PlanError as exc:
+            self.notify(exc.message, title="cannot export", severity="error")
+            return
+        self.notify(f"saved to {saved.resolve()}")
+
+    def action_close(self) -> None:
+        if self.executors is not None and not self.applying:
+            self.app.run_worker(self.executors.close(), group="wizard-close", exit_on_error=False)
+        self.app.pop_screen()
