@@ -1,4 +1,5 @@
-"""The layer rule of DESIGN.md: nothing below ui/ imports textual, and nothing imports ui."""
+"""The layer rule of DESIGN.md: nothing below ui/ imports textual, and nothing imports ui; and the
+import-linter contracts of pyproject.toml (the shape ARCHITECTURE.md draws)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import homelab_tui
 
@@ -47,3 +50,23 @@ def test_nothing_below_ui_imports_ui():
         if "homelab_tui.ui" in text or "from .ui" in text or "from ..ui" in text:
             offenders.append(str(relative))
     assert offenders == []
+
+
+def test_import_contracts_are_kept():
+    """`lint-imports` with the contracts in pyproject.toml: a broken one names the import chain."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    if not lint.exists():
+        pytest.fail("lint-imports is missing: install the test extras (make test does)")
+    done = subprocess.run([str(lint), "--no-cache"], cwd=PACKAGE_DIR.parent, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[done.stdout.find("Broken contracts"):] or done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_building_the_cli_loads_no_client_library():
+    """Every start builds the parser (the wizards' flags come from their requests): it must not pay
+    for the client libraries, which only load when a command uses them."""
+    script = ("import sys\nfrom homelab_tui.cli import build_parser\nbuild_parser()\n"
+              "print(sorted({'asyncssh', 'kubernetes_asyncio', 'librouteros', 'aiohttp', 'dns', 'textual'}"
+              " & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
