@@ -48,7 +48,6 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from homelab_tui.clients.kube import pod_status_summary
 from homelab_tui.files import atomic_write
 
 K3S_VERSION = "v1.31.4+k3s1"
@@ -501,8 +500,86 @@ def _containers(obj: JsonObject) -> list[JsonObject]:
     return obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
 
 
-def _pod_column(index: int) -> Callable[[JsonObject], Any]:
-    return lambda pod: pod_status_summary(pod)[index]
+def _condition_true(status: JsonObject, kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def _exit_text(terminated: JsonObject) -> str:
+    """`Completed`, `Signal:9` or `ExitCode:2`: what a terminated container shows."""
+    if terminated.get("reason"):
+        return terminated["reason"]
+    signal = terminated.get("signal")
+    return f"Signal:{signal}" if signal else f"ExitCode:{terminated.get('exitCode', 0)}"
+
+
+def _shown_reason(container: JsonObject, *, init: bool) -> str | None:
+    """What one container puts in a pod's STATUS column; None when it puts nothing there (it
+    runs, or an init container waits for no reason worth showing)."""
+    state = container.get("state") or {}
+    waiting, terminated = (state.get("waiting") or {}).get("reason"), state.get("terminated")
+    if init:  # an init container that failed shows that first; PodInitializing says nothing new
+        return _exit_text(terminated) if terminated else (waiting if waiting != "PodInitializing" else None)
+    return waiting or (_exit_text(terminated) if terminated else None)
+
+
+def _exited_cleanly(container: JsonObject) -> bool:
+    terminated = (container.get("state") or {}).get("terminated")
+    return terminated is not None and terminated.get("exitCode", 0) == 0
+
+
+def _running_and_ready(container: JsonObject) -> bool:
+    state = container.get("state") or {}
+    return bool(container.get("ready")) and state.get("running") is not None
+
+
+def pod_status(pod: JsonObject) -> tuple[str, int, int, int]:
+    """(STATUS, ready containers, total containers, restarts) as the API server prints a pod
+    (printPod in k8s.io/kubernetes/pkg/printers/internalversion, Kubernetes 1.31), sidecars
+    (init containers with restartPolicy Always) included. The client has its own version of this
+    (clients.kube.pod_status_summary); tests compare the two."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    phase = status.get("phase") or ""
+    gated = any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+                for c in status.get("conditions") or [])
+    shown = "SchedulingGated" if gated else status.get("reason") or phase
+    init_specs = spec.get("initContainers") or []
+    sidecars = {c.get("name") for c in init_specs if c.get("restartPolicy") == "Always"}
+    total = len(spec.get("containers") or []) + len(sidecars)
+
+    # Init containers run in order: the first that has neither exited 0 nor started as a sidecar
+    # holds the pod back.
+    ready = init_restarts = sidecar_restarts = 0
+    blocked: str | None = None
+    for position, container in enumerate(status.get("initContainerStatuses") or []):
+        init_restarts += container.get("restartCount", 0)
+        sidecar = container.get("name") in sidecars
+        sidecar_restarts += container.get("restartCount", 0) if sidecar else 0
+        if _exited_cleanly(container):
+            continue
+        if sidecar and container.get("started"):
+            ready += 1 if container.get("ready") else 0
+            continue
+        blocked = "Init:" + (_shown_reason(container, init=True) or f"{position}/{len(init_specs)}")
+        break
+
+    if blocked and not _condition_true(status, "Initialized"):
+        shown, restarts = blocked, init_restarts
+    else:
+        containers = status.get("containerStatuses") or []
+        restarts = sidecar_restarts + sum(c.get("restartCount", 0) for c in containers)
+        reasons = [_shown_reason(c, init=False) for c in containers]
+        shown = next((r for r in reasons if r), blocked or shown)  # the first container's reason wins
+        running = sum(1 for c, r in zip(containers, reasons, strict=True) if r is None and _running_and_ready(c))
+        ready += running
+        if shown == "Completed" and running:  # some containers finished, others still serve
+            shown = "Running" if _condition_true(status, "Ready") else "NotReady"
+
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        if status.get("reason") == "NodeLost":
+            shown = "Unknown"
+        elif phase not in ("Succeeded", "Failed"):
+            shown = "Terminating"
+    return shown, ready, total, restarts
 
 
 TABLE_COLUMNS: dict[str, list[Column]] = {
@@ -521,8 +598,8 @@ TABLE_COLUMNS: dict[str, list[Column]] = {
     ],
     "Pod": [
         _name_column(),
-        Column("Ready", lambda o: f"{pod_status_summary(o)[1]}/{pod_status_summary(o)[2]}"),
-        Column("Status", _pod_column(0)), Column("Restarts", lambda o: str(pod_status_summary(o)[3])),
+        Column("Ready", lambda o: "{1}/{2}".format(*pod_status(o))),  # ready/total
+        Column("Status", lambda o: pod_status(o)[0]), Column("Restarts", lambda o: str(pod_status(o)[3])),
         _age_column(),
         Column("IP", lambda o: o.get("status", {}).get("podIP") or "<none>", 1),
         Column("Node", lambda o: o.get("spec", {}).get("nodeName") or "<none>", 1),
@@ -1667,7 +1744,7 @@ class KubeApiSim:
             raise bad_request(f"container {container} is not valid for pod {name}")
         if pod.get("status", {}).get("phase") != "Running":
             raise bad_request(f'container "{container or containers[0]}" in pod "{name}" is waiting to start: '
-                              f"{pod_status_summary(pod)[0]}")
+                              f"{pod_status(pod)[0]}")
         key = (namespace or "", name or "")
         lines = list(self._logs.get(key, []))
         if "tailLines" in request.query:
@@ -1789,8 +1866,7 @@ def _unschedulable(pod: JsonObject, node_count: int) -> JsonObject:
 
 def _deployment_status(deploy: JsonObject, pods: list[JsonObject], template_hash: str) -> JsonObject:
     want = deploy["spec"].get("replicas", 1)
-    ready = sum(1 for p in pods if pod_status_summary(p)[0] == "Running"
-                and pod_status_summary(p)[1] == pod_status_summary(p)[2])
+    ready = sum(1 for reason, up, total, _ in map(pod_status, pods) if reason == "Running" and up == total)
     counts = {"replicas": len(pods), "updatedReplicas": len(pods), "readyReplicas": ready,
               "availableReplicas": ready, "unavailableReplicas": max(0, want - ready)}
     status: JsonObject = {"observedGeneration": deploy["metadata"].get("generation", 1),

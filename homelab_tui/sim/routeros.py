@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from homelab_tui.clients.router import api_path
 from homelab_tui.models import CloudStatus
 
 # --- wire codec ---------------------------------------------------------------------------
@@ -593,15 +592,15 @@ class RouterOsSim:
 
     def rules(self, menu: str) -> list[dict[str, str]]:
         """Copies of the items of a list menu (any of them, not only firewall tables)."""
-        return [dict(item) for item in self._table(api_path(menu))]
+        return [dict(item) for item in self._table(menu_path(menu))]
 
     def add_rule(self, menu: str, fields: Mapping[str, str]) -> str:
         """Add an item as the API `add` would, checks included (raises SimTrap). Returns its id."""
-        return self._add(self._menu(api_path(menu)), {k: str(v) for k, v in fields.items()})
+        return self._add(self._menu(menu_path(menu)), {k: str(v) for k, v in fields.items()})
 
     def bump_counters(self, menu: str, item_id: str, *, packets: int = 1, bytes: int = 60) -> None:
         """Simulate traffic through a rule."""
-        item = self._find(api_path(menu), item_id)
+        item = self._find(menu_path(menu), item_id)
         item["packets"] = str(int(item["packets"]) + packets)
         item["bytes"] = str(int(item["bytes"]) + bytes)
 
@@ -842,6 +841,12 @@ class RouterOsSim:
             "board-name": self.board_name,
             "platform": "MikroTik",
         }
+
+
+def menu_path(menu: str) -> str:
+    """The API path of a menu written as the terminal shows it (`/ip firewall nat`) or as the API
+    names it (`/ip/firewall/nat`, with or without the slashes at either end)."""
+    return "/" + "/".join(re.findall(r"[^\s/]+", menu))
 
 
 # --- queries -------------------------------------------------------------------------------
