@@ -10,7 +10,7 @@ from ..config import Config
 from ..connect import kube_client
 from ..models import EventType, KubeEvent, KubeObject
 from ..plans import Step
-from ..plans.actions import Action, WaitNodeReady
+from ..plans.actions import Action, DeleteObject, WaitNodeReady
 from .common import StepError
 
 
@@ -23,12 +23,17 @@ class KubeExecutor:
         self._nodes = NodeWatch(lambda: kube_client(self.config, retry_cap=2.0))
 
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
-        if not isinstance(action, WaitNodeReady):
+        if isinstance(action, WaitNodeReady):
+            try:
+                await asyncio.wait_for(self._nodes.until_ready(action.node, output), action.timeout)
+            except TimeoutError:
+                raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
+        elif isinstance(action, DeleteObject):
+            async with kube_client(self.config) as kube:
+                deleted = await kube.delete(action.kind, action.namespace or None, action.name)
+            output(f"{action.kind} {action.name} " + ("deleted" if deleted else "was already gone"))
+        else:
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
-        try:
-            await asyncio.wait_for(self._nodes.until_ready(action.node, output), action.timeout)
-        except TimeoutError:
-            raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
 
 
 class NodeWatch:

@@ -14,3 +14,14 @@ async def cluster_nodes(config: Config) -> list[Node]:
             return await client.list_nodes()
     except Exception:
         return []
+
+
+async def object_owner(config: Config, kind: str, namespace: str, name: str) -> tuple[bool, str]:
+    """Whether the object exists, and its controller ("ReplicaSet web-5d9f") when it has one."""
+    async with kube_client(config, request_timeout=5.0) as client:
+        raw = await client.get(kind, namespace or None, name)
+    if raw is None:
+        return False, ""
+    owners = raw.get("metadata", {}).get("ownerReferences") or []
+    controller = next((o for o in owners if o.get("controller")), None)
+    return True, f"{controller['kind']} {controller['name']}" if controller else ""

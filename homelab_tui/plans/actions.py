@@ -160,4 +160,17 @@ class WaitNodeReady(KubeAction):
         return comment(shown(rendering))  # a kubectl command, not a manifest: the file still applies
 
 
-Action = Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady
+
+@dataclass(frozen=True)
+class DeleteObject(KubeAction):
+    """Delete one object, as `kubectl delete` does (dependents in the background)."""
+
+    kind: str
+    namespace: str  # "" for a cluster-wide kind
+    name: str
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))  # a deletion has no manifest; the comment says what to run
+
+
+Action = Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject
