@@ -34,7 +34,6 @@ import dns.rrset
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "TXT")
 RECORD_TTL = 60
 MAX_CNAME_HOPS = 8
 

@@ -54,7 +54,6 @@ K3S_VERSION = "v1.31.4+k3s1"
 NODE_PORT_RANGE = range(30000, 32768)
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PROTECTED_NAMESPACES = frozenset(DEFAULT_NAMESPACES)
-METALLB_NAMESPACE = "metallb-system"
 # Kubernetes' name-suffix alphabet (k8s.io/apimachinery/pkg/util/rand): no vowels, no 0/1/3.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
@@ -933,9 +932,6 @@ class KubeApiSim:
         updated = _clone(node)
         updated["status"]["conditions"] = self._node_conditions(ready)
         self._commit(rt, "MODIFIED", updated, node)
-
-    def remove_node(self, name: str) -> None:
-        self._delete(resource_type("Node"), "", name, None)
 
     def append_pod_log(self, namespace: str, name: str, line: str) -> None:
         """Add a line to a pod's log (followers of the log receive it at once)."""

@@ -250,10 +250,6 @@ class SimNodeState:
         return "cgroup_enable=memory" in self.booted_cmdline.split()
 
     @property
-    def reboot_pending(self) -> bool:
-        return self.files.get(CMDLINE_PATH, "") != self.booted_cmdline
-
-    @property
     def swap_in_fstab(self) -> bool:
         return any(
             len(fields) >= 3 and fields[2] == "swap" and not fields[0].startswith("#")
