@@ -17,7 +17,7 @@ load ended, and the process's memory. Then it takes commands (JSON lines on stdi
               GC pauses, CPU, and the Pods table as it is; then end the process
   quit
 
-Instrumentation wraps attributes of the one app instance (kube_state.apply, _apply_pending, _display) and
+Instrumentation wraps attributes of the one app instance (state.kube.apply, _apply_pending, _display) and
 of its Pods table (update_cell, add_row; and for timing, the deferred measuring Textual's DataTable
 does when idle: _update_dimensions for new rows, _update_column_widths for updated cells); the
 app's code is not changed.
@@ -109,7 +109,7 @@ class Stopwatch:
 
 class Instruments:
     """Times taken on one app instance: the first full Pods frame, and each Pod event's way from
-    `kube_state.apply` to its cells (`_apply_pending` returned after update_cell/add_row on its row) and
+    `state.kube.apply` to its cells (`_apply_pending` returned after update_cell/add_row on its row) and
     to the next painted frame."""
 
     def __init__(self, app: HomelabApp, pods: int):
@@ -129,7 +129,7 @@ class Instruments:
         self._gc_started = 0.0
         wrap(app, "_display", self._after_display)
         wrap(app, "_apply_pending", self._after_flush, timed=True)
-        original_apply = app.kube_state.apply
+        original_apply = app.state.kube.apply
 
         def apply(event):
             started = time.monotonic()
@@ -144,7 +144,7 @@ class Instruments:
                     self.outstanding.setdefault(key, []).append((rv, started))
             return change
 
-        app.kube_state.apply = apply
+        app.state.kube.apply = apply
 
     def watch_pods_table(self) -> None:
         """Once mounted: note which rows the app writes to, and time Textual's measuring."""
@@ -278,7 +278,7 @@ async def main() -> None:
         while (command := await reports.command())["cmd"] != "quit":
             if command["cmd"] == "attribute":
                 seen: set[int] = set()
-                pods = app.kube_state.of("Pod")
+                pods = app.state.kube.of("Pod")
                 table = app.table("pods")
                 raw = deep_size([pod.raw for pod in pods.values()], seen)
                 models = deep_size(pods, seen)

@@ -1,9 +1,10 @@
 """The live model of the lab that the panes render, fed by the watchers and pollers.
 
-Kubernetes objects are kept per kind, keyed by `obj.key` (`ns/name`, or the node name). Each
-applied event reports exactly which keys changed and which went away, so a table can update
-cells by key instead of rebuilding; a RELISTED event (after a reconnect or a 410) is diffed
-against what is held, so a re-list never duplicates or loses rows.
+`LabState` holds it all: the cluster (`KubeState`, watched), what the router and DNS polls read,
+and each component's health. Kubernetes objects are kept per kind, keyed by `obj.key` (`ns/name`,
+or the node name). Each applied event reports exactly which keys changed and which went away, so
+a table can update cells by key instead of rebuilding; a RELISTED event (after a reconnect or a
+410) is diffed against what is held, so a re-list never duplicates or loses rows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .models import EventType, KubeEvent, KubeObject
+from .models import CloudStatus, DnsCheck, EventType, KubeEvent, KubeObject, MangleRule, NatRule, RouterIdentity
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,45 @@ class Components:
 
     def get(self, component: str) -> ComponentStatus:
         return self.statuses.get(component, ComponentStatus(Health.CONNECTING))
+
+
+@dataclass
+class LabState:
+    """Everything the live view shows. The router's rules are keyed as the NAT pane shows them
+    (`nat*3`, `mangle*1`), in its order: the mark-connection rules that feed dst-nat (PCC), then
+    NAT, each in router order. DNS checks are keyed by name."""
+
+    kube: KubeState = field(default_factory=KubeState)
+    components: Components = field(default_factory=Components)
+    router_rules: dict[str, NatRule | MangleRule] = field(default_factory=dict)
+    cloud: CloudStatus | None = None
+    router_identity: RouterIdentity | None = None
+    dns_rows: dict[str, DnsCheck] = field(default_factory=dict)
+
+    def set_router(self, nat_rules: list[NatRule], mangle_rules: list[MangleRule], cloud: CloudStatus,
+                   identity: RouterIdentity) -> None:
+        """What one router poll read."""
+        shown: list[tuple[str, NatRule | MangleRule]] = [
+            (f"mangle{rule.id}", rule) for rule in mangle_rules if rule.action == "mark-connection"]
+        shown += [(f"nat{rule.id}", rule) for rule in nat_rules]
+        self.router_rules = dict(shown)
+        self.cloud, self.router_identity = cloud, identity
+
+    def set_dns(self, checks: list[DnsCheck]) -> None:
+        self.dns_rows = {check.name: check for check in checks}
+
+    @property
+    def nat_rules(self) -> list[NatRule]:
+        return [rule for rule in self.router_rules.values() if isinstance(rule, NatRule)]
+
+    @property
+    def mangle_rules(self) -> list[MangleRule]:
+        """The mark-connection rules shown (the others are not the router's forwarding)."""
+        return [rule for rule in self.router_rules.values() if isinstance(rule, MangleRule)]
+
+    def namespaces(self) -> list[str]:
+        """Every namespace of a namespaced object held, sorted."""
+        return sorted({obj.namespace for kind in ("Pod", "Service", "Ingress") for obj in self.kube.of(kind).values()})
+
+    def ingress_hosts(self) -> list[str]:
+        return [host for ingress in self.kube.of("Ingress").values() for host in ingress.hosts]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.cells import cell_len, set_cell_size
@@ -12,6 +13,8 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey, Row, RowKey
+
+from .rows import sort_key
 
 
 class Cell:
@@ -62,9 +65,17 @@ class _OneLineOffsets(Sequence):
 
 
 class LiveTable(DataTable):
-    """A DataTable for live panes of up to 10k one-line rows of `Cell`s, with what Textual 8.2.8
-    (pinned exactly) costs or gets wrong at that size worked around. Each shortcut reaches into
-    DataTable's private API; tests/ui/test_live_table.py checks they draw what Textual draws.
+    """A DataTable for live panes of up to 10k one-line rows of `Cell`s, kept by key.
+
+    `show_rows(keys, row_for)` brings the rows of `keys` in line with `row_for` inside one
+    `batch_update`: a row no longer wanted (or hidden by `filter` or `namespace`) is removed, a new
+    one added, a changed one gets only its changed cells updated; then the rows are sorted once
+    (by `sorting`, ties broken by `tie_breakers`) if the order may have changed, and the cursor stays
+    on its row. The table is never cleared, so the cursor and scroll survive.
+
+    What Textual 8.2.8 (pinned exactly) costs or gets wrong at that size is worked around. Each
+    shortcut reaches into DataTable's private API; tests/ui/test_live_table.py checks they draw
+    what Textual draws.
 
     - `add_keyed_rows`: many rows with one cursor update (add_row re-validates the cursor each).
     - `_update_dimensions`, `_update_column_widths`: cells measured by text length, not rendered;
@@ -77,6 +88,62 @@ class LiveTable(DataTable):
 
     With these, a 200x60 frame of the 10k-pod table went from ~200 ms to a few tens of ms.
     """
+
+    filter: re.Pattern[str] | None = None  # k9s-style `/regex`: rows with a matching cell
+    namespace = ""  # rows whose first cell is this ("" for all)
+    sorting: tuple[str, bool] | None = None  # (column, reversed)
+    tie_breakers: tuple[str, ...] = ()  # columns that order rows equal in the sort column
+
+    def shows(self, row: tuple) -> bool:
+        """Whether the filter and the namespace let `row` be shown."""
+        if self.namespace and str(row[0]) != self.namespace:
+            return False
+        pattern = self.filter
+        return pattern is None or any(pattern.search(str(cell)) for cell in row)
+
+    def show_rows(self, keys: Iterable[str], row_for: Callable[[str], tuple | None], *, sort: bool = False) -> None:
+        """Update the rows of `keys` (`row_for(key)` is None: no such row), re-sort if the order may
+        have changed (or `sort`), and keep the cursor on the row it was on (the scroll is left alone)."""
+        with self.app.batch_update(), self.cursor_kept():
+            if self._upsert(keys, row_for) or sort:
+                self.sort_rows()
+
+    def _upsert(self, keys: Iterable[str], row_for: Callable[[str], tuple | None]) -> bool:
+        """Add, update changed cells only, or remove. Returns whether the order may have changed
+        (a row added, or a cell of a sort column updated)."""
+        columns = [column.key for column in self.ordered_columns]
+        sort_columns = {self.sorting[0] if self.sorting else None, *self.tie_breakers}
+        reordered = False
+        added: list[tuple[str, tuple]] = []
+        for key in keys:
+            wanted = row_for(key)
+            if wanted is not None and not self.shows(wanted):
+                wanted = None
+            present = key in self.rows
+            if wanted is None:
+                if present:
+                    self.remove_row(key)
+            elif not present:
+                added.append((key, wanted))
+            else:
+                for column, old, new in zip(columns, self.get_row(key), wanted):
+                    if old.plain != new.plain or old.style != new.style:
+                        self.update_cell(key, column, new, update_width=True)
+                        reordered = reordered or column.value in sort_columns
+        self.add_keyed_rows(added)
+        return reordered or bool(added)
+
+    def sort_rows(self) -> None:
+        """Sort by `sorting`, numbers in text as numbers and ages as durations (rows.sort_key)."""
+        if self.sorting is None:
+            return
+        column, reverse = self.sorting
+        columns = (column, *(c for c in self.tie_breakers if c != column))
+        keys = [sort_key(c) for c in columns]
+        if len(columns) == 1:
+            self.sort(column, key=keys[0], reverse=reverse)
+        else:
+            self.sort(*columns, key=lambda cells: tuple(k(c) for k, c in zip(keys, cells)), reverse=reverse)
 
     @property
     def _y_offsets(self) -> _OneLineOffsets:

@@ -13,7 +13,7 @@ from homelab_tui.config import load_config
 from homelab_tui.models import EventType
 from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.screens import DetailScreen, NamespaceScreen
+from homelab_tui.ui.modals import DetailScreen, NamespaceScreen
 
 
 async def until(pilot, predicate, timeout: float = 10.0) -> None:
@@ -116,10 +116,10 @@ async def test_router_down_is_reported_and_recovers(lab, app):
         await until(pilot, lambda: app.table("nat").row_count > 0)
         rows_before = app.table("nat").row_count
         await lab.router.stop()
-        await until(pilot, lambda: app.components.get("router").health.value == "retrying")
+        await until(pilot, lambda: app.state.components.get("router").health.value == "retrying")
         assert app.table("nat").row_count == rows_before  # last data kept
         await lab.router.start()
-        await until(pilot, lambda: app.components.get("router").health.value == "connected")
+        await until(pilot, lambda: app.state.components.get("router").health.value == "connected")
 
 
 async def test_slash_filters_by_regex_and_escape_clears(lab, app):
@@ -145,7 +145,7 @@ async def test_kubernetes_api_restart_marks_panes_stale_then_recovers(lab, app):
     async with app.run_test(size=(140, 36)) as pilot:
         await until(pilot, lambda: app.table("pods").row_count == 5)
         await lab.kube.stop()
-        await until(pilot, lambda: app.components.get("kubernetes").health.value == "retrying")
+        await until(pilot, lambda: app.state.components.get("kubernetes").health.value == "retrying")
         assert app.table("pods").has_class("stale") and app.table("pods").row_count == 5  # last data kept
         assert not app.table("nat").has_class("stale")  # the router is unaffected
         lab.kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "while-down", "namespace": "default"},
@@ -203,7 +203,7 @@ async def test_sort_by_any_column_survives_live_updates(lab, app):
     async with app.run_test(size=(140, 36)) as pilot:
         await until(pilot, lambda: app.table("pods").row_count == 5)
         await pilot.press("2", "s")  # NAMESPACE → NAME
-        assert app.sorting["pods"] == ("NAME", False)
+        assert app.table("pods").sorting == ("NAME", False)
         names = [key.split("/")[1] for key in shown_keys(app, "pods")]
         assert names == sorted(names)
         await pilot.press("S")
@@ -231,7 +231,7 @@ async def test_enter_opens_the_object_yaml_and_router_rule_fields(lab, app):
         assert "kind: Pod" in app.screen.yaml_text and f"name: {first.split('/')[1]}" in app.screen.yaml_text
         assert "managedFields" not in app.screen.yaml_text
         # fetched on Enter: the panes keep no raw objects, the detail has the whole one
-        assert app.kube_state.of("Pod")[first].raw == {} and "containers:" in app.screen.yaml_text
+        assert app.state.kube.of("Pod")[first].raw == {} and "containers:" in app.screen.yaml_text
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DetailScreen))
         await pilot.press("4", "down", "down", "down", "enter")  # position 3: our dst-nat to node 1
@@ -269,14 +269,14 @@ async def test_nat_marks_our_rules_and_dims_disabled_ones(lab, app):
 
 async def test_forced_410_relists_without_duplicate_rows(lab, app):
     relists = []
-    apply = app.kube_state.apply
+    apply = app.state.kube.apply
 
     def counting_apply(event):
         if event.type is EventType.RELISTED and event.kind == "Pod":
             relists.append(event)
         return apply(event)
 
-    app.kube_state.apply = counting_apply
+    app.state.kube.apply = counting_apply
     async with app.run_test(size=(140, 36)) as pilot:
         await until(pilot, lambda: app.table("pods").row_count == 5 and len(relists) == 1)
         lab.kube.force_compact()  # every open watch gets 410 Gone
@@ -292,13 +292,13 @@ async def test_forced_410_relists_without_duplicate_rows(lab, app):
 async def test_dropped_router_connection_recovers(lab, app):
     async with app.run_test(size=(140, 36)) as pilot:
         await until(pilot, lambda: app.table("nat").row_count == 5
-                    and app.components.get("router").health.value == "connected")
+                    and app.state.components.get("router").health.value == "connected")
         assert lab.router.drop_connections() >= 1
         await asyncio.to_thread(router_api, lab, "ip", "firewall", "nat", "add", chain="dstnat", action="dst-nat",
                                 protocol="tcp", comment="after the drop",
                                 **{"dst-port": "8443", "to-addresses": "192.168.40.102", "to-ports": "443"})
         await until(pilot, lambda: any(cells(app, "nat", key)[-1] == "after the drop" for key in app.table("nat").rows))
-        assert app.components.get("router").health.value == "connected"
+        assert app.state.components.get("router").health.value == "connected"
         assert not app.table("nat").has_class("stale")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from homelab_tui.models import EventType, KubeEvent, Pod
-from homelab_tui.state import Components, Health, KubeState
+from homelab_tui.models import CloudStatus, DnsCheck, EventType, KubeEvent, MangleRule, NatRule, Pod, RouterIdentity
+from homelab_tui.state import Components, Health, KubeState, LabState
 
 
 def pod(name: str, status: str = "Running", raw_version: str = "1") -> Pod:
@@ -56,3 +56,18 @@ def test_components_report_only_real_changes():
     assert components.get("router").stale
     assert components.set("router", Health.CONNECTED)
     assert not components.get("router").stale
+
+
+def test_router_rules_are_keyed_as_the_nat_pane_shows_them():
+    state = LabState()
+    nat = [NatRule("*1", "srcnat", "masquerade"), NatRule("*3", "dstnat", "dst-nat", to_ports="31681")]
+    mangle = [MangleRule("*2", "prerouting", "mark-connection", new_connection_mark="kube_node_1"),
+              MangleRule("*4", "prerouting", "mark-routing")]
+    state.set_router(nat, mangle, CloudStatus(True, "x.sn.mynetname.net", "198.51.100.19"),
+                     RouterIdentity("hex-gw", "7.16", "RB760iGS"))
+    # the connection marks that feed dst-nat first, then NAT, each in router order
+    assert list(state.router_rules) == ["mangle*2", "nat*1", "nat*3"]
+    assert state.nat_rules == nat and state.mangle_rules == mangle[:1]
+    assert state.router_identity.identity == "hex-gw" and state.cloud.public_address == "198.51.100.19"
+    state.set_dns([DnsCheck("example.org", "CNAME → x", "CNAME → x", True)])
+    assert list(state.dns_rows) == ["example.org"]

@@ -1,4 +1,5 @@
-"""Modal screens of the live view: a row's detail, and the namespace picker."""
+"""Modal screens of the live view: a row's detail, and the namespace picker. (The wizards' modals
+are in wizards.py.)"""
 
 from __future__ import annotations
 

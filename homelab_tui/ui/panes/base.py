@@ -1,0 +1,206 @@
+"""What every pane is: a `LiveTable` that knows its columns, where its rows come from, what Enter
+shows, and its own keys.
+
+A pane's module declares, on its `Pane` subclass:
+- NAME (the table is `#<NAME>-table`), KEY (the digit that shows it alone), TITLE, COLUMNS,
+  DEFAULT_SORT (also the tie-breakers of any other sort), COMPONENT (whose health its freshness
+  follows), NAMESPACED (whether the namespace picker applies);
+- SOURCE, whose keys its row keys are (a Kubernetes kind, "router" or "dns"), and DEPENDS, what
+  else changes its rows (the Nodes pane counts pods);
+- `row_source(now)`: every key it should show and the row of a key, read from `self.state`;
+- `open(key)`: what Enter on a row shows;
+- BINDINGS: its own keys, live only while it has focus.
+
+Adding a pane action (k9s-style, e.g. `l` for a pod's logs) is a binding and an action method:
+
+    class PodsPane(KubePane):
+        BINDINGS = [Binding("l", "logs", "Logs", id="pod_logs", tooltip="Follow the pod's logs")]
+
+        def action_logs(self) -> None:
+            if (key := self.cursor_key()) is not None:
+                self.app.run_worker(follow_logs(key), group="logs", exclusive=True, exit_on_error=False,
+                                    description="follow a pod's logs")
+
+Textual looks a key up on the focused widget first, so the action runs only while its pane has
+focus; under a modal or a wizard no pane has focus, so its keys are off. A pane key must not be
+one the app binds (0-5, /, escape, n, s, S, b, j, q): tests/ui/test_bindings.py fails if it is.
+Give the binding an `id=` so `[ui.keymap]` can rebind it. Run I/O with `self.app.run_worker`
+(not `@work` on the pane), so that a failure reaches the app's one error router.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime
+from typing import ClassVar
+
+import yaml
+from textual.binding import BindingType
+from textual.widgets import DataTable
+
+from ...state import LabState
+from .. import rows
+from ..modals import DetailScreen
+from ..themes import VARIABLE_DEFAULTS
+from ..widgets import Cell, LiveTable
+
+RowSource = tuple[Iterable[str], Callable[[str], "tuple[Cell, ...] | None"]]
+
+
+class Pane(LiveTable):
+    NAME: ClassVar[str]
+    KEY: ClassVar[str]
+    TITLE: ClassVar[str]
+    COLUMNS: ClassVar[tuple[str, ...]]
+    DEFAULT_SORT: ClassVar[tuple[str, ...]]
+    COMPONENT: ClassVar[str]
+    SOURCE: ClassVar[str]
+    DEPENDS: ClassVar[tuple[str, ...]] = ()
+    NAMESPACED: ClassVar[bool] = False
+    CAPTION_NOTE: ClassVar[str] = ""  # said last in the caption
+    BINDINGS: ClassVar[list[BindingType]] = []
+
+    def __init__(self, state: LabState, clock: Callable[[], datetime | None]) -> None:
+        super().__init__(id=f"{self.NAME}-table", cursor_type="row", zebra_stripes=True)
+        self.state = state
+        self.clock = clock  # returns None in snapshot mode: no ages on screen
+        self.sorting = (self.DEFAULT_SORT[0], False)
+        self.tie_breakers = self.DEFAULT_SORT
+        self._styles_for = ""  # the theme `_styles` were made for
+        self._styles: dict[str, str] = {}
+        for column in self.COLUMNS:
+            self.add_column(column, key=column)
+
+    def row_source(self, now: datetime | None) -> RowSource:
+        """Every key the pane should show, and the row for a key (None: no such row)."""
+        raise NotImplementedError
+
+    def open(self, key: str) -> None:
+        """Enter on the row of `key`."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.render_caption()
+
+    # -- rows -------------------------------------------------------------------------------------
+
+    def follow(self, changed: Mapping[str, Collection[str] | None]) -> None:
+        """Bring the rows in line with `changed`: a source (a kind, "router", "dns") → the keys
+        that changed, or None for all of them."""
+        if changed.get(self.SOURCE, ()) is None or any(source in changed for source in self.DEPENDS):
+            self.resync()
+        elif self.SOURCE in changed:
+            _, row_for = self.row_source(self.clock())
+            self.show_rows(changed[self.SOURCE], row_for)
+
+    def resync(self) -> None:
+        """Re-evaluate every row: the state's and the table's (after a poll, or a new filter)."""
+        keys, row_for = self.row_source(self.clock())
+        self.show_rows({*keys, *(key.value for key in self.rows)}, row_for)
+
+    def show_rows(self, keys: Iterable[str], row_for: Callable[[str], tuple | None], *, sort: bool = False) -> None:
+        super().show_rows(keys, row_for, sort=sort)
+        self.render_caption()
+
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor (None when the pane is empty)."""
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value if self.row_count else None
+
+    def styler(self) -> Callable[..., tuple[Cell, ...]]:
+        """`styled(cells, row_style="")`: cells shown as written, never as markup (a DataTable
+        parses a str cell as markup, so a comment like "[homelab-tui default/nginx tcp/80]" would
+        vanish), coloured from the theme: a whole-row style, or a status cell by its value."""
+        styles, status_style = self._cell_styles(), rows.status_style
+        status = [column in rows.STATUS_COLUMNS for column in self.COLUMNS]
+
+        def styled(cells: tuple[str, ...], row_style: str = "") -> tuple[Cell, ...]:
+            return tuple(Cell(cell, styles[row_style or (status_style(cell) if is_status else "")])
+                         for is_status, cell in zip(status, cells))
+
+        return styled
+
+    def _cell_styles(self) -> dict[str, str]:
+        """The named cell styles of rows.py in the current theme's colours."""
+        theme = self.app.current_theme
+        if self._styles_for != theme.name:
+            self._styles_for = theme.name
+            self._styles = {"": "", "bad": f"bold {theme.error}", "warn": theme.warning or "", "disabled": "dim",
+                            "ours": theme.variables.get("homelab-ours", VARIABLE_DEFAULTS["homelab-ours"])}
+        return self._styles
+
+    # -- filter, namespace, sort --------------------------------------------------------------------
+
+    def set_filter(self, pattern: str) -> None:
+        """Show only the rows with a cell matching `pattern` (case-insensitive; "" shows all).
+        Raises re.error when it is not a regular expression."""
+        self.filter = re.compile(pattern, re.IGNORECASE) if pattern else None
+        self.resync()
+
+    def set_namespace(self, namespace: str) -> None:
+        """Show one namespace ("" for all), if the pane has namespaces."""
+        if self.NAMESPACED:
+            self.namespace = namespace
+            self.resync()
+
+    def sort_by(self, column: str, reverse: bool = False) -> None:
+        self.sorting = (column, reverse)
+        self.show_rows((), lambda key: None, sort=True)
+
+    def sort_next(self) -> None:
+        column, _ = self.sorting
+        self.sort_by(self.COLUMNS[(self.COLUMNS.index(column) + 1) % len(self.COLUMNS)])
+
+    def sort_reverse(self) -> None:
+        column, reverse = self.sorting
+        self.sort_by(column, not reverse)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column, reverse = self.sorting
+        clicked = str(event.column_key.value)
+        self.sort_by(clicked, not reverse if clicked == column else False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.open(event.row_key.value)
+
+    def render_caption(self) -> None:
+        """The pane's title: its key and name, rows shown, sort order, filter, namespace."""
+        column, reverse = self.sorting
+        parts = [f"[b]{self.KEY} {self.TITLE}[/]", f"{self.row_count} rows", f"sort {column} {'▼' if reverse else '▲'}"]
+        if self.filter is not None:
+            parts.append(f"/{self.filter.pattern}/")
+        if self.namespace:
+            parts.append(f"ns {self.namespace}")
+        if self.CAPTION_NOTE:
+            parts.append(self.CAPTION_NOTE)
+        self.border_title = " · ".join(parts)
+
+    def show_detail(self, title: str, fields: dict) -> None:
+        self.app.push_screen(DetailScreen(title, yaml.safe_dump(fields, sort_keys=False, allow_unicode=True)))
+
+
+class KubePane(Pane):
+    """A pane of one Kubernetes kind (SOURCE): its row keys are the objects' keys, and Enter shows
+    the object as the API has it now."""
+
+    COMPONENT = "kubernetes"
+
+    def open(self, key: str) -> None:
+        self.app.run_worker(self._show_object(key), group="detail", exclusive=True, exit_on_error=False,
+                            description="fetch an object")
+
+    async def _show_object(self, key: str) -> None:
+        """The whole object (the panes keep only the fields they show), in YAML without
+        managedFields, as `kubectl get -o yaml` shows it."""
+        kind, (namespace, _, name) = self.SOURCE, key.rpartition("/")
+        client = self.app.kube
+        if client is None:
+            raise RuntimeError("not connected to the Kubernetes API")
+        raw = await client.get(kind, namespace or None, name)
+        if raw is None:
+            self.app.notify(f"{kind} {key} no longer exists", severity="warning")
+            return
+        raw["metadata"] = {k: v for k, v in raw.get("metadata", {}).items() if k != "managedFields"}
+        self.show_detail(f"{kind} {key}", raw)

@@ -1,0 +1,29 @@
+"""The Services pane: `kubectl get services -A`, and how the router exposes each (EXPOSED)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .. import rows
+from .base import KubePane, RowSource
+
+
+class ServicesPane(KubePane):
+    NAME, KEY, TITLE = "services", "3", "Services"
+    COLUMNS = rows.SERVICE_COLUMNS
+    DEFAULT_SORT = ("NAMESPACE", "NAME")
+    SOURCE = "Service"
+    DEPENDS = ("router",)  # the EXPOSED column
+    NAMESPACED = True
+    BINDINGS = []  # this pane's own keys (k9s: E expose): see panes/base.py
+
+    def row_source(self, now: datetime | None) -> RowSource:
+        services, styled = self.state.kube.of("Service"), self.styler()
+        nat, mangle = self.state.nat_rules, self.state.mangle_rules
+
+        def service_row(key: str) -> tuple | None:
+            if key not in services:
+                return None
+            return styled(rows.service_row(services[key], rows.exposure(services[key], nat, mangle), now))
+
+        return services, service_row
