@@ -17,8 +17,8 @@ load ended, and the process's memory. Then it takes commands (JSON lines on stdi
               GC pauses, CPU, and the Pods table as it is; then end the process
   quit
 
-Instrumentation wraps attributes of the one app instance (state.kube.apply, _apply_pending, _display) and
-of its Pods table (update_cell, add_row; and for timing, the deferred measuring Textual's DataTable
+Instrumentation wraps attributes of the one app instance (state.kube.apply, _display), of its
+dashboard (_apply_pending, the flush of the watch events) and of its Pods table (update_cell, add_row; and for timing, the deferred measuring Textual's DataTable
 does when idle: _update_dimensions for new rows, _update_column_widths for updated cells); the
 app's code is not changed.
 """
@@ -109,8 +109,8 @@ class Stopwatch:
 
 class Instruments:
     """Times taken on one app instance: the first full Pods frame, and each Pod event's way from
-    `state.kube.apply` to its cells (`_apply_pending` returned after update_cell/add_row on its row) and
-    to the next painted frame."""
+    `state.kube.apply` to its cells (the dashboard's `_apply_pending` returned after update_cell/add_row
+    on its row) and to the next painted frame."""
 
     def __init__(self, app: HomelabApp, pods: int):
         self.app, self.pods = app, pods
@@ -128,7 +128,6 @@ class Instruments:
         self.gc_pauses: list[tuple[int, float]] = []
         self._gc_started = 0.0
         wrap(app, "_display", self._after_display)
-        wrap(app, "_apply_pending", self._after_flush, timed=True)
         original_apply = app.state.kube.apply
 
         def apply(event):
@@ -147,7 +146,9 @@ class Instruments:
         app.state.kube.apply = apply
 
     def watch_pods_table(self) -> None:
-        """Once mounted: note which rows the app writes to, and time Textual's measuring."""
+        """Once mounted (before the pods are listed): time the dashboard's flushes, note which rows
+        they write to, and time Textual's measuring."""
+        wrap(self.app.dashboard, "_apply_pending", self._after_flush, timed=True)
         table = self.app.table("pods")
         wrap(table, "update_cell", lambda row_key, *_, **__: self.touched.add(key_text(row_key)))
         wrap(table, "add_keyed_rows", lambda rows: self.touched.update(key for key, _ in rows))

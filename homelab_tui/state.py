@@ -106,6 +106,7 @@ class LabState:
     NAT, each in router order. DNS checks are keyed by name."""
 
     kube: KubeState = field(default_factory=KubeState)
+    kube_context: str = ""  # the kubeconfig context `kube` is watched through
     components: Components = field(default_factory=Components)
     router_rules: dict[str, NatRule | MangleRule] = field(default_factory=dict)
     cloud: CloudStatus | None = None

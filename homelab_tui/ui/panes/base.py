@@ -195,7 +195,7 @@ class KubePane(Pane):
         """The whole object (the panes keep only the fields they show), in YAML without
         managedFields, as `kubectl get -o yaml` shows it."""
         kind, (namespace, _, name) = self.SOURCE, key.rpartition("/")
-        client = self.app.kube
+        client = self.parent.kube  # the Dashboard's, while its watches run
         if client is None:
             raise RuntimeError("not connected to the Kubernetes API")
         raw = await client.get(kind, namespace or None, name)

@@ -1,0 +1,229 @@
+"""The dashboard: every pane, together or one alone, and the feeds that fill the state they show.
+
+Kubernetes arrives through watches into `state.LabState`; a burst of events within FLUSH_SECONDS
+becomes one update of the panes it touches (`Pane.follow`). The router and DNS are polled: each
+poll posts what it read (RouterPolled, DnsPolled), and the next is scheduled only once that has
+been handled, so polls never overlap. The feeds run as workers of the app, one group per
+component, so that a failure reaches the app's one error router, which reports it to `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.message import Message
+
+from ...config import Config
+from ...connect import cloudflare_client, dns_client, kube_client, router_client
+from ...facts.dns import dns_checks
+from ...models import CloudStatus, DnsCheck, EventType, MangleRule, NatRule, RouterIdentity
+from ...state import Health, LabState
+from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS
+
+if TYPE_CHECKING:
+    from ...clients.kube import KubeClient
+    from ...clients.router import RouterClient
+
+FLUSH_SECONDS = 0.02  # bursts of watch events within this window become one table update
+RETRY_CAP_SECONDS = 60.0
+FULL_GC_THRESHOLD = 100  # Python's default is 10 middle-generation passes per full pass
+
+
+async def _import_in_background(*names: str) -> None:
+    """Import client modules in a thread before their first use. The client libraries
+    (kubernetes-asyncio, librouteros, dnspython, aiohttp) take longer to import than Textual;
+    `connect` imports each one when first called, which on the event loop would hold up the
+    first frame."""
+    await asyncio.to_thread(lambda: [importlib.import_module(name, __package__) for name in names])
+
+
+@dataclass
+class RouterPolled(Message):
+    nat_rules: list[NatRule]
+    mangle_rules: list[MangleRule]
+    cloud: CloudStatus
+    identity: RouterIdentity
+
+
+@dataclass
+class DnsPolled(Message):
+    checks: list[DnsCheck]
+
+
+class Dashboard(Container):
+    class Changed(Message):
+        """Something the header shows changed: a component's health, the context, the nodes."""
+
+    def __init__(self, config: Config, state: LabState, clock: Callable[[], datetime | None]) -> None:
+        super().__init__(id="dashboard")
+        self.config = config
+        self.state = state
+        self.panes = {pane.NAME: pane(state, clock) for pane in PANES}
+        self.kube: KubeClient | None = None  # while the watches run; Enter on a Kubernetes pane asks it
+        self._router: RouterClient | None = None
+        self._dns_started = False
+        self._failures: dict[str, int] = {}  # consecutive failures per component, for backoff
+        self._pending: dict[str, set[str]] = {}  # watched kind → keys changed since the last flush
+        self._apply_scheduled = False
+        self._relisted = False  # a re-list is among the pending changes
+
+    def compose(self) -> ComposeResult:
+        for name in DASHBOARD_ORDER:
+            yield self.panes[name]
+
+    def on_mount(self) -> None:
+        # The live view keeps a large, stable heap (listings, rows, render caches). Full passes of
+        # the cyclic collector over it stalled the event loop ~90 ms about once a second under
+        # churn at 10k pods; they now come ten times less often (young generations unchanged).
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, FULL_GC_THRESHOLD)
+        self.start("kubernetes")
+        if self.config.router is not None:
+            self.start("router")  # its first answer starts the DNS polls: they need the DDNS state
+        elif self.config.dns is not None:
+            self.start("dns")
+
+    async def on_unmount(self) -> None:
+        if self._router is not None:
+            await self._router.close()
+
+    def show(self, name: str | None) -> None:
+        """The pane `name` alone, or every pane (None)."""
+        self.set_class(name is not None, "-single")
+        if name is not None:
+            for pane in self.panes.values():
+                pane.set_class(pane.NAME == name, "-shown")
+
+    def follow(self, changed: Mapping[str, Collection[str] | None]) -> None:
+        """What changed in the state, by source (a kind, "router", "dns") → keys, None for all."""
+        for pane in self.panes.values():
+            pane.follow(changed)
+
+    def set_namespace(self, namespace: str) -> None:
+        for pane in self.panes.values():
+            pane.set_namespace(namespace)
+
+    # -- health, and starting the feeds again ---------------------------------------------------
+
+    def set_health(self, component: str, health: Health, reason: str = "") -> None:
+        """Record a component's health; its panes keep their rows but are marked stale (dimmed)."""
+        if self.state.components.set(component, health, reason):
+            stale = self.state.components.get(component).stale
+            for pane in self.panes.values():
+                if pane.COMPONENT == component:
+                    pane.set_class(stale, "stale")
+            self.post_message(self.Changed())
+
+    def start(self, component: str, *, afresh: bool = False) -> None:
+        """Run the feed of `component` ("kubernetes", "router" or "dns"); `afresh` forgets its failures."""
+        if afresh:
+            self._failures[component] = 0
+        feed, description = {"kubernetes": (self._watch_cluster, "watch the cluster"),
+                             "router": (self._poll_router, "poll the router"),
+                             "dns": (self._poll_dns, "check DNS")}[component]
+        self.app.run_worker(feed, group=component, exclusive=True, exit_on_error=False, description=description)
+
+    def failed(self, component: str, health: Health, reason: str) -> None:
+        """The feed of `component` failed: mark it, and unless that is permanent (ERROR) start it
+        again, later each time it fails in a row."""
+        self.set_health(component, health, reason)
+        if component == "router":
+            self._start_dns_once()  # DNS rows say "router not reached" rather than waiting
+        if health is not Health.ERROR:
+            failures = self._failures[component] = self._failures.get(component, 0) + 1
+            delay = min(self.config.ui.refresh_seconds * 2 ** (failures - 1), RETRY_CAP_SECONDS)
+            self.set_timer(delay, partial(self.start, component))
+
+    def _polled(self, component: str) -> None:
+        """After a good poll: connected, and the next one in `refresh_seconds`."""
+        self.set_health(component, Health.CONNECTED)
+        self._failures[component] = 0
+        self.set_timer(self.config.ui.refresh_seconds, partial(self.start, component))
+
+    # -- Kubernetes: watches into the state, coalesced into keyed table updates -------------------
+
+    async def _watch_cluster(self) -> None:
+        def on_status(state: str, reason: str) -> None:
+            self.set_health("kubernetes", Health.CONNECTED if state == "connected" else Health.RETRYING, reason)
+
+        await _import_in_background("...clients.kube")
+        client = kube_client(self.config, on_status=on_status, retry_cap=10.0)
+        await client.open()
+        self.kube, self.state.kube_context = client, client.context
+        self.post_message(self.Changed())
+        try:
+            await asyncio.gather(*(self._pump(client, kind) for kind in WATCHED_KINDS))
+        finally:
+            self.kube = None
+            await client.close()
+
+    async def _pump(self, client: KubeClient, kind: str) -> None:
+        async for event in client.watch(kind, keep_raw=False):  # Enter fetches the full object
+            change = self.state.kube.apply(event)
+            self._relisted = self._relisted or event.type is EventType.RELISTED
+            if change:
+                self._pending.setdefault(kind, set()).update(change.upserted, change.removed)
+                if not self._apply_scheduled:
+                    self._apply_scheduled = True
+                    self.set_timer(FLUSH_SECONDS, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._apply_scheduled = False
+        pending, self._pending = self._pending, {}
+        self.follow(pending)
+        if "Node" in pending:
+            self.post_message(self.Changed())
+        if self._relisted:
+            # A listing and its rows are long-lived and acyclic (10k pods are millions of objects):
+            # freeze them out of the cyclic collector, whose passes over them took a third of the
+            # CPU under churn.
+            self._relisted = False
+            gc.freeze()
+
+    # -- router and DNS: polls that never overlap --------------------------------------------------
+
+    async def _poll_router(self) -> None:
+        if self._router is None:
+            await _import_in_background("...clients.router")
+            self._router = await router_client(self.config)
+        nat_rules = await self._router.nat_rules()
+        mangle_rules = await self._router.mangle_rules()
+        cloud = await self._router.cloud()
+        identity = self.state.router_identity or await self._router.identity()
+        self.post_message(RouterPolled(nat_rules, mangle_rules, cloud, identity))
+
+    def on_router_polled(self, polled: RouterPolled) -> None:
+        self.state.set_router(polled.nat_rules, polled.mangle_rules, polled.cloud, polled.identity)
+        self._polled("router")
+        self.follow({"router": None})  # NAT, and the Services' EXPOSED column
+        self._start_dns_once()
+
+    def _start_dns_once(self) -> None:
+        if self.config.dns is not None and not self._dns_started:
+            self._dns_started = True
+            self.start("dns")
+
+    async def _poll_dns(self) -> None:
+        await _import_in_background("...clients.dns", "...clients.cloudflare")
+        records = None
+        if self.config.dns.cloudflare is not None:
+            async with await cloudflare_client(self.config) as cloudflare:
+                zone = await cloudflare.zone_by_name(self.config.dns.cloudflare.zone)
+                records = await cloudflare.list_records(zone["id"]) if zone else []
+        checks = await dns_checks(self.config, dns_client(self.config), self.state.cloud, records,
+                                  self.state.ingress_hosts())
+        self.post_message(DnsPolled(checks))
+
+    def on_dns_polled(self, polled: DnsPolled) -> None:
+        self.state.set_dns(polled.checks)
+        self._polled("dns")
+        self.follow({"dns": None})
