@@ -31,7 +31,8 @@ import tomli_w
 from ..files import atomic_write
 from .cloudflare import CloudflareSim
 from .dns_server import DnsSim, Record
-from .kube_api import K3S_VERSION, KubeApiSim
+from .kube.resources import K3S_VERSION
+from .kube_api import KubeApiSim
 from .routeros import RouterOsSim
 from .ssh_nodes import K3S_INSTALL_URL, SimNodeState, SshNodeFleet
 

@@ -68,7 +68,7 @@ import asyncssh
 import yaml
 
 from homelab_tui.files import atomic_write
-from homelab_tui.sim.kube_api import K3S_VERSION  # one release for the nodes and the API
+from homelab_tui.sim.kube.resources import K3S_VERSION  # one release for the nodes and the API
 
 log = logging.getLogger(__name__)
 

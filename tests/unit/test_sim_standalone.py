@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from homelab_tui.clients.kube import pod_status_summary
-from homelab_tui.sim.kube_api import pod_status, render_table, resource_type
+from homelab_tui.sim.kube.printing import pod_status, render_table
+from homelab_tui.sim.kube.resources import resource_type
 
 CREATED = "2025-01-01T00:00:00Z"
 

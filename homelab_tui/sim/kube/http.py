@@ -1,0 +1,315 @@
+"""The HTTP face of the simulated API server (aiohttp): bearer-token auth, discovery, resource
+URLs routed to the verbs, list and watch (resourceVersion, timeoutSeconds, selectors, Table
+printing), the patch types kubectl sends, pod logs (followed too) and deployments/scale. Every
+error goes out as the Status body the real API server sends."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+import ssl
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from .discovery import discovery_document
+from .errors import KubeApiError, bad_request, not_found, resource_details, status_body
+from .objects import labels_of
+from .printing import pod_status, render_table, selector_text
+from .resources import BY_PATH, JsonObject, ResourceType
+from .selectors import compile_field_selector, compile_label_selector
+from .store import Store, Watcher
+from .verbs import Verbs
+
+
+class HttpApi:
+    """Serves the API on 127.0.0.1 (TLS when given an SSLContext): an OS-picked port the first
+    time, the same port after a stop."""
+
+    def __init__(self, store: Store, verbs: Verbs, token: str, ssl_context: ssl.SSLContext | None) -> None:
+        self._store = store
+        self._verbs = verbs
+        self._token = token
+        self._ssl_context = ssl_context
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def serving(self) -> bool:
+        return self._runner is not None
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self._ssl_context, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """End open watches and followed logs, and stop serving."""
+        if self._runner is None:
+            return
+        runner, self._runner = self._runner, None
+        self._store.end_streams()
+        await runner.cleanup()
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, credential = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._token.encode())
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return _json(status_body(401, "Unauthorized", "Unauthorized"), 401)
+        path = request.path.rstrip("/") or "/"
+        try:
+            discovery = discovery_document(path, self.port)
+            if discovery is not None:
+                if request.method != "GET":
+                    raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                                       "requested resource")
+                return _json(discovery)
+            return await self._serve_resource(request, path)
+        except KubeApiError as error:
+            return _json(error.status, error.code)
+        except (ValueError, KeyError, TypeError) as error:  # malformed input we did not anticipate
+            return _json(status_body(400, "BadRequest", f"{error.__class__.__name__}: {error}"), 400)
+
+    async def _serve_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+        rt, namespace, name, subresource = _parse_resource_path(path)
+        method = request.method
+        if subresource and subresource not in rt.subresources:
+            raise not_found(rt, f"{name}/{subresource}")
+        if subresource == "log":
+            return await self._serve_log(request, rt, namespace, name)
+        if subresource == "scale":
+            return await self._serve_scale(request, rt, namespace, name)
+        if name is None:
+            if method == "GET":
+                if request.query.get("watch") in ("1", "true", "True"):
+                    return await self._serve_watch(request, rt, namespace)
+                return self._serve_list(request, rt, namespace)
+            if method == "POST":
+                if rt.namespaced and namespace is None:
+                    raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                                       "requested resource")
+                return _json(self._verbs.create(rt, namespace or "", await _read_body(request)), 201)
+            raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource")
+        namespace = namespace or ""
+        if method == "GET":
+            obj = self._store.require(rt, namespace, name)
+            if wants_table(request) and not subresource:
+                return _json(render_table(rt, [obj], obj["metadata"]["resourceVersion"],
+                                          request.query.get("includeObject", "Metadata")))
+            return _json(obj)
+        if method == "PUT":
+            return _json(self._verbs.replace(rt, namespace, name, await _read_body(request), subresource))
+        if method == "PATCH":
+            return await self._serve_patch(request, rt, namespace, name, subresource)
+        if method == "DELETE":
+            raw = await request.read()
+            options = json.loads(raw) if raw.strip() else {}
+            grace = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+            removed = self._verbs.delete(rt, namespace, name, None if grace is None else int(grace))
+            if rt.kind == "Pod":
+                return _json(removed)
+            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                          "details": {**resource_details(rt, name), "uid": removed["metadata"]["uid"]}})
+        raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    async def _serve_patch(self, request: web.Request, rt: ResourceType, namespace: str, name: str,
+                           subresource: str) -> web.StreamResponse:
+        content_type = request.content_type
+        raw = await request.read()
+        if content_type == "application/apply-patch+yaml":
+            body = yaml.safe_load(raw) or {}
+            if (namespace if rt.namespaced else "", name) not in self._store.objects[rt.plural]:
+                body.setdefault("metadata", {})["name"] = name
+                return _json(self._verbs.create(rt, namespace, body), 201)
+            return _json(self._verbs.patch(rt, namespace, name, body, subresource))
+        if content_type not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            raise KubeApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                               "accepted media types include: application/merge-patch+json, "
+                               "application/strategic-merge-patch+json, application/apply-patch+yaml")
+        return _json(self._verbs.patch(rt, namespace, name, _decode_json(raw), subresource))
+
+    def _serve_list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
+        label_match = compile_label_selector(request.query.get("labelSelector", ""))
+        field_match = compile_field_selector(request.query.get("fieldSelector", ""), rt)
+        items = [o for o in self._store.select(rt, namespace) if label_match(labels_of(o)) and field_match(o)]
+        rv = str(self._store.rv)
+        if wants_table(request):
+            return _json(render_table(rt, items, rv, request.query.get("includeObject", "Metadata")))
+        return _json({"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
+                      "metadata": {"resourceVersion": rv}, "items": items})
+
+    async def _serve_watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
+        watcher = Watcher(rt, namespace, compile_label_selector(request.query.get("labelSelector", "")),
+                          compile_field_selector(request.query.get("fieldSelector", ""), rt))
+        timeout = None
+        if "timeoutSeconds" in request.query:
+            timeout = float(request.query["timeoutSeconds"])
+        elif "timeout" in request.query:
+            timeout = parse_go_duration(request.query["timeout"])
+        since = request.query.get("resourceVersion", "")
+        if not since.isdigit() and since:
+            raise bad_request(f"invalid resource version: {since!r}")
+        # Replay and subscribe in one synchronous step, so no change can slip in between.
+        if since in ("", "0"):
+            for obj in self._store.select(rt, namespace):
+                if watcher.matches(obj):
+                    watcher.queue.put_nowait(("ADDED", obj))
+        elif int(since) < self._store.compacted_rv:
+            watcher.queue.put_nowait(("ERROR", self._store.expired_status(int(since))))
+            watcher.queue.put_nowait(None)
+        else:
+            for change in self._store.history:
+                if change.rv > int(since):
+                    watcher.offer(change)
+        self._store.watchers.add(watcher)
+        response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                               "Cache-Control": "no-cache, private"})
+        try:
+            await response.prepare(request)
+            table = wants_table(request)
+            include_object = request.query.get("includeObject", "Metadata")
+            deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+            while True:
+                remaining = 1.0 if deadline is None else deadline - asyncio.get_running_loop().time()
+                if remaining <= 0 or request.transport is None or request.transport.is_closing():
+                    break
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), timeout=min(remaining, 1.0))
+                except TimeoutError:
+                    continue
+                if item is None:
+                    break
+                event_type, obj = item
+                if table and event_type != "ERROR":
+                    obj = render_table(rt, [obj], obj["metadata"]["resourceVersion"], include_object)
+                await response.write(json.dumps({"type": event_type, "object": obj}).encode() + b"\n")
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._store.watchers.discard(watcher)
+        return response
+
+    async def _serve_log(self, request: web.Request, rt: ResourceType, namespace: str | None,
+                         name: str | None) -> web.StreamResponse:
+        pod = self._store.require(rt, namespace or "", name or "")
+        containers = [c["name"] for c in pod["spec"]["containers"]]
+        container = request.query.get("container")
+        if container is None and len(containers) > 1:
+            raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
+                              f"[{' '.join(containers)}]")
+        if container is not None and container not in containers:
+            raise bad_request(f"container {container} is not valid for pod {name}")
+        if pod.get("status", {}).get("phase") != "Running":
+            raise bad_request(f'container "{container or containers[0]}" in pod "{name}" is waiting to start: '
+                              f"{pod_status(pod)[0]}")
+        key = (namespace or "", name or "")
+        lines = list(self._store.logs.get(key, []))
+        if "tailLines" in request.query:
+            lines = lines[-int(request.query["tailLines"]):] if int(request.query["tailLines"]) else []
+        follow = request.query.get("follow") in ("1", "true", "True")
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        if follow:
+            self._store.log_followers.setdefault(key, set()).add(queue)
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        try:
+            await response.prepare(request)
+            await response.write("".join(f"{line}\n" for line in lines).encode())
+            while follow and self.serving:
+                line = await queue.get()
+                if line is None:
+                    break
+                await response.write(f"{line}\n".encode())
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._store.log_followers.get(key, set()).discard(queue)
+        return response
+
+    async def _serve_scale(self, request: web.Request, rt: ResourceType, namespace: str | None,
+                           name: str | None) -> web.StreamResponse:
+        namespace, name = namespace or "", name or ""
+        if request.method in ("PUT", "PATCH"):
+            body = await _read_body(request) if request.method == "PUT" else _decode_json(await request.read())
+            replicas = (body.get("spec") or {}).get("replicas")
+            if replicas is not None:
+                self._verbs.patch(rt, namespace, name, {"spec": {"replicas": replicas}})
+        elif request.method != "GET":
+            raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method")
+        deploy = self._store.require(rt, namespace, name)
+        meta = deploy["metadata"]
+        return _json({
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")},
+            "spec": {"replicas": deploy["spec"].get("replicas", 1)},
+            "status": {"replicas": deploy.get("status", {}).get("replicas", 0),
+                       "selector": selector_text(deploy["spec"]["selector"].get("matchLabels"))},
+        })
+
+
+def _json(body: JsonObject, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json")
+
+
+def _decode_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise bad_request(f"error decoding request body: {error}") from None
+
+
+async def _read_body(request: web.Request) -> JsonObject:
+    raw = await request.read()
+    try:
+        body = yaml.safe_load(raw) if "yaml" in request.content_type else _decode_json(raw)
+    except yaml.YAMLError as error:
+        raise bad_request(f"error decoding YAML: {error}") from None
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be an object")
+    return body
+
+
+def _parse_resource_path(path: str) -> tuple[ResourceType, str | None, str | None, str]:
+    """(type, namespace, name, subresource) of a resource URL, or 404."""
+    parts = path.strip("/").split("/")
+    prefix_len = 2 if parts[0] == "api" else 3
+    base = "/" + "/".join(parts[:prefix_len])
+    rest = parts[prefix_len:]
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and (base, rest[2]) in BY_PATH:
+        namespace, rest = rest[1], rest[2:]
+    if not rest or (base, rest[0]) not in BY_PATH or len(rest) > 3:
+        raise KubeApiError(404, "NotFound", "the server could not find the requested resource",
+                           {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
+    rt = BY_PATH[(base, rest[0])]
+    if rt.namespaced is False and namespace is not None:
+        raise KubeApiError(404, "NotFound", "the server could not find the requested resource")
+    return rt, namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else ""
+
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration such as "30s", "1m30s" or "500ms" (kubectl's `timeout` parameter)."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise bad_request(f"invalid timeout {text!r}")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+
+def wants_table(request: web.Request) -> bool:
+    return "as=Table" in request.headers.get("Accept", "")
