@@ -18,9 +18,10 @@ load ended, and the process's memory. Then it takes commands (JSON lines on stdi
   quit
 
 Instrumentation wraps attributes of the one app instance (state.kube.apply, _display), of its
-dashboard (_apply_pending, the flush of the watch events) and of its Pods table (update_cell, add_row; and for timing, the deferred measuring Textual's DataTable
-does when idle: _update_dimensions for new rows, _update_column_widths for updated cells); the
-app's code is not changed.
+dashboard (_apply_pending, the flush of the watch events) and of its Pods table (update_cell,
+add_keyed_rows; and for timing, the deferred measuring Textual's DataTable does when idle:
+_update_dimensions for new rows, _update_column_widths for updated cells); the app's code is not
+changed.
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ Textual looks a key up on the focused widget first, so the action runs only whil
 focus; under a modal or a wizard no pane has focus, so its keys are off. A pane key must not be
 one the app binds (0-5, /, escape, n, s, S, b, j, q): tests/ui/test_bindings.py fails if it is.
 Give the binding an `id=` so `[ui.keymap]` can rebind it. Run I/O with `self.app.run_worker`
-(not `@work` on the pane), so that a failure reaches the app's one error router.
+(not `@work` on the pane), so that a failure reaches the app's one error router. An action that
+changes the lab (delete, scale, restart, expose) is a plan applied by the engine, as
+plans/delete.py is, so that it is previewed and audited like a wizard's steps.
 """
 
 from __future__ import annotations
@@ -168,7 +170,8 @@ class Pane(LiveTable):
     def render_caption(self) -> None:
         """The pane's title: its key and name, rows shown, sort order, filter, namespace."""
         column, reverse = self.sorting
-        parts = [f"[b]{self.KEY} {self.TITLE}[/]", f"{self.row_count} rows", f"sort {column} {'▼' if reverse else '▲'}"]
+        parts = [f"[b]{self.KEY} {self.TITLE}[/]", f"{self.row_count} rows",
+                 f"sort {column} {'▼' if reverse else '▲'}"]
         if self.filter is not None:
             parts.append(f"/{self.filter.pattern}/")
         if self.namespace:
