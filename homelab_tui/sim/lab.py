@@ -33,8 +33,10 @@ from .cloudflare import CloudflareSim
 from .dns_server import DnsSim, Record
 from .kube.resources import K3S_VERSION
 from .kube_api import KubeApiSim
+from .node.commands.kubernetes import K3S_INSTALL_URL
+from .node.state import SimNodeState
 from .routeros import RouterOsSim
-from .ssh_nodes import K3S_INSTALL_URL, SimNodeState, SshNodeFleet
+from .ssh_nodes import SshNodeFleet
 
 PRESETS = ("fresh", "running")
 DOMAIN = "example.org"

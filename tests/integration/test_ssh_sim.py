@@ -23,15 +23,10 @@ from homelab_tui.clients.ssh import (
     fan_out,
 )
 from homelab_tui.plans.nodes import NodeFacts, NodeSpec, kubeadm_prerequisites
-from homelab_tui.sim.ssh_nodes import (
-    CGROUP_PARAMS,
-    FLANNEL_MANIFEST_URL,
-    K3S_INSTALL_SCRIPT,
-    K3S_VERSION,
-    SimNodeState,
-    SshNodeFleet,
-    reference_nodes,
-)
+from homelab_tui.sim.kube.resources import K3S_VERSION
+from homelab_tui.sim.node.commands.kubernetes import FLANNEL_MANIFEST_URL, K3S_INSTALL_SCRIPT
+from homelab_tui.sim.node.state import CGROUP_PARAMS, SimNodeState, reference_nodes
+from homelab_tui.sim.ssh_nodes import SshNodeFleet
 from tests.conftest import need_binary
 from tests.integration.conftest import free_port
 
