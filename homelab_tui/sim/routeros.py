@@ -9,7 +9,8 @@ word is a length prefix of 1-5 bytes followed by the bytes. Replies are `!re`, `
 and `!fatal`; a `.tag=` on a command is echoed on every reply sentence of that command.
 
 The lab drives it through plain methods: `cloud`, `rules()`, `add_rule()`, `set_ddns()`,
-`bump_counters()`, `drop_connections()`, and the `faults` knobs.
+`bump_counters()`, `drop_connections()`, and the `faults` knobs. The wire codec, the menus with
+their value checks, and the queries live in `homelab_tui.sim.router`.
 """
 
 from __future__ import annotations
@@ -19,378 +20,31 @@ import ipaddress
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from homelab_tui.models import CloudStatus
 
-# --- wire codec ---------------------------------------------------------------------------
-
-# Words are bytes on the wire; the sim keeps them as str, decoded so any byte round-trips.
-WIRE_ENCODING = "utf-8"
-WIRE_ERRORS = "surrogateescape"
-MAX_WORD_LENGTH = 0xFFFFFFFF
-
-
-class WireError(Exception):
-    """The peer sent bytes that are not a valid API word."""
-
-
-def encode_length(length: int) -> bytes:
-    """The 1-5 byte length prefix of a word of `length` bytes."""
-    if length < 0:
-        raise ValueError(f"negative word length {length}")
-    if length < 0x80:
-        return length.to_bytes(1, "big")
-    if length < 0x4000:
-        return (length | 0x8000).to_bytes(2, "big")
-    if length < 0x200000:
-        return (length | 0xC00000).to_bytes(3, "big")
-    if length < 0x10000000:
-        return (length | 0xE0000000).to_bytes(4, "big")
-    if length <= MAX_WORD_LENGTH:
-        return b"\xf0" + length.to_bytes(4, "big")
-    raise ValueError(f"word length {length} does not fit the API encoding")
-
-
-def prefix_size(first_byte: int) -> int:
-    """How many bytes the length prefix starting with `first_byte` has in total."""
-    for size, limit in ((1, 0x80), (2, 0xC0), (3, 0xE0), (4, 0xF0), (5, 0xF8)):
-        if first_byte < limit:
-            return size
-    raise WireError(f"reserved control byte 0x{first_byte:02x}")
-
-
-def decode_length(prefix: bytes) -> int:
-    """Inverse of `encode_length`; `prefix` must be exactly the prefix bytes."""
-    size = prefix_size(prefix[0])
-    if len(prefix) != size:
-        raise WireError(f"length prefix needs {size} bytes, got {len(prefix)}")
-    if size == 5:
-        return int.from_bytes(prefix[1:], "big")
-    value_bits = {1: 0x7F, 2: 0x3FFF, 3: 0x1FFFFF, 4: 0xFFFFFFF}[size]
-    return int.from_bytes(prefix, "big") & value_bits
-
-
-def encode_word(word: str) -> bytes:
-    data = word.encode(WIRE_ENCODING, WIRE_ERRORS)
-    return encode_length(len(data)) + data
-
-
-def encode_sentence(words: Sequence[str]) -> bytes:
-    return b"".join(encode_word(word) for word in words) + b"\x00"
-
-
-async def read_word(reader: asyncio.StreamReader) -> str:
-    prefix = await reader.readexactly(1)
-    size = prefix_size(prefix[0])
-    if size > 1:
-        prefix += await reader.readexactly(size - 1)
-    length = decode_length(prefix)
-    data = await reader.readexactly(length) if length else b""
-    return data.decode(WIRE_ENCODING, WIRE_ERRORS)
-
-
-async def read_sentence(reader: asyncio.StreamReader) -> list[str]:
-    words: list[str] = []
-    while word := await read_word(reader):
-        words.append(word)
-    return words
-
-
-# --- traps ---------------------------------------------------------------------------------
-
-# !trap categories from the API manual.
-MISSING_ITEM_OR_COMMAND = 0
-ARGUMENT_VALUE_FAILURE = 1
-GENERAL_FAILURE = 4
-
-
-class SimTrap(Exception):
-    """A RouterOS `!trap`: what the sim answers to a command it refuses."""
-
-    def __init__(self, message: str, category: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.category = category
-
-
-def _no_match(name: str) -> SimTrap:
-    return SimTrap(f"input does not match any value of {name}", ARGUMENT_VALUE_FAILURE)
-
-
-def _invalid(name: str) -> SimTrap:
-    return SimTrap(f"invalid value for argument {name}", ARGUMENT_VALUE_FAILURE)
-
-
-# --- value checks --------------------------------------------------------------------------
-
-# A check takes (property name, raw value, sim) and returns the value as RouterOS prints it.
-Check = Callable[[str, str, "RouterOsSim"], str]
-
-TRUE_WORDS = frozenset({"yes", "true"})
-FALSE_WORDS = frozenset({"no", "false"})
-
-
-def _text(_name: str, value: str, _sim: RouterOsSim) -> str:
-    return value
-
-
-def _bool(name: str, value: str, _sim: RouterOsSim) -> str:
-    lowered = value.lower()
-    if lowered in TRUE_WORDS:
-        return "true"
-    if lowered in FALSE_WORDS:
-        return "false"
-    raise _no_match(name)
-
-
-def _one_of(*values: str) -> Check:
-    allowed = frozenset(values)
-
-    def check(name: str, value: str, _sim: RouterOsSim) -> str:
-        if value not in allowed:
-            raise _no_match(name)
-        return value
-
-    return check
-
-
-def _port(text: str) -> bool:
-    return text.isdigit() and 0 <= int(text) <= 65535
-
-
-def _ports(name: str, value: str, _sim: RouterOsSim) -> str:
-    """A port, a range `a-b`, or a comma list of those: `80`, `8000-8080`, `80,443`."""
-    for part in value.split(","):
-        low, dash, high = part.partition("-")
-        if not _port(low) or (dash and (not _port(high) or int(high) < int(low))):
-            raise _invalid(name)
-    return value
-
-
-def _ipv4(text: str) -> ipaddress.IPv4Address | None:
-    try:
-        return ipaddress.IPv4Address(text)
-    except ValueError:
-        return None
-
-
-def _ipv4_range(name: str, value: str, _sim: RouterOsSim) -> str:
-    """One address or a range `a-b` (to-addresses, pool ranges)."""
-    low, dash, high = value.partition("-")
-    first, last = _ipv4(low), _ipv4(high)
-    if first is None or (dash and (last is None or last < first)):
-        raise _invalid(name)
-    return value
-
-
-def _ipv4_ranges(name: str, value: str, sim: RouterOsSim) -> str:
-    for part in value.split(","):
-        _ipv4_range(name, part, sim)
-    return value
-
-
-def _ipv4_list(name: str, value: str, _sim: RouterOsSim) -> str:
-    if not all(_ipv4(part) for part in value.split(",")):
-        raise _invalid(name)
-    return value
-
-
-def _ipv4_prefix(name: str, value: str, _sim: RouterOsSim) -> str:
-    """An address with an optional /prefix, as in src-address or /ip/address (host bits kept)."""
-    negated = value.startswith("!")
-    try:
-        ipaddress.IPv4Interface(value[1:] if negated else value)
-    except ValueError:
-        raise _invalid(name) from None
-    return value
-
-
-def _mac(name: str, value: str, _sim: RouterOsSim) -> str:
-    if not re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", value):
-        raise _invalid(name)
-    return value.upper()
-
-
-# Interface names firewall rules accept besides real interfaces (RouterOS keeps them for v6
-# compatibility; the seed articles use in-interface=all-ppp).
-INTERFACE_WILDCARDS = ("all-ppp", "all-ethernet", "all-vlan", "all-wireless")
-
-
-def _interface(name: str, value: str, sim: RouterOsSim) -> str:
-    bare = value.removeprefix("!")
-    known = {item["name"] for item in sim.rules("/interface")}
-    if bare not in known and bare not in INTERFACE_WILDCARDS:
-        raise _no_match(name)
-    return value
-
-
-PROTOCOLS = (
-    "tcp", "udp", "icmp", "igmp", "gre", "esp", "ah", "ipsec-esp", "ipsec-ah", "ipv6-encap",
-    "ospf", "sctp", "udp-lite", "dccp", "l2tp", "vrrp", "pim", "rsvp", "etherip", "encap",
+from .router.menus import (
+    ADDRESSES,
+    ARGUMENT_VALUE_FAILURE,
+    CLOUD,
+    DHCP_LEASES,
+    GENERAL_FAILURE,
+    IDENTITY,
+    MANGLE,
+    MENUS,
+    MISSING_ITEM_OR_COMMAND,
+    NAT,
+    PRINT_FLAGS,
+    READ_VERBS,
+    RESOURCE,
+    Menu,
+    SimTrap,
+    invalid_value,
 )
-
-
-def _protocol(name: str, value: str, _sim: RouterOsSim) -> str:
-    bare = value.removeprefix("!")
-    if bare in PROTOCOLS or (bare.isdigit() and int(bare) <= 255):
-        return value
-    raise _no_match(name)
-
-
-PCC_FIELDS = (
-    "src-address", "dst-address", "src-port", "dst-port", "both-addresses", "both-ports",
-    "both-addresses-and-ports", "src-address-and-port", "dst-address-and-port",
-)
-
-
-def _pcc(name: str, value: str, _sim: RouterOsSim) -> str:
-    """`<fields>:<denominator>/<remainder>` with 0 <= remainder < denominator."""
-    match = re.fullmatch(r"([a-z-]+):(\d+)/(\d+)", value)
-    if not match or match[1] not in PCC_FIELDS:
-        raise _invalid(name)
-    denominator, remainder = int(match[2]), int(match[3])
-    if denominator < 1 or remainder >= denominator:
-        raise _invalid(name)
-    return value
-
-
-# --- menus ---------------------------------------------------------------------------------
-
-READ_VERBS = frozenset({"print", "getall"})
-LIST_VERBS = READ_VERBS | {"add", "set", "remove", "enable", "disable"}
-# Arguments print takes that change nothing here.
-PRINT_FLAGS = frozenset({"detail", "stats", "terse", "without-paging", "follow-only", "brief"})
-
-
-@dataclass(frozen=True)
-class Menu:
-    """One API menu: which properties can be written (with their check) and which verbs exist."""
-
-    path: str
-    writable: Mapping[str, Check]
-    verbs: frozenset[str] = LIST_VERBS
-    required: tuple[str, ...] = ()
-    defaults: Mapping[str, str] = field(default_factory=dict)
-    single: bool = False
-
-
-FIREWALL_BASE: dict[str, Check] = {
-    "protocol": _protocol,
-    "src-address": _ipv4_prefix,
-    "dst-address": _ipv4_prefix,
-    "src-port": _ports,
-    "dst-port": _ports,
-    "port": _ports,
-    "in-interface": _interface,
-    "out-interface": _interface,
-    "in-interface-list": _text,
-    "out-interface-list": _text,
-    "connection-mark": _text,
-    "connection-state": _text,
-    "packet-mark": _text,
-    "routing-mark": _text,
-    "jump-target": _text,
-    "log": _bool,
-    "log-prefix": _text,
-    "comment": _text,
-    "disabled": _bool,
-}
-FIREWALL_DEFAULTS = {
-    "action": "accept", "log": "false", "log-prefix": "", "bytes": "0", "packets": "0",
-    "invalid": "false", "dynamic": "false", "disabled": "false",
-}
-COMMON_ACTIONS = (
-    "accept", "add-dst-to-address-list", "add-src-to-address-list", "jump", "log",
-    "passthrough", "return",
-)
-NAT = Menu(
-    "/ip/firewall/nat",
-    writable={
-        "chain": _one_of("srcnat", "dstnat"),
-        "action": _one_of(
-            *COMMON_ACTIONS, "dst-nat", "src-nat", "masquerade", "redirect", "netmap", "same",
-            "endpoint-independent-nat",
-        ),
-        "to-addresses": _ipv4_range,
-        "to-ports": _ports,
-        **FIREWALL_BASE,
-    },
-    required=("chain",),
-    defaults=FIREWALL_DEFAULTS,
-)
-MANGLE = Menu(
-    "/ip/firewall/mangle",
-    writable={
-        "chain": _one_of("prerouting", "input", "forward", "output", "postrouting"),
-        "action": _one_of(
-            *COMMON_ACTIONS, "mark-connection", "mark-packet", "mark-routing", "change-dscp",
-            "change-mss", "change-ttl", "clear-df", "fasttrack-connection", "route",
-            "set-priority", "sniff-pc", "sniff-tzsp", "strip-ipv4-options",
-        ),
-        "new-connection-mark": _text,
-        "new-packet-mark": _text,
-        "new-routing-mark": _text,
-        "per-connection-classifier": _pcc,
-        "passthrough": _bool,
-        **FIREWALL_BASE,
-    },
-    required=("chain",),
-    defaults={**FIREWALL_DEFAULTS, "passthrough": "true"},
-)
-INTERFACES = Menu(
-    "/interface",
-    writable={"name": _text, "mtu": _text, "comment": _text, "disabled": _bool},
-    verbs=READ_VERBS | {"set", "enable", "disable"},
-)
-ADDRESSES = Menu(
-    "/ip/address",
-    writable={
-        "address": _ipv4_prefix, "network": _ipv4_list, "interface": _interface,
-        "comment": _text, "disabled": _bool,
-    },
-    required=("address", "interface"),
-    defaults={"invalid": "false", "dynamic": "false", "disabled": "false"},
-)
-POOLS = Menu(
-    "/ip/pool",
-    writable={"name": _text, "ranges": _ipv4_ranges, "next-pool": _text, "comment": _text},
-    verbs=READ_VERBS | {"add", "set", "remove"},
-    required=("name", "ranges"),
-)
-DHCP_NETWORKS = Menu(
-    "/ip/dhcp-server/network",
-    writable={
-        "address": _ipv4_prefix, "gateway": _ipv4_list, "dns-server": _ipv4_list,
-        "netmask": _text, "comment": _text,
-    },
-    verbs=READ_VERBS | {"add", "set", "remove"},
-    required=("address",),
-)
-DHCP_LEASES = Menu(
-    "/ip/dhcp-server/lease",
-    writable={
-        "address": _ipv4_list, "mac-address": _mac, "server": _text, "comment": _text,
-        "disabled": _bool,
-    },
-    required=("address", "mac-address"),
-    defaults={"dynamic": "false", "disabled": "false", "status": "waiting", "server": "defconf"},
-)
-RESOURCE = Menu("/system/resource", writable={}, verbs=READ_VERBS, single=True)
-IDENTITY = Menu("/system/identity", writable={"name": _text}, verbs=READ_VERBS | {"set"}, single=True)
-CLOUD = Menu(
-    "/ip/cloud",
-    writable={"ddns-enabled": _bool, "ddns-update-interval": _text, "update-time": _bool},
-    verbs=READ_VERBS | {"set", "force-update"},
-    single=True,
-)
-MENUS: dict[str, Menu] = {
-    menu.path: menu
-    for menu in (NAT, MANGLE, INTERFACES, ADDRESSES, POOLS, DHCP_NETWORKS, DHCP_LEASES,
-                 RESOURCE, IDENTITY, CLOUD)
-}
-
+from .router.queries import query_matches
+from .router.wire import WireError, encode_sentence, read_sentence
 
 # --- the reference lab's contents ----------------------------------------------------------
 
@@ -805,7 +459,7 @@ class RouterOsSim:
         changes = self._checked(menu, attributes)
         if menu is IDENTITY and "name" in changes:
             if not changes["name"]:
-                raise _invalid("name")
+                raise invalid_value("name")
             self._identity = changes["name"]
         elif menu is CLOUD:
             enabled = changes.pop("ddns-enabled", None)
@@ -847,81 +501,3 @@ def menu_path(menu: str) -> str:
     """The API path of a menu written as the terminal shows it (`/ip firewall nat`) or as the API
     names it (`/ip/firewall/nat`, with or without the slashes at either end)."""
     return "/" + "/".join(re.findall(r"[^\s/]+", menu))
-
-
-# --- queries -------------------------------------------------------------------------------
-
-
-def _comparable(value: str) -> tuple[int, int | str]:
-    """Order numbers and ids (*1A) numerically, everything else as text."""
-    if value.isdigit():
-        return (0, int(value))
-    if re.fullmatch(r"\*[0-9A-Fa-f]+", value):
-        return (0, int(value[1:], 16))
-    return (1, value)
-
-
-def _same(actual: str, wanted: str) -> bool:
-    if actual in ("true", "false") and wanted.lower() in TRUE_WORDS | FALSE_WORDS:
-        return (actual == "true") == (wanted.lower() in TRUE_WORDS)
-    return actual == wanted
-
-
-def _apply_operations(stack: list[bool], operations: str) -> None:
-    """`?#...`: indexes, `!`, `&`, `|` and `.` as the API manual defines them."""
-
-    def pop() -> bool:
-        return stack.pop() if stack else True  # below the stack lie endless `true`s
-
-    def peek(index: int) -> bool:
-        return stack[-1 - index] if index < len(stack) else True
-
-    position = 0
-    while position < len(operations):
-        char = operations[position]
-        if char.isdigit():
-            end = position
-            while end < len(operations) and operations[end].isdigit():
-                end += 1
-            value = peek(int(operations[position:end]))
-            if end == len(operations):
-                stack[:] = [value]
-            else:
-                stack.append(value)
-                if operations[end] == ".":
-                    end += 1  # "." after an index does nothing
-            position = end
-            continue
-        if char == "!":
-            stack.append(not pop())
-        elif char in "&|":
-            right, left = pop(), pop()
-            stack.append(left and right if char == "&" else left or right)
-        elif char == ".":
-            stack.append(peek(0))
-        else:
-            raise SimTrap(f"unknown query operation {char}", ARGUMENT_VALUE_FAILURE)
-        position += 1
-
-
-def query_matches(item: Mapping[str, str], queries: Sequence[str]) -> bool:
-    """Evaluate API query words (without their leading `?`) against one item."""
-    stack: list[bool] = []
-    for query in queries:
-        if query.startswith("#"):
-            _apply_operations(stack, query[1:])
-        elif query.startswith("-"):
-            stack.append(query[1:] not in item)
-        elif query[:1] in ("<", ">"):
-            name, _, wanted = query[1:].partition("=")
-            if name not in item:
-                stack.append(False)
-            else:
-                actual, limit = _comparable(item[name]), _comparable(wanted)
-                if actual[0] != limit[0]:
-                    actual, limit = (1, item[name]), (1, wanted)
-                stack.append(actual < limit if query[0] == "<" else actual > limit)
-        else:
-            name, has_value, wanted = query.removeprefix("=").partition("=")
-            stack.append(name in item and (not has_value or _same(item[name], wanted)))
-    return all(stack)

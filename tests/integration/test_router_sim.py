@@ -18,7 +18,9 @@ from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
 from librouteros.protocol import encode_length as librouteros_encode_length
 from librouteros.query import Key, Or
 
-from homelab_tui.sim.routeros import RouterOsSim, SimTrap, decode_length, encode_length, prefix_size
+from homelab_tui.sim.router.menus import SimTrap
+from homelab_tui.sim.router.wire import decode_length, encode_length, prefix_size
+from homelab_tui.sim.routeros import RouterOsSim
 
 PASSWORD = "lab-Secret-42"
 NAT = "/ip/firewall/nat"

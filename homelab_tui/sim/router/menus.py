@@ -1,0 +1,305 @@
+"""The router's API menus (firewall NAT and mangle, interfaces, addresses, the DHCP server, pools,
+identity, resources, /ip cloud): which properties each can write, the check each value goes
+through (worded like RouterOS's `!trap` when it fails), required properties, defaults and verbs."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..routeros import RouterOsSim
+
+# !trap categories from the API manual.
+MISSING_ITEM_OR_COMMAND = 0
+ARGUMENT_VALUE_FAILURE = 1
+GENERAL_FAILURE = 4
+
+
+class SimTrap(Exception):
+    """A RouterOS `!trap`: what the sim answers to a command it refuses."""
+
+    def __init__(self, message: str, category: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+
+
+def no_match(name: str) -> SimTrap:
+    return SimTrap(f"input does not match any value of {name}", ARGUMENT_VALUE_FAILURE)
+
+
+def invalid_value(name: str) -> SimTrap:
+    return SimTrap(f"invalid value for argument {name}", ARGUMENT_VALUE_FAILURE)
+
+
+# --- value checks --------------------------------------------------------------------------
+
+# A check takes (property name, raw value, sim) and returns the value as RouterOS prints it.
+Check = Callable[[str, str, "RouterOsSim"], str]
+
+TRUE_WORDS = frozenset({"yes", "true"})
+FALSE_WORDS = frozenset({"no", "false"})
+
+
+def _text(_name: str, value: str, _sim: RouterOsSim) -> str:
+    return value
+
+
+def _bool(name: str, value: str, _sim: RouterOsSim) -> str:
+    lowered = value.lower()
+    if lowered in TRUE_WORDS:
+        return "true"
+    if lowered in FALSE_WORDS:
+        return "false"
+    raise no_match(name)
+
+
+def _one_of(*values: str) -> Check:
+    allowed = frozenset(values)
+
+    def check(name: str, value: str, _sim: RouterOsSim) -> str:
+        if value not in allowed:
+            raise no_match(name)
+        return value
+
+    return check
+
+
+def _port(text: str) -> bool:
+    return text.isdigit() and 0 <= int(text) <= 65535
+
+
+def _ports(name: str, value: str, _sim: RouterOsSim) -> str:
+    """A port, a range `a-b`, or a comma list of those: `80`, `8000-8080`, `80,443`."""
+    for part in value.split(","):
+        low, dash, high = part.partition("-")
+        if not _port(low) or (dash and (not _port(high) or int(high) < int(low))):
+            raise invalid_value(name)
+    return value
+
+
+def _ipv4(text: str) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        return None
+
+
+def _ipv4_range(name: str, value: str, _sim: RouterOsSim) -> str:
+    """One address or a range `a-b` (to-addresses, pool ranges)."""
+    low, dash, high = value.partition("-")
+    first, last = _ipv4(low), _ipv4(high)
+    if first is None or (dash and (last is None or last < first)):
+        raise invalid_value(name)
+    return value
+
+
+def _ipv4_ranges(name: str, value: str, sim: RouterOsSim) -> str:
+    for part in value.split(","):
+        _ipv4_range(name, part, sim)
+    return value
+
+
+def _ipv4_list(name: str, value: str, _sim: RouterOsSim) -> str:
+    if not all(_ipv4(part) for part in value.split(",")):
+        raise invalid_value(name)
+    return value
+
+
+def _ipv4_prefix(name: str, value: str, _sim: RouterOsSim) -> str:
+    """An address with an optional /prefix, as in src-address or /ip/address (host bits kept)."""
+    negated = value.startswith("!")
+    try:
+        ipaddress.IPv4Interface(value[1:] if negated else value)
+    except ValueError:
+        raise invalid_value(name) from None
+    return value
+
+
+def _mac(name: str, value: str, _sim: RouterOsSim) -> str:
+    if not re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", value):
+        raise invalid_value(name)
+    return value.upper()
+
+
+# Interface names firewall rules accept besides real interfaces (RouterOS keeps them for v6
+# compatibility; the seed articles use in-interface=all-ppp).
+INTERFACE_WILDCARDS = ("all-ppp", "all-ethernet", "all-vlan", "all-wireless")
+
+
+def _interface(name: str, value: str, sim: RouterOsSim) -> str:
+    bare = value.removeprefix("!")
+    known = {item["name"] for item in sim.rules("/interface")}
+    if bare not in known and bare not in INTERFACE_WILDCARDS:
+        raise no_match(name)
+    return value
+
+
+PROTOCOLS = (
+    "tcp", "udp", "icmp", "igmp", "gre", "esp", "ah", "ipsec-esp", "ipsec-ah", "ipv6-encap",
+    "ospf", "sctp", "udp-lite", "dccp", "l2tp", "vrrp", "pim", "rsvp", "etherip", "encap",
+)
+
+
+def _protocol(name: str, value: str, _sim: RouterOsSim) -> str:
+    bare = value.removeprefix("!")
+    if bare in PROTOCOLS or (bare.isdigit() and int(bare) <= 255):
+        return value
+    raise no_match(name)
+
+
+PCC_FIELDS = (
+    "src-address", "dst-address", "src-port", "dst-port", "both-addresses", "both-ports",
+    "both-addresses-and-ports", "src-address-and-port", "dst-address-and-port",
+)
+
+
+def _pcc(name: str, value: str, _sim: RouterOsSim) -> str:
+    """`<fields>:<denominator>/<remainder>` with 0 <= remainder < denominator."""
+    match = re.fullmatch(r"([a-z-]+):(\d+)/(\d+)", value)
+    if not match or match[1] not in PCC_FIELDS:
+        raise invalid_value(name)
+    denominator, remainder = int(match[2]), int(match[3])
+    if denominator < 1 or remainder >= denominator:
+        raise invalid_value(name)
+    return value
+
+
+# --- menus ---------------------------------------------------------------------------------
+
+READ_VERBS = frozenset({"print", "getall"})
+LIST_VERBS = READ_VERBS | {"add", "set", "remove", "enable", "disable"}
+# Arguments print takes that change nothing here.
+PRINT_FLAGS = frozenset({"detail", "stats", "terse", "without-paging", "follow-only", "brief"})
+
+
+@dataclass(frozen=True)
+class Menu:
+    """One API menu: which properties can be written (with their check) and which verbs exist."""
+
+    path: str
+    writable: Mapping[str, Check]
+    verbs: frozenset[str] = LIST_VERBS
+    required: tuple[str, ...] = ()
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    single: bool = False
+
+
+FIREWALL_BASE: dict[str, Check] = {
+    "protocol": _protocol,
+    "src-address": _ipv4_prefix,
+    "dst-address": _ipv4_prefix,
+    "src-port": _ports,
+    "dst-port": _ports,
+    "port": _ports,
+    "in-interface": _interface,
+    "out-interface": _interface,
+    "in-interface-list": _text,
+    "out-interface-list": _text,
+    "connection-mark": _text,
+    "connection-state": _text,
+    "packet-mark": _text,
+    "routing-mark": _text,
+    "jump-target": _text,
+    "log": _bool,
+    "log-prefix": _text,
+    "comment": _text,
+    "disabled": _bool,
+}
+FIREWALL_DEFAULTS = {
+    "action": "accept", "log": "false", "log-prefix": "", "bytes": "0", "packets": "0",
+    "invalid": "false", "dynamic": "false", "disabled": "false",
+}
+COMMON_ACTIONS = (
+    "accept", "add-dst-to-address-list", "add-src-to-address-list", "jump", "log",
+    "passthrough", "return",
+)
+NAT = Menu(
+    "/ip/firewall/nat",
+    writable={
+        "chain": _one_of("srcnat", "dstnat"),
+        "action": _one_of(
+            *COMMON_ACTIONS, "dst-nat", "src-nat", "masquerade", "redirect", "netmap", "same",
+            "endpoint-independent-nat",
+        ),
+        "to-addresses": _ipv4_range,
+        "to-ports": _ports,
+        **FIREWALL_BASE,
+    },
+    required=("chain",),
+    defaults=FIREWALL_DEFAULTS,
+)
+MANGLE = Menu(
+    "/ip/firewall/mangle",
+    writable={
+        "chain": _one_of("prerouting", "input", "forward", "output", "postrouting"),
+        "action": _one_of(
+            *COMMON_ACTIONS, "mark-connection", "mark-packet", "mark-routing", "change-dscp",
+            "change-mss", "change-ttl", "clear-df", "fasttrack-connection", "route",
+            "set-priority", "sniff-pc", "sniff-tzsp", "strip-ipv4-options",
+        ),
+        "new-connection-mark": _text,
+        "new-packet-mark": _text,
+        "new-routing-mark": _text,
+        "per-connection-classifier": _pcc,
+        "passthrough": _bool,
+        **FIREWALL_BASE,
+    },
+    required=("chain",),
+    defaults={**FIREWALL_DEFAULTS, "passthrough": "true"},
+)
+INTERFACES = Menu(
+    "/interface",
+    writable={"name": _text, "mtu": _text, "comment": _text, "disabled": _bool},
+    verbs=READ_VERBS | {"set", "enable", "disable"},
+)
+ADDRESSES = Menu(
+    "/ip/address",
+    writable={
+        "address": _ipv4_prefix, "network": _ipv4_list, "interface": _interface,
+        "comment": _text, "disabled": _bool,
+    },
+    required=("address", "interface"),
+    defaults={"invalid": "false", "dynamic": "false", "disabled": "false"},
+)
+POOLS = Menu(
+    "/ip/pool",
+    writable={"name": _text, "ranges": _ipv4_ranges, "next-pool": _text, "comment": _text},
+    verbs=READ_VERBS | {"add", "set", "remove"},
+    required=("name", "ranges"),
+)
+DHCP_NETWORKS = Menu(
+    "/ip/dhcp-server/network",
+    writable={
+        "address": _ipv4_prefix, "gateway": _ipv4_list, "dns-server": _ipv4_list,
+        "netmask": _text, "comment": _text,
+    },
+    verbs=READ_VERBS | {"add", "set", "remove"},
+    required=("address",),
+)
+DHCP_LEASES = Menu(
+    "/ip/dhcp-server/lease",
+    writable={
+        "address": _ipv4_list, "mac-address": _mac, "server": _text, "comment": _text,
+        "disabled": _bool,
+    },
+    required=("address", "mac-address"),
+    defaults={"dynamic": "false", "disabled": "false", "status": "waiting", "server": "defconf"},
+)
+RESOURCE = Menu("/system/resource", writable={}, verbs=READ_VERBS, single=True)
+IDENTITY = Menu("/system/identity", writable={"name": _text}, verbs=READ_VERBS | {"set"}, single=True)
+CLOUD = Menu(
+    "/ip/cloud",
+    writable={"ddns-enabled": _bool, "ddns-update-interval": _text, "update-time": _bool},
+    verbs=READ_VERBS | {"set", "force-update"},
+    single=True,
+)
+MENUS: dict[str, Menu] = {
+    menu.path: menu
+    for menu in (NAT, MANGLE, INTERFACES, ADDRESSES, POOLS, DHCP_NETWORKS, DHCP_LEASES,
+                 RESOURCE, IDENTITY, CLOUD)
+}
