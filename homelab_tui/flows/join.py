@@ -25,11 +25,15 @@ def _joinable(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str
             if n.role != "server" and n.fqdn not in in_cluster]
 
 
+def _servers(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str, bool]]:
+    return [(n.name, n.name, i == 0) for i, n in enumerate(n for n in config.nodes if n.role == "server")]
+
+
 @dataclass(frozen=True)
 class JoinRequest:
     nodes: tuple[str, ...] = ask("nodes to join (space toggles)", "a config node to join (repeatable)",
                                  flag="--node", options=_joinable, many=True, required=True)
-    server: str = ask("server", "the server node (default: the config's first server)")
+    server: str = ask("server", "the server node (default: the config's first server)", options=_servers)
 
 
 async def plan_join(config: Config, request: JoinRequest, executors: Executors, note: Note) -> Staged:

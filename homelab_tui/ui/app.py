@@ -11,7 +11,7 @@ and is retried with backoff. One component failing never stops the app or anothe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from textual import on
@@ -22,10 +22,11 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from ..config import Config, ConfigError, ConfigIssue, SecretError
+from ..plans import Plan, Staged
 from ..state import Health, LabState, describe_error
 from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
-from .modals import ALL_NAMESPACES, NamespaceScreen
+from .modals import ALL_NAMESPACES, ConfirmScreen, NamespaceScreen
 from .panes import PANES, Pane
 from .panes.dashboard import Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
@@ -141,6 +142,38 @@ class HomelabApp(App[None]):
         if self.state.components.get("kubernetes").health is not Health.CONNECTED:
             self.dashboard.start("kubernetes", afresh=True)
 
+    # -- changes from the panes ----------------------------------------------------------------------
+
+    def apply_change(self, make_plan: Callable[[Config], Awaitable[Plan]], verb: str) -> None:
+        """The one way a pane changes the lab (delete now; scale, restart, expose next): the plan,
+        read against the live state, is shown with Cancel focused, then applied by the engine, which
+        audits it; under --read-only it is shown and refused, here and nowhere else."""
+        self.run_worker(self._apply_change(make_plan, verb), group="change", exit_on_error=False,
+                        description=verb.lower())
+
+    async def _apply_change(self, make_plan: Callable[[Config], Awaitable[Plan]], verb: str) -> None:
+        from ..executors import build_executors  # the clients load when a change is made
+        from ..flows import apply_staged
+
+        plan = await make_plan(self.config)
+        if plan.is_noop:
+            self.notify(f"nothing to do: {plan.steps[0].noop_reason}")
+            return
+        if self.read_only:
+            self.notify(f"read-only: {plan.title} is shown, not applied", severity="warning")
+            return
+        if not await self.push_screen_wait(ConfirmScreen(plan, verb)):
+            return
+        executors = build_executors(self.config)
+        try:
+            [(_, result)] = await apply_staged(Staged((plan,)), executors, lambda plan: lambda event: None)
+        finally:
+            await executors.close()
+        if result.ok:
+            self.notify(f"{plan.title}: done")
+        else:
+            self.notify(f"{plan.title} failed: {result.error}", severity="error", timeout=15)
+
     # -- filter, namespace and sort of the pane in front ----------------------------------------
 
     def action_edit_filter(self) -> None:
@@ -228,6 +261,9 @@ class HomelabApp(App[None]):
         component, error = event.worker.group, event.worker.error
         if component == "detail":  # one look-up on Enter: say why, nothing to retry
             self.notify(f"cannot show the object: {describe_error(error)}", severity="error")
+            return
+        if component == "change":  # a pane's change, reading its facts or applying: the user retries
+            self.notify(f"cannot {event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
             return
         if component.startswith("wizard"):  # reading facts or applying: the user retries from the wizard
             self.notify(f"{event.worker.description}: {describe_error(error)}", severity="error", timeout=15)

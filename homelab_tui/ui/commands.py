@@ -1,47 +1,30 @@
-"""The command palette, and the one list of wizards that their keys and palette entries come from.
-
-`WIZARD_ENTRIES` is the only place the UI names the wizards: the app's keys (`wizard_bindings`)
-and the palette's entries (`palette_commands`) are made from it, and each opens with
-`HomelabApp.action_wizard(name)`. Its entries have the fields of `flows.Wizard` (name, key, title,
-summary), so the registry replaces it in one line: `WIZARD_ENTRIES = flows.WIZARDS`.
-"""
+"""The command palette, and the wizards' keys: both made from the registry, `flows.WIZARDS`, so a
+new wizard gets its key and its palette entry without an edit here. Each opens with
+`HomelabApp.action_wizard(name)`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import partial
-from typing import NamedTuple
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hits
 from textual.system_commands import SystemCommandsProvider
 
+from ..flows import WIZARDS
 from .panes import PANES
-
-
-class WizardEntry(NamedTuple):
-    name: str  # action_wizard(name), and its key's binding id (for [ui.keymap])
-    key: str
-    title: str  # in the palette; its first word in the footer
-    summary: str  # in the palette, and the key's tooltip
-
-
-WIZARD_ENTRIES = (
-    WizardEntry("bootstrap", "b", "Bootstrap a cluster", "Install k3s or kubeadm on the first server"),
-    WizardEntry("join", "j", "Join nodes", "Join worker nodes to the cluster"),
-)
 
 
 def wizard_bindings() -> list[Binding]:
     return [Binding(wizard.key, f"wizard('{wizard.name}')", wizard.title.split()[0], id=wizard.name,
-                    tooltip=wizard.summary) for wizard in WIZARD_ENTRIES]
+                    tooltip=wizard.summary) for wizard in WIZARDS]
 
 
 def palette_commands(app: App) -> Iterator[SystemCommand]:
     """The wizards and the views. Each runs as its key does, through the app's `check_action`: a
     wizard opened here is read-only too under --read-only."""
-    entries = [(wizard.title, wizard.summary, f"wizard('{wizard.name}')") for wizard in WIZARD_ENTRIES]
+    entries = [(wizard.title, wizard.summary, f"wizard('{wizard.name}')") for wizard in WIZARDS]
     entries.append(("Show all panes", "The dashboard: every pane at once", "dashboard"))
     entries += [(f"Show {pane.TITLE}", f"The {pane.TITLE} pane alone", f"show('{pane.NAME}')") for pane in PANES]
     for title, help_text, action in entries:

@@ -1,15 +1,32 @@
-"""Modal screens of the live view: a row's detail, and the namespace picker. (The wizards' modals
-are in wizards.py.)"""
+"""The modal screens: a row's detail, the namespace picker, the confirmation of a change (its
+plan shown, Cancel focused), and what a wizard asks in: trusting a new host key, a sudo password,
+one line of text."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.syntax import Syntax
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from ..plans import Plan, listing
+
+# How each kind of plan line (plans.listing) is styled.
+LINE_STYLES = {"title": "bold", "step": "", "command": "cyan", "noop-step": "dim", "noop": "dim"}
+
+
+def plan_text(plans: Iterable[Plan]) -> Text:
+    """The plans as the user checks them: what each step does and exactly how, or why not."""
+    text = Text()
+    for kind, line in listing(plans):
+        text.append(f"{line}\n" if kind == "title" else f" {line}\n", style=LINE_STYLES[kind])
+    return text
 
 ALL_NAMESPACES = ""  # the picker's answer for "all namespaces"
 _ALL_OPTION = "*all*"  # not a valid namespace name, so it cannot clash
@@ -67,3 +84,96 @@ class NamespaceScreen(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(ALL_NAMESPACES if event.option.id == _ALL_OPTION else event.option.id)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A change about to be applied: its plan, exactly, and Cancel focused, so that Enter alone
+    never applies it. True only when the apply button is pressed."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 90; height: auto; max-height: 80%; border: round $error; padding: 1 2;
+                               background: $surface; }
+    ConfirmScreen VerticalScroll { height: auto; max-height: 20; }
+    ConfirmScreen Horizontal { height: auto; margin-top: 1; }
+    ConfirmScreen Button { margin-right: 2; }
+    """
+    AUTO_FOCUS = "#cancel"
+    BINDINGS = [Binding("escape,n", "dismiss(False)", "Cancel", id="cancel_change")]
+
+    def __init__(self, plan: Plan, verb: str) -> None:
+        super().__init__()
+        self.plan, self.verb = plan, verb
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as frame:
+            frame.border_title = f"{self.plan.title}?"
+            with VerticalScroll():
+                yield Static(plan_text((self.plan,)), id="confirm-plan")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button(f"{self.verb} ({len(self.plan.changes)} change{'s' * (len(self.plan.changes) != 1)})",
+                             variant="error", id="apply")
+        yield Footer()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "apply")
+
+
+class TrustHostKeyScreen(ModalScreen[bool]):
+    """Trust on first use, only after the fingerprint was shown and the answer was yes."""
+
+    DEFAULT_CSS = """
+    TrustHostKeyScreen { align: center middle; }
+    TrustHostKeyScreen > Vertical { width: 80; height: auto; border: round $warning; padding: 1 2; background: $surface; }
+    TrustHostKeyScreen Label { width: 1fr; }
+    """
+    BINDINGS = [Binding("y", "dismiss(True)", "Trust it", id="trust_key"),
+                Binding("n,escape", "dismiss(False)", "Refuse", id="refuse_key")]
+
+    def __init__(self, host: str, fingerprint: str) -> None:
+        super().__init__()
+        self.host, self.fingerprint = host, fingerprint
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"[b]{self.host}[/] presented a host key that known_hosts does not have:")
+            yield Label(f"\n  [b]{self.fingerprint}[/]\n", id="fingerprint")
+            yield Label("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the node. "
+                        "Trust it and add it to known_hosts? [b]y[/] / [b]n[/]")
+        yield Footer()
+
+
+class AskScreen(ModalScreen[str | None]):
+    """One line asked in a modal; Enter answers, Esc cancels (None). The answer goes to the caller
+    and nowhere else: the submit stops here, so the app never takes a password for a filter."""
+
+    DEFAULT_CSS = """
+    AskScreen { align: center middle; }
+    AskScreen > Vertical { width: 72; height: auto; border: round $accent; padding: 1 2; background: $surface; }
+    """
+    AUTO_FOCUS = "Input"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_ask")]
+
+    def __init__(self, prompt: str, *, value: str = "", password: bool = False) -> None:
+        super().__init__()
+        self.prompt, self.value, self.password = prompt, value, password
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.prompt)
+            yield Input(self.value, password=self.password)
+        yield Footer()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value or None)
+
+
+class SudoPasswordScreen(AskScreen):
+    """The sudo password of one host, asked once; it lives only in memory."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"sudo on [b]{host}[/] needs a password:", password=True)
+        self.host = host

@@ -7,7 +7,7 @@ import pytest
 from homelab_tui.clients.cloudflare import CloudflareClient
 from homelab_tui.config import cloudflare_token, load_config
 from homelab_tui.connect import dns_client
-from homelab_tui.dns_status import dns_checks
+from homelab_tui.facts.dns import dns_checks
 from homelab_tui.sim.lab import DDNS_NAME, DOMAIN, PUBLIC_ADDRESS, Lab
 
 

@@ -10,7 +10,7 @@ from textual.screen import Screen
 
 from homelab_tui.state import LabState
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.commands import WIZARD_ENTRIES
+from homelab_tui.flows import WIZARDS
 from homelab_tui.ui.panes import PANES, NodesPane, PodsPane
 
 K9S_KEYS = {"0", "1", "2", "3", "4", "5", "slash", "n", "s", "S", "b", "j", "q"}
@@ -27,7 +27,7 @@ def actions_by_key(*owners: type) -> dict[str, set[str]]:
 def test_the_app_binds_the_k9s_keys_and_the_wizards():
     app_keys = actions_by_key(HomelabApp)
     assert K9S_KEYS <= set(app_keys)
-    assert {wizard.key for wizard in WIZARD_ENTRIES} <= set(app_keys)
+    assert {wizard.key for wizard in WIZARDS} <= set(app_keys)
 
 
 @pytest.mark.parametrize("pane", PANES, ids=lambda pane: pane.NAME)

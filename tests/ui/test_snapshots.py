@@ -108,7 +108,7 @@ def test_join_wizard_form_snapshot(snap_compare, fresh_config):
 
 
 def test_host_key_modal_snapshot(snap_compare, fresh_config):
-    from homelab_tui.ui.wizards import TrustHostKeyScreen
+    from homelab_tui.ui.modals import TrustHostKeyScreen
 
     async def run_before(pilot) -> None:
         pilot.app.push_screen(TrustHostKeyScreen("node1", "SHA256:NcvgeazISUgGJIj5fs/VpjWzz5hrcPQgfA/68nUOHPg"))

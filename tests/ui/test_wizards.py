@@ -14,7 +14,8 @@ from textual.widgets import Input, Label, Log, Select, Static, TabPane
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.wizards import AskScreen, PlanProgress, SudoPasswordScreen, TrustHostKeyScreen, WizardScreen
+from homelab_tui.ui.modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen
+from homelab_tui.ui.wizards import PlanProgress, WizardScreen
 from tests.ui.test_app_live import until
 
 

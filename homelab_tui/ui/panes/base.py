@@ -35,12 +35,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import ClassVar
 
 import yaml
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from ...flows.delete import plan_delete
 from ...state import LabState
 from .. import rows
 from ..modals import DetailScreen
@@ -185,10 +187,17 @@ class Pane(LiveTable):
 
 
 class KubePane(Pane):
-    """A pane of one Kubernetes kind (SOURCE): its row keys are the objects' keys, and Enter shows
-    the object as the API has it now."""
+    """A pane of one Kubernetes kind (SOURCE): its row keys are the objects' keys, Enter shows the
+    object as the API has it now, and ctrl+d deletes it (as in k9s), a plan confirmed first."""
 
     COMPONENT = "kubernetes"
+    BINDINGS = [Binding("ctrl+d", "delete", "Delete", id="delete", tooltip="Delete the object under the cursor "
+                        "(its plan is shown first)")]
+
+    def action_delete(self) -> None:
+        if (key := self.cursor_key()) is not None:
+            namespace, _, name = key.rpartition("/")
+            self.app.apply_change(partial(plan_delete, kind=self.SOURCE, namespace=namespace, name=name), "Delete")
 
     def open(self, key: str) -> None:
         self.app.run_worker(self._show_object(key), group="detail", exclusive=True, exit_on_error=False,

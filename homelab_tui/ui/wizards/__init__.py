@@ -1,7 +1,6 @@
-"""The TUI's side of the wizards: one screen for every wizard of the registry (flows.WIZARDS), its
-form made from the wizard's request, and the modals a wizard asks in."""
+"""The TUI's side of the wizards: one screen for every wizard of the registry (flows.WIZARDS), with
+its form made from the wizard's request."""
 
-from .modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen
-from .screen import PlanProgress, WizardScreen, plan_text
+from .screen import PlanProgress, WizardScreen
 
-__all__ = ["AskScreen", "PlanProgress", "SudoPasswordScreen", "TrustHostKeyScreen", "WizardScreen", "plan_text"]
+__all__ = ["PlanProgress", "WizardScreen"]

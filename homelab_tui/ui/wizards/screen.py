@@ -22,20 +22,9 @@ from ...executors import Executors, build_executors
 from ...export import export_staged
 from ...flows import WIZARDS, apply_staged
 from ...flows.wizard import request_from
-from ...plans import Plan, PlanError, Staged, listing
+from ...plans import Plan, PlanError, Staged
+from ..modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen, plan_text
 from .form import WizardForm
-from .modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen
-
-# How each kind of plan line (plans.listing) is styled.
-LINE_STYLES = {"title": "bold", "step": "", "command": "cyan", "noop-step": "dim", "noop": "dim"}
-
-
-def plan_text(plans: tuple[Plan, ...]) -> Text:
-    """The plans as the user checks them: what each step does and exactly how, or why not."""
-    text = Text()
-    for kind, line in listing(plans):
-        text.append(f"{line}\n" if kind == "title" else f" {line}\n", style=LINE_STYLES[kind])
-    return text
 
 
 class PlanProgress(Horizontal):
