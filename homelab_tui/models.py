@@ -302,13 +302,3 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.exit_status == 0
-
-
-@dataclass(frozen=True, slots=True)
-class HostFacts:
-    """What `check` and the bootstrap builder read from a node over SSH."""
-
-    host: str
-    arch: str
-    os: str
-    hostname: str = ""

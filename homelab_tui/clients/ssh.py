@@ -18,14 +18,13 @@ import re
 import shlex
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import asyncssh
 
 from homelab_tui.files import atomic_write
-from homelab_tui.models import CommandResult, HostFacts
+from homelab_tui.models import CommandResult
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,6 @@ DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
 
 SudoPasswordHook = Callable[[str], Awaitable[str | None]]
-T = TypeVar("T")
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -475,52 +473,6 @@ class SshSession:
 
     def _result(self, command: str, status: int, stdout: str, stderr: str) -> CommandResult:
         return CommandResult(host=self.host, command=redact(command), exit_status=status, stdout=stdout, stderr=stderr)
-
-
-# --- many hosts ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HostOutcome(Generic[T]):
-    """What `fn` returned for one host, or the exception it raised."""
-
-    target: SshTarget
-    value: T | None = None
-    error: BaseException | None = field(default=None)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-async def fan_out(
-    targets: Sequence[SshTarget],
-    fn: Callable[[SshSession], Awaitable[T]],
-    *,
-    limit: int = 4,
-    sudo_password: SudoPasswordHook | SudoPasswords | None = None,
-) -> list[HostOutcome[T]]:
-    """Run `fn(session)` on every target, at most `limit` at a time; one outcome per target, in order."""
-    gate = asyncio.Semaphore(limit)
-    passwords = sudo_password if isinstance(sudo_password, SudoPasswords) else SudoPasswords(sudo_password)
-
-    async def one(target: SshTarget) -> HostOutcome[T]:
-        async with gate:
-            try:
-                async with SshSession(target, sudo_password=passwords) as session:
-                    return HostOutcome(target, value=await fn(session))
-            except Exception as exc:  # noqa: BLE001 - every host's error is reported, none is lost
-                return HostOutcome(target, error=exc)
-
-    return list(await asyncio.gather(*(one(t) for t in targets)))
-
-
-async def facts(session: SshSession) -> HostFacts:
-    """Architecture (`uname -m`), OS (PRETTY_NAME) and hostname, in one round trip."""
-    result = await session.run("uname -m && hostname && cat /etc/os-release", check=True)
-    arch, hostname, *release = result.stdout.splitlines()
-    pretty = next((line.split("=", 1)[1].strip('"') for line in release if line.startswith("PRETTY_NAME=")), "")
-    return HostFacts(host=session.host, arch=arch.strip(), os=pretty, hostname=hostname.strip())
 
 
 def _feed(process: asyncssh.SSHClientProcess, password: _Secret | None, data: str = "") -> None:

@@ -4,7 +4,6 @@ cluster's API and the router's networks."""
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from ..facts.cluster import cluster_nodes
 from ..facts.kubeconfig import merged_context
 from ..facts.node import node_facts
 from ..facts.router import router_networks
-from ..plans import PlanError, Staged
+from ..plans import Staged
 from ..plans.bootstrap import K3S_DISABLE, BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_answers, k3s_release
 from ..plans.nodes import KUBERNETES_MINOR
 from .common import api_host, config_node, install_script, spec

@@ -20,8 +20,8 @@ from homelab_tui.clients.ssh import (
     SudoPasswordRejected,
     SudoPasswordRequired,
     append_known_host,
-    facts,
 )
+from homelab_tui.facts.node import node_facts
 from tests.conftest import need_binary
 from tests.integration.conftest import SUDO_USER_PASSWORD
 
@@ -54,14 +54,14 @@ async def test_run_timeout(sshd):
         assert time.monotonic() - started < 2
 
 
-async def test_facts_reads_arch_os_and_hostname(sshd):
+async def test_node_facts_read_arch_os_and_hostname(sshd):
     pretty = next(
         line.split("=", 1)[1].strip().strip('"')
         for line in Path("/etc/os-release").read_text().splitlines()
         if line.startswith("PRETTY_NAME=")
     )
     async with SshSession(sshd.target()) as session:
-        info = await facts(session)
+        info = await node_facts(session)
     assert (info.arch, info.os, info.hostname) == (platform.machine(), pretty, socket.gethostname())
 
 
@@ -140,7 +140,6 @@ async def test_node_facts_from_a_real_shell(sshd):
     import platform
     import socket
 
-    from homelab_tui.facts.node import node_facts
 
     async with SshSession(sshd.target()) as session:
         facts = await node_facts(session)

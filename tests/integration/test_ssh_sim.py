@@ -19,9 +19,8 @@ from homelab_tui.clients.ssh import (
     SudoPasswordRejected,
     SudoPasswordRequired,
     append_known_host,
-    facts,
-    fan_out,
 )
+from homelab_tui.facts.node import node_facts
 from homelab_tui.plans.nodes import NodeFacts, NodeSpec, kubeadm_prerequisites
 from homelab_tui.sim.kube.resources import K3S_VERSION
 from homelab_tui.sim.node.commands.kubernetes import FLANNEL_MANIFEST_URL, K3S_INSTALL_SCRIPT
@@ -136,8 +135,8 @@ async def test_run_reports_exit_status_stdout_and_stderr_separately(fleet):
         assert missing.stderr == "sh: 1: frobnicate: not found\n"
         assert (denied.exit_status, denied.stdout) == (0, "4\n")  # PRETTY_NAME, NAME, *_CODENAME
         assert "No such file or directory" in denied.stderr
-        info = await facts(session)
-        assert (info.host, info.arch, info.os, info.hostname) == (MASTER, "aarch64", "Ubuntu 24.04.1 LTS", MASTER)
+        info = await node_facts(session)
+        assert (info.arch, info.os, info.hostname) == ("aarch64", "Ubuntu 24.04.1 LTS", MASTER)
 
 
 async def test_stream_yields_lines_as_they_arrive_and_then_the_exit_status(fleet):
@@ -425,31 +424,6 @@ async def test_sudo_password_is_asked_once_and_never_shows_up(make_fleet):
     with pytest.raises(SudoPasswordRequired):
         async with SshSession(target(fleet, NODE2)) as session:
             await session.run("whoami", sudo=True)
-
-
-# --- many hosts ---------------------------------------------------------------------------
-
-
-async def test_fan_out_bounds_concurrency_and_keeps_every_hosts_error(fleet):
-    running = peak = 0
-
-    async def work(session: SshSession) -> str:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        try:
-            await asyncio.sleep(0.1)
-            return (await session.run("hostname", check=True)).stdout.strip()
-        finally:
-            running -= 1
-
-    targets = [target(fleet, name) for name in (MASTER, NODE1, NODE2)]
-    targets.insert(1, target(fleet, NODE1, port=free_port(), name="offline"))
-    outcomes = await fan_out(targets, work, limit=2)
-    assert peak == 2
-    assert [o.target.label for o in outcomes] == [MASTER, "offline", NODE1, NODE2]
-    assert [o.value for o in outcomes if o.ok] == [MASTER, NODE1, NODE2]
-    assert isinstance(outcomes[1].error, SshRefused)
 
 
 async def test_interactive_shell_answers_commands(fleet):
