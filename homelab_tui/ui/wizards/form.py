@@ -39,16 +39,17 @@ class WizardForm(Vertical):
 
     def _row(self, name: str, spec: Ask) -> Widget:
         initial = spec.initial(self.config) if spec.initial else ""
-        if spec.options and spec.many:
+        kind = _kind(spec)
+        if kind == "list":
             return Vertical(Label(spec.label), SelectionList(*spec.options(self.config, self.in_cluster), id=name),
                             id=f"{name}-row")
-        if spec.options or (spec.choices and not spec.many):
+        if kind == "select":
             options = (spec.options(self.config, self.in_cluster) if spec.options
                        else [(choice, choice, choice == initial) for choice in spec.choices])
             value = next((value for _, value, chosen in options if chosen), options[0][1] if options else Select.BLANK)
             answer = Select([(label, value) for label, value, _ in options], value=value, allow_blank=not options,
                             compact=True, id=name)
-        elif spec.choices:
+        elif kind == "checkboxes":
             answer = Horizontal(*(Checkbox(choice, compact=True, id=f"{name}-{choice}") for choice in spec.choices))
         else:
             answer = Input(initial, placeholder=spec.hint, compact=True, id=name)
@@ -71,17 +72,27 @@ class WizardForm(Vertical):
         for (f, spec), row in zip(self.wizard.answers(), self.children):
             if not row.display:
                 continue
-            name = field_id(f.name)
-            if spec.options and spec.many:
+            name, kind = field_id(f.name), _kind(spec)
+            if kind == "list":
                 values[f.name] = tuple(self.query_one(f"#{name}", SelectionList).selected)
-            elif spec.options or (spec.choices and not spec.many):
+            elif kind == "select":
                 value = self.query_one(f"#{name}", Select).value
                 values[f.name] = "" if value is Select.BLANK else value
-            elif spec.choices:
+            elif kind == "checkboxes":
                 values[f.name] = tuple(c for c in spec.choices if self.query_one(f"#{name}-{c}", Checkbox).value)
             else:
                 values[f.name] = _text_answer(spec, self.query_one(f"#{name}", Input).value.strip())
         return values
+
+
+def _kind(spec: Ask) -> str:
+    """The widget an answer is asked with: a list of config nodes to pick many, a Select of one
+    choice, a checkbox per choice, or text."""
+    if spec.options:
+        return "list" if spec.many else "select"
+    if spec.choices:
+        return "checkboxes" if spec.many else "select"
+    return "text"
 
 
 def _text_answer(spec: Ask, text: str) -> str | tuple[str, ...]:
