@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import __version__
 from ..config import Config, ConfigError, config_path, load_config
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from .wizard import add_wizard_commands, run_wizard, ssh_failure
+from .flags import add_wizard_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +25,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given `argv`, only the wizard it runs gets its flags (see flags.py)."""
     parser = _Parser(prog="homelab-tui", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"homelab-tui {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $HOMELAB_TUI_CONFIG, "
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write a config for the lab here (secrets and keys go to PATH's .d folder)")
     sim.add_argument("--preset", choices=("fresh", "running"), default="running",
                      help="fresh: bare nodes; running: k3s, nginx on NodePort 31681, PCC rules, DDNS")
-    add_wizard_commands(commands)
+    add_wizard_commands(commands, argv)
     return parser
 
 
@@ -66,6 +67,7 @@ def _load(args: argparse.Namespace) -> Config:
 def _run_wizard(args: argparse.Namespace) -> int:
     from ..clients.ssh import SshError
     from ..plans import PlanError
+    from .wizard import run_wizard, ssh_failure
 
     config = _load(args)
     try:
@@ -103,7 +105,8 @@ async def _run_demo() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         if args.command == "check":
             from .check import run_check

@@ -1,9 +1,9 @@
 """The headless twin of every wizard: `homelab-tui <wizard> [answers] [--dry-run | --yes]`.
 
-Each wizard's flags are made from its request (flows/wizard.py); then the twin does what the
-wizard does: the flow reads the facts and builds the plans, which are printed; with --yes, or a
-`y` on a terminal, the shared engine applies them. --dry-run stops after printing; --read-only
-refuses to apply; --export saves the plan as a script.
+It does what the wizard does, with the answers of its flags (flags.py): the flow reads the facts
+and builds the plans, which are printed; with --yes, or a `y` on a terminal, the shared engine
+applies them. --dry-run stops after printing; --read-only refuses to apply; --export saves the
+plan as a script.
 """
 
 from __future__ import annotations
@@ -20,39 +20,15 @@ from typing import TYPE_CHECKING
 from .. import engine
 from ..config import Config
 from ..export import export_staged
-from ..flows import WIZARDS, Wizard, apply_staged
-from ..flows.wizard import flag, request_from
+from ..flows import Wizard
+from ..flows.apply import apply_staged
+from ..flows.wizard import request_from
 from ..plans import Plan, Staged, listing
 from .exits import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     from ..clients.ssh import HostKeyUnknown
     from ..executors import Executors
-
-
-def add_wizard_commands(commands: argparse._SubParsersAction) -> None:
-    """One subcommand per registered wizard, with a flag per answer of its request."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="config file")
-    mode = common.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="print the plan and stop")
-    mode.add_argument("--yes", action="store_true", help="apply without asking")
-    common.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
-                        help="show the plan but never apply it")
-    common.add_argument("--export", metavar="PATH", help="also save the plan as .sh, .rsc or .yaml")
-    common.add_argument("--accept-new-host-keys", action="store_true",
-                        help="trust a host key seen for the first time (like OpenSSH's accept-new); "
-                             "a changed key is always refused")
-    for wizard in WIZARDS:
-        command = commands.add_parser(wizard.name, parents=[common], help=wizard.summary.lower())
-        for f, spec in wizard.answers():
-            options: dict = {"dest": f.name, "help": spec.help, "metavar": spec.metavar}
-            if spec.choices:
-                options |= {"choices": spec.choices, "metavar": None}
-            if spec.many:
-                options |= {"action": "append", "default": []}
-            command.add_argument(flag(f, spec), *spec.aliases, required=spec.required, **options)
-        command.set_defaults(wizard=wizard)
 
 
 async def run_wizard(wizard: Wizard, config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -17,7 +17,7 @@ from ..plans import Staged
 from ..plans.bootstrap import K3S_DISABLE, BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_answers, k3s_release
 from ..plans.nodes import KUBERNETES_MINOR
 from .common import api_host, config_node, install_script, spec
-from .wizard import Note, Wizard, ask
+from .wizard import Note, ask
 
 if TYPE_CHECKING:
     from ..executors import Executors
@@ -80,5 +80,4 @@ async def plan_bootstrap(config: Config, request: BootstrapRequest, executors: E
     return Staged((bootstrap_plan(answers, facts),))
 
 
-WIZARD = Wizard("bootstrap", "b", "Bootstrap a cluster", "Install k3s or kubeadm on the first server",
-                BootstrapRequest, plan_bootstrap)
+REQUEST, FLOW = BootstrapRequest, plan_bootstrap

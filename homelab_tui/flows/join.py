@@ -13,7 +13,7 @@ from ..facts.node import node_facts
 from ..plans import PlanError, Staged
 from ..plans.join import JoinAnswers, JoinFacts, join_plans
 from .common import config_node, install_script, spec
-from .wizard import Note, Wizard, ask
+from .wizard import Note, ask
 
 if TYPE_CHECKING:
     from ..executors import Executors
@@ -58,4 +58,4 @@ async def plan_join(config: Config, request: JoinRequest, executors: Executors, 
     return Staged((secret_plan,), tuple(plans.values()))
 
 
-WIZARD = Wizard("join", "j", "Join nodes", "Join worker nodes to the cluster", JoinRequest, plan_join)
+REQUEST, FLOW = JoinRequest, plan_join

@@ -10,15 +10,16 @@ the executors' hooks (an unknown host key, a sudo password).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import Field, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Config
-from ..plans import Staged
 
 if TYPE_CHECKING:
     from ..executors import Executors
+    from ..plans import Staged
 
 Note = Callable[[str], None]  # a warning for the user that does not stop the plan
 # (config, names of the nodes the cluster has) -> (label, value, preselected) for each choice
@@ -81,15 +82,26 @@ class Flow(Protocol):
 
 @dataclass(frozen=True)
 class Wizard:
-    """One wizard: what opens it (`key` in the TUI, the subcommand `name` on the command line),
-    what the palette and --help say (`title`, `summary`), its request and its flow."""
+    """One wizard: what opens it (`key` in the TUI, the subcommand `name` on the command line) and
+    what the palette and --help say (`title`, `summary`). Its request and flow live in
+    flows/<name>.py (`REQUEST`, `FLOW`), imported when first asked for: every start shows the
+    wizards' keys, and only a wizard in use pays for its facts, plans and engine."""
 
     name: str
     key: str
     title: str
     summary: str
-    request: type
-    flow: Flow
+
+    @property
+    def request(self) -> type:
+        return self._module().REQUEST
+
+    @property
+    def flow(self) -> Flow:
+        return self._module().FLOW
 
     def answers(self) -> Iterable[tuple[Field, Ask]]:
         return asked(self.request)
+
+    def _module(self) -> Any:
+        return importlib.import_module(f"{__package__}.{self.name}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -22,7 +23,6 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from ..config import Config, ConfigError, ConfigIssue, SecretError
-from ..plans import Plan, Staged
 from ..state import Health, LabState, describe_error
 from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
@@ -30,6 +30,9 @@ from .modals import ALL_NAMESPACES, ConfirmScreen, NamespaceScreen
 from .panes import PANES, Pane
 from .panes.dashboard import Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
+
+if TYPE_CHECKING:
+    from ..plans import Plan
 
 
 class HomelabApp(App[None]):
@@ -152,8 +155,9 @@ class HomelabApp(App[None]):
                         description=verb.lower())
 
     async def _apply_change(self, make_plan: Callable[[Config], Awaitable[Plan]], verb: str) -> None:
-        from ..executors import build_executors  # the clients load when a change is made
-        from ..flows import apply_staged
+        from ..executors import build_executors  # the clients and the engine load when a change is made
+        from ..flows.apply import apply_staged
+        from ..plans import Staged
 
         plan = await make_plan(self.config)
         if plan.is_noop:

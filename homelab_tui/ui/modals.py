@@ -5,6 +5,7 @@ one line of text."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -15,7 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..plans import Plan, listing
+if TYPE_CHECKING:
+    from ..plans import Plan
 
 # How each kind of plan line (plans.listing) is styled.
 LINE_STYLES = {"title": "bold", "step": "", "command": "cyan", "noop-step": "dim", "noop": "dim"}
@@ -23,6 +25,8 @@ LINE_STYLES = {"title": "bold", "step": "", "command": "cyan", "noop-step": "dim
 
 def plan_text(plans: Iterable[Plan]) -> Text:
     """The plans as the user checks them: what each step does and exactly how, or why not."""
+    from ..plans import listing  # the plans load with the first plan shown, not at start
+
     text = Text()
     for kind, line in listing(plans):
         text.append(f"{line}\n" if kind == "title" else f" {line}\n", style=LINE_STYLES[kind])

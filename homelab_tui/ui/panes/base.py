@@ -42,7 +42,6 @@ import yaml
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from ...flows.delete import plan_delete
 from ...state import LabState
 from .. import rows
 from ..modals import DetailScreen
@@ -195,6 +194,8 @@ class KubePane(Pane):
                         "(its plan is shown first)")]
 
     def action_delete(self) -> None:
+        from ...flows.delete import plan_delete  # the plans load on the first change, not at start
+
         if (key := self.cursor_key()) is not None:
             namespace, _, name = key.rpartition("/")
             self.app.apply_change(partial(plan_delete, kind=self.SOURCE, namespace=namespace, name=name), "Delete")

@@ -20,7 +20,8 @@ from ...config import Config
 from ...engine import ApplyResult, StepDone, event_line
 from ...executors import Executors, build_executors
 from ...export import export_staged
-from ...flows import WIZARDS, apply_staged
+from ...flows import WIZARDS
+from ...flows.apply import apply_staged
 from ...flows.wizard import request_from
 from ...plans import Plan, PlanError, Staged
 from ..modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen, plan_text
