@@ -158,6 +158,7 @@ class NatRule:
     protocol: str = ""
     dst_port: str = ""
     in_interface: str = ""
+    in_interface_list: str = ""  # in-interface-list=, e.g. WAN
     to_addresses: str = ""
     to_ports: str = ""
     connection_mark: str = ""
@@ -176,6 +177,7 @@ class MangleRule:
     protocol: str = ""
     dst_port: str = ""
     in_interface: str = ""
+    in_interface_list: str = ""  # in-interface-list=, e.g. WAN
     new_connection_mark: str = ""
     per_connection_classifier: str = ""
     passthrough: bool = True

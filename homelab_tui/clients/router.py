@@ -276,7 +276,8 @@ class RouterClient:
             NatRule(
                 id=row[".id"], chain=row.get("chain", ""), action=row.get("action", ""),
                 protocol=row.get("protocol", ""), dst_port=row.get("dst-port", ""),
-                in_interface=row.get("in-interface", ""), to_addresses=row.get("to-addresses", ""),
+                in_interface=row.get("in-interface", ""), in_interface_list=row.get("in-interface-list", ""),
+                to_addresses=row.get("to-addresses", ""),
                 to_ports=row.get("to-ports", ""), connection_mark=row.get("connection-mark", ""),
                 packets=_int(row.get("packets")), bytes=_int(row.get("bytes")),
                 comment=row.get("comment", ""), disabled=_bool(row.get("disabled")), raw=row,
@@ -289,7 +290,7 @@ class RouterClient:
             MangleRule(
                 id=row[".id"], chain=row.get("chain", ""), action=row.get("action", ""),
                 protocol=row.get("protocol", ""), dst_port=row.get("dst-port", ""),
-                in_interface=row.get("in-interface", ""),
+                in_interface=row.get("in-interface", ""), in_interface_list=row.get("in-interface-list", ""),
                 new_connection_mark=row.get("new-connection-mark", ""),
                 per_connection_classifier=row.get("per-connection-classifier", ""),
                 passthrough=_bool(row.get("passthrough", "true")),

@@ -84,14 +84,21 @@ def service_row(service: Service, exposed: str, now: datetime | None) -> tuple[s
 
 def nat_row(rule: NatRule) -> tuple[str, ...]:
     target = rule.to_addresses + (f":{rule.to_ports}" if rule.to_ports else "")
-    return (OURS if is_ours(rule.comment) else "", "nat", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, target,
-            rule.connection_mark, str(rule.packets), str(rule.bytes), rule.comment)
+    return (OURS if is_ours(rule.comment) else "", "nat", rule.chain, rule.action, rule.protocol, rule.dst_port,
+            in_interface(rule), target, rule.connection_mark, str(rule.packets), str(rule.bytes), rule.comment)
 
 
 def mangle_row(rule: MangleRule) -> tuple[str, ...]:
     mark = rule.new_connection_mark + (f" {rule.per_connection_classifier}" if rule.per_connection_classifier else "")
-    return (OURS if is_ours(rule.comment) else "", "mangle", rule.chain, rule.action, rule.protocol, rule.dst_port, rule.in_interface, "", mark,
-            str(rule.packets), str(rule.bytes), rule.comment)
+    return (OURS if is_ours(rule.comment) else "", "mangle", rule.chain, rule.action, rule.protocol, rule.dst_port,
+            in_interface(rule), "", mark, str(rule.packets), str(rule.bytes), rule.comment)
+
+
+def in_interface(rule: NatRule | MangleRule) -> str:
+    """The IN-IF cell: the interface (`ether1`), or the interface list (`list:WAN`)."""
+    if rule.in_interface_list and not rule.in_interface:
+        return f"list:{rule.in_interface_list}"
+    return rule.in_interface
 
 
 def is_ours(comment: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homelab_tui.models import NatRule
+from homelab_tui.models import MangleRule, NatRule
 from homelab_tui.ui import rows
 
 
@@ -32,3 +32,11 @@ def test_our_rules_are_marked_and_disabled_ones_dimmed():
     assert rows.nat_row(ours)[0] == rows.OURS and rows.nat_row(theirs)[0] == ""
     assert rows.rule_style(ours) == "ours" and rows.rule_style(theirs) == ""
     assert rows.rule_style(NatRule("*3", "dstnat", "dst-nat", comment=ours.comment, disabled=True)) == "disabled"
+
+
+def test_in_if_shows_an_interface_list():
+    by_list = NatRule("*4", "dstnat", "dst-nat", in_interface_list="WAN")
+    by_interface = NatRule("*5", "dstnat", "dst-nat", in_interface="ether1")
+    assert rows.nat_row(by_list)[rows.NAT_COLUMNS.index("IN-IF") - 1] == "list:WAN"
+    assert rows.nat_row(by_interface)[rows.NAT_COLUMNS.index("IN-IF") - 1] == "ether1"
+    assert rows.mangle_row(MangleRule("*6", "prerouting", "mark-connection", in_interface_list="WAN"))[6] == "list:WAN"
