@@ -1,10 +1,12 @@
 """Async Kubernetes client: kubeconfig handling, lists as models, resilient watches, apply, logs.
 
-kubernetes-asyncio loads the kubeconfig (auth, TLS, exec plugins) and owns the HTTP session.
-Requests go through its `ApiClient.call_api` as raw REST calls on dicts, so built-in kinds and
-CRDs such as MetalLB's share one code path, and watches are plain JSON-lines streams whose
-resourceVersion, 410 Expired handling and reconnects this module controls (kubernetes-asyncio's
-Watch retries once with a stale resourceVersion, then raises 410).
+The kubeconfig is read by clients/kubeconfig.py (kubectl's merge rules, tokens, client
+certificates, CAs); only an exec or auth-provider user borrows kubernetes-asyncio's loader for its
+credentials. Requests are raw REST calls on dicts over a small HTTP/1.1 client on asyncio streams
+(`_Http`, keep-alive), so built-in kinds and CRDs such as MetalLB's share one code path, and
+watches are plain JSON-lines streams whose resourceVersion, 410 Expired handling and reconnects
+this module controls. kubernetes-asyncio and aiohttp together took ~400 ms to import before the
+first request could go out; this module imports neither on the way to the first list.
 
 No textual here: state changes are reported through the `on_status(state, reason)` callback.
 """
@@ -12,18 +14,18 @@ No textual here: state changes are reported through the `on_status(state, reason
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import ssl
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
 import orjson
-from kubernetes_asyncio.client import ApiClient, Configuration
-from kubernetes_asyncio.config.config_exception import ConfigException
-from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
-from homelab_tui.clients.kubeconfig import kubeconfig_paths
+from homelab_tui.clients.kubeconfig import KubeconfigInvalid, KubeTarget, merged_kubeconfig, resolve_context
 from homelab_tui.models import (
     ObjectApplied,
     Deployment,
@@ -275,53 +277,87 @@ class KubeContext:
     current: bool
 
 
-def _merged_kubeconfig(kubeconfig: Any) -> Any:
-    """The merged config like kubectl: for clusters, users, contexts and current-context, the first
-    file to set a name wins. (KubeConfigMerger lets the last current-context win; fixed here.)"""
-    paths = [p for p in kubeconfig_paths(kubeconfig) if p.exists()]
-    if not paths:
-        raise KubeConfigError("no kubeconfig found (looked at: "
-                              + ", ".join(str(p) for p in kubeconfig_paths(kubeconfig)) + ")")
-    try:
-        merger = KubeConfigMerger(os.pathsep.join(str(p) for p in paths))
-    except (OSError, ValueError, TypeError, AttributeError) as error:
-        raise KubeConfigError(f"cannot read kubeconfig: {error}") from error
-    if merger.config is None:
-        raise KubeConfigError("kubeconfig is empty")
-    first_current = next((merger.config_files[p].get("current-context") for p in merger.paths
-                          if (merger.config_files[p] or {}).get("current-context")), None)
-    if first_current:
-        merger.config.value["current-context"] = first_current
-    return merger.config
-
-
 def list_contexts(kubeconfig: Any = None) -> list[KubeContext]:
     """The contexts of the merged kubeconfig, the current one flagged."""
-    config = _merged_kubeconfig(kubeconfig)
-    current = config.value.get("current-context")
-    contexts = []
-    for entry in config.value.get("contexts") or []:
-        context = entry.value if hasattr(entry, "value") else entry
-        body = context.get("context") or {}
-        contexts.append(KubeContext(name=context["name"], cluster=body.get("cluster", ""), user=body.get("user", ""),
-                                    namespace=body.get("namespace", "default"), current=context["name"] == current))
-    return contexts
-
-
-async def load_configuration(kubeconfig: Any = None, context: str | None = None) -> tuple[Configuration, str]:
-    """A kubernetes-asyncio Configuration for `context` (default: the current one) and its name."""
-    config = _merged_kubeconfig(kubeconfig)
-    names = [c.name for c in list_contexts(kubeconfig)]
-    chosen = context or config.value.get("current-context")
-    if not chosen or chosen not in names:
-        raise KubeConfigError(f"context {chosen!r} not found in kubeconfig (have: {', '.join(names) or 'none'})")
     try:
-        loader = KubeConfigLoader(config_dict=config, config_base_path=None, active_context=chosen)
-        configuration = type.__call__(Configuration)
-        await loader.load_and_set(configuration)
-    except (ConfigException, AssertionError, KeyError) as error:
-        raise KubeConfigError(f"invalid kubeconfig for context {chosen!r}: {error}") from error
-    return configuration, chosen
+        merged = merged_kubeconfig(kubeconfig)
+    except KubeconfigInvalid as error:
+        raise KubeConfigError(str(error)) from None
+    return [KubeContext(name=name, cluster=str(body.get("cluster") or ""), user=str(body.get("user") or ""),
+                        namespace=str(body.get("namespace") or "default"), current=name == merged.current_context)
+            for name, (body, _) in merged.entries["contexts"].items()]
+
+
+def load_target(kubeconfig: Any = None, context: str | None = None) -> KubeTarget:
+    """The context `context` (default: the current one): server, trust, credentials."""
+    try:
+        return resolve_context(kubeconfig, context)
+    except KubeconfigInvalid as error:
+        raise KubeConfigError(str(error)) from None
+
+
+def ssl_context(target: KubeTarget) -> ssl.SSLContext | None:
+    """TLS as the kubeconfig says: its CA (else the system's), verified unless it says
+    insecure-skip-tls-verify; the client certificate if it has one. None for plain http."""
+    if not target.server.startswith("https:"):
+        return None
+    where = f"context {target.context!r}"
+    try:
+        context = ssl.create_default_context(cadata=target.ca_pem.decode() if target.ca_pem else None)
+    except (ssl.SSLError, ValueError) as error:
+        raise KubeConfigError(f"{where}: the cluster's certificate authority is not a PEM certificate: {error}"
+                              ) from None
+    if target.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if target.client_cert_pem:
+        # ssl loads a certificate chain only from a file: a private one, gone once read
+        with tempfile.TemporaryDirectory(prefix="homelab-kube-") as private:
+            pem = os.path.join(private, "client.pem")
+            with open(os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                out.write(target.client_cert_pem.rstrip() + b"\n" + target.client_key_pem)
+            try:
+                context.load_cert_chain(pem)
+            except (ssl.SSLError, ValueError) as error:
+                raise KubeConfigError(f"{where}: cannot use the user's client certificate and key: {error}"
+                                      ) from None
+    return context
+
+
+class _PluginCredentials:
+    """An exec or auth-provider user: kubernetes-asyncio runs the plugin (and again when its
+    token expires); only such a user imports it."""
+
+    def __init__(self, target: KubeTarget, kubeconfig: Any):
+        self.target, self.kubeconfig = target, kubeconfig
+        self.configuration: Any = None
+
+    async def load(self) -> None:
+        from kubernetes_asyncio.client import Configuration
+        from kubernetes_asyncio.config.config_exception import ConfigException
+        from kubernetes_asyncio.config.kube_config import KubeConfigLoader
+
+        merged = merged_kubeconfig(self.kubeconfig)
+        context, _ = merged.get("contexts", self.target.context)
+        cluster, _ = merged.get("clusters", self.target.cluster)
+        user, base = merged.get("users", self.target.user)
+        config = {"contexts": [{"name": self.target.context, "context": context}],
+                  "clusters": [{"name": self.target.cluster, "cluster": cluster}],
+                  "users": [{"name": self.target.user, "user": user}], "current-context": self.target.context}
+        try:
+            loader = KubeConfigLoader(config_dict=config, config_base_path=str(base), active_context=self.target.context)
+            self.configuration = type.__call__(Configuration)
+            await loader.load_and_set(self.configuration)
+        except (ConfigException, AssertionError, KeyError, OSError) as error:
+            raise KubeConfigError(f"kubeconfig {merged.where()}, context {self.target.context!r}: "
+                                  f"the user's credential plugin failed: {error}") from error
+
+    def client_certificate(self) -> tuple[str, str] | None:
+        cert, key = self.configuration.cert_file, self.configuration.key_file
+        return (cert, key) if cert and key else None
+
+    async def authorization(self) -> str | None:
+        return await self.configuration.get_api_key_with_prefix("BearerToken")
 
 
 # --- the client -------------------------------------------------------------------------------
@@ -346,29 +382,172 @@ def is_subset(desired: Any, live: Any) -> bool:
     return desired == live
 
 
-async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    """The lines of a streamed body, of any length (StreamReader.readline caps line size)."""
-    buffer = b""
-    async for chunk in response.content.iter_any():
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            yield line
-    if buffer:
-        yield buffer
+class _Response:
+    """One HTTP/1.1 response: status and headers read, the body read as it is asked for. `release`
+    gives the connection back for the next request once the body has been read to its end."""
+
+    def __init__(self, http: _Http, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int,
+                 headers: dict[str, str], read_timeout: float | None, head_only: bool):
+        self._http, self._reader, self._writer = http, reader, writer
+        self.status, self.headers, self._read_timeout = status, headers, read_timeout
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length")
+        self.content_length = int(length) if length is not None and not self.chunked else None
+        if head_only or status in (204, 304) or 100 <= status < 200:
+            self.content_length = 0
+        self._until_close = self.content_length is None and not self.chunked
+        self._done = self.content_length == 0
+        self._released = False
+
+    async def _read(self, awaitable):
+        if self._read_timeout is None:
+            return await awaitable
+        return await asyncio.wait_for(awaitable, self._read_timeout)
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        """The body in pieces as they arrive (chunked encoding undone)."""
+        reader = self._reader
+        if self.chunked:
+            while not self._done:
+                size_line = await self._read(reader.readline())
+                if not size_line.endswith(b"\n"):
+                    raise ConnectionResetError("the connection closed inside a chunked body")
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise ConnectionResetError(f"bad chunk size {size_line[:40]!r}") from None
+                if size == 0:
+                    while (await self._read(reader.readline())) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    self._done = True
+                    break
+                data = await self._read(reader.readexactly(size))
+                await self._read(reader.readexactly(2))
+                yield data
+        elif self._until_close:
+            while data := await self._read(reader.read(1 << 18)):
+                yield data
+            self._done = True
+        else:
+            left = self.content_length or 0
+            while left > 0:
+                data = await self._read(reader.read(min(left, 1 << 20)))
+                if not data:
+                    raise asyncio.IncompleteReadError(b"", left)
+                left -= len(data)
+                yield data
+            self._done = True
+
+    async def read(self) -> bytes | bytearray:
+        """The whole body; of an announced size, read into one buffer (no joining of chunks: a
+        10k-pod list is 30 MB)."""
+        if self.content_length is None:
+            return b"".join([chunk async for chunk in self.iter_chunks()])
+        body, filled = bytearray(self.content_length), 0
+        async for chunk in self.iter_chunks():
+            body[filled:filled + len(chunk)] = chunk
+            filled += len(chunk)
+        return body
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """The lines of a streamed body, of any length."""
+        buffer = b""
+        async for chunk in self.iter_chunks():
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield line
+        if buffer:
+            yield buffer
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        reusable = self._done and not self._until_close and self.headers.get("connection", "").lower() != "close"
+        self._http.put_back(self._reader, self._writer, reusable)
 
 
-async def _body(response: aiohttp.ClientResponse) -> bytes | bytearray:
-    """The response body, read into one buffer of the announced size when there is one: `read()`
-    holds every chunk and then their join, twice the body (60 MB for a 10k-pod list) at once."""
-    if response.content_length is None:
-        return await response.read()
-    body, filled = bytearray(response.content_length), 0
-    async for chunk in response.content.iter_any():
-        body[filled:filled + len(chunk)] = chunk  # in place while it fits; grows if the length lied
-        filled += len(chunk)
-    del body[filled:]
-    return body
+class _Http:
+    """HTTP/1.1 to one API server over asyncio streams: keep-alive connections (a few kept idle),
+    TLS as the kubeconfig says, JSON bodies."""
+
+    IDLE_KEPT = 4
+
+    def __init__(self, server: str, ssl_context: ssl.SSLContext | None, tls_server_name: str = ""):
+        url = urlsplit(server)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise KubeConfigError(f"the cluster's server {server!r} is not an http(s) URL")
+        self.host, self.ssl = url.hostname, ssl_context
+        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.prefix = url.path.rstrip("/")
+        self.host_header = url.netloc.rpartition("@")[2]
+        self.server_hostname = (tls_server_name or self.host) if ssl_context is not None else None
+        self.headers: dict[str, str] = {}
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def _connect(self, timeout: float | None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        async with asyncio.timeout(timeout):
+            return await asyncio.open_connection(self.host, self.port, ssl=self.ssl, limit=1 << 20,
+                                                 server_hostname=self.server_hostname)
+
+    def put_back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reusable: bool) -> None:
+        if reusable and len(self._idle) < self.IDLE_KEPT and not reader.at_eof():
+            self._idle.append((reader, writer))
+        else:
+            writer.close()
+
+    async def request(self, method: str, path: str, query: Sequence[tuple[str, str]], headers: dict[str, str],
+                      body: bytes | None, connect_timeout: float | None, read_timeout: float | None) -> _Response:
+        target = quote(self.prefix + path, safe="/:@!$&'()*+,;=-._~") + (f"?{urlencode(list(query))}" if query else "")
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}", "User-Agent: homelab-tui",
+                 *(f"{name}: {value}" for name, value in {**self.headers, **headers}.items())]
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body or b'')}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        while True:
+            reused = bool(self._idle)
+            reader, writer = self._idle.pop() if reused else await self._connect(connect_timeout)
+            try:
+                writer.write(head + body if body else head)
+                status, response_headers = await asyncio.wait_for(self._read_head(reader), read_timeout)
+            except (ConnectionError, asyncio.IncompleteReadError) :
+                writer.close()
+                if reused:  # the server closed an idle connection: the request never reached it
+                    continue
+                raise
+            except BaseException:
+                writer.close()
+                raise
+            return _Response(self, reader, writer, status, response_headers, read_timeout, method == "HEAD")
+
+    @staticmethod
+    async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+        while True:
+            status_line = await reader.readline()
+            if not status_line:
+                raise ConnectionResetError("the server closed the connection before answering")
+            parts = status_line.decode("latin-1").split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+                raise ConnectionResetError(f"not an HTTP response: {status_line[:80]!r}")
+            headers: dict[str, str] = {}
+            while (line := await reader.readline()) not in (b"\r\n", b"\n"):
+                if not line:
+                    raise ConnectionResetError("the server closed the connection inside the response headers")
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            status = int(parts[1])
+            if status != 100:
+                return status, headers
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            writer.close()
+
+
+# Failures of the wire: the server could not be reached, or went away mid-answer.
+WIRE_ERRORS = (OSError, ConnectionError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError)
 
 
 class KubeClient:
@@ -392,7 +571,8 @@ class KubeClient:
         self.request_timeout = request_timeout
         self.state = ""
         self._reason = ""
-        self._api: ApiClient | None = None
+        self._http: _Http | None = None
+        self._plugin: _PluginCredentials | None = None
 
     def __repr__(self) -> str:
         return f"KubeClient(context={self.context!r}, server={self.server!r}, state={self.state!r})"
@@ -405,14 +585,25 @@ class KubeClient:
         await self.close()
 
     async def open(self) -> None:
-        configuration, self.context = await load_configuration(self._kubeconfig, self._wanted_context)
-        self.server = configuration.host
-        self._api = ApiClient(configuration=configuration)
+        target = load_target(self._kubeconfig, self._wanted_context)
+        context = ssl_context(target)
+        if target.plugin:
+            self._plugin = _PluginCredentials(target, self._kubeconfig)
+            await self._plugin.load()
+            if context is not None and (pair := self._plugin.client_certificate()):
+                context.load_cert_chain(*pair)
+        http = _Http(target.server, context, target.tls_server_name)
+        if target.token:
+            http.headers["Authorization"] = f"Bearer {target.token}"
+        elif target.username:
+            basic = base64.b64encode(f"{target.username}:{target.password}".encode()).decode()
+            http.headers["Authorization"] = f"Basic {basic}"
+        self.context, self.server, self._http = target.context, target.server, http
 
     async def close(self) -> None:
-        if self._api is not None:
-            await self._api.close()
-            self._api = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def _set_state(self, state: str, reason: str = "") -> None:
         if (state, reason) != (self.state, self._reason):
@@ -424,23 +615,28 @@ class KubeClient:
 
     async def _send(self, method: str, path: str, *, query: Sequence[tuple[str, str]] = (),
                     body: Any = None, content_type: str = "application/json",
-                    timeout: float | aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
-        if self._api is None:
+                    read_timeout: float | None | bool = True) -> _Response:
+        """Send a request and read the answer's head. `read_timeout`: the longest wait for the
+        head and then for each piece of the body (True: `request_timeout`, None: no limit)."""
+        if self._http is None:
             raise KubeClientError("KubeClient is not open")
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        if self._plugin is not None and (authorization := await self._plugin.authorization()):
+            headers["Authorization"] = authorization
+        data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         try:
-            return await self._api.call_api(
-                path, method, query_params=list(query), header_params={"Accept": "application/json",
-                                                                       "Content-Type": content_type},
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _request_timeout=timeout or self.request_timeout)
-        except (aiohttp.ClientConnectionError, TimeoutError, OSError) as error:
+            return await self._http.request(method, path, query, headers, data, self.request_timeout,
+                                            self.request_timeout if read_timeout is True else read_timeout)
+        except WIRE_ERRORS as error:
             raise KubeUnreachable(f"cannot reach {self.server}: {error.__class__.__name__}: {error}") from None
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._send(method, path, **kwargs)
         try:
-            data = await _body(response)
-        except (aiohttp.ClientError, TimeoutError) as error:
+            data = await response.read()
+        except WIRE_ERRORS as error:
             raise KubeUnreachable(f"connection to {self.server} lost: {error.__class__.__name__}") from None
         finally:
             response.release()
@@ -543,17 +739,16 @@ class KubeClient:
                             selectors: list[tuple[str, str]]) -> AsyncIterator[tuple[str, JsonObject]]:
         query = [("watch", "true"), ("resourceVersion", resource_version), ("allowWatchBookmarks", "true"),
                  ("timeoutSeconds", str(self.watch_timeout)), *selectors]
-        timeout = aiohttp.ClientTimeout(sock_connect=self.request_timeout, sock_read=self.watch_timeout + 30)
-        response = await self._send("GET", path, query=query, timeout=timeout)
+        response = await self._send("GET", path, query=query, read_timeout=self.watch_timeout + 30)
         try:
             if response.status >= 400:
                 raise KubeError.from_response(response.status, await response.read())
             self._set_state(CONNECTED)
-            async for line in _lines(response):
+            async for line in response.lines():
                 if line.strip():
                     event = orjson.loads(line)
                     yield event["type"], event["object"]
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except WIRE_ERRORS as error:
             raise KubeUnreachable(f"watch on {self.server} lost: {error.__class__.__name__}") from None
         finally:
             response.release()
@@ -616,15 +811,14 @@ class KubeClient:
             query.append(("container", container))
         if tail_lines is not None:
             query.append(("tailLines", str(tail_lines)))
-        timeout = aiohttp.ClientTimeout(sock_connect=self.request_timeout,
-                                        sock_read=None if follow else self.request_timeout)
-        response = await self._send("GET", f"{KINDS['Pod'].path(namespace, pod)}/log", query=query, timeout=timeout)
+        response = await self._send("GET", f"{KINDS['Pod'].path(namespace, pod)}/log", query=query,
+                                    read_timeout=None if follow else self.request_timeout)
         try:
             if response.status >= 400:
                 raise KubeError.from_response(response.status, await response.read())
-            async for line in _lines(response):
+            async for line in response.lines():
                 yield line.decode(errors="replace")
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except WIRE_ERRORS as error:
             raise KubeUnreachable(f"log stream from {self.server} lost: {error.__class__.__name__}") from None
         finally:
             response.release()
