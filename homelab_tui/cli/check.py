@@ -2,6 +2,9 @@
 
 Probes run concurrently, each bounded by a timeout; a failing one never hides another. The exit
 code is 0 when every line is OK and 1 otherwise (a bad config is reported by the CLI, exit 2).
+A node whose host key is not in known_hosts fails with the key's SHA256 fingerprint, every such
+node at once; `--accept-new-host-keys` trusts those new keys after printing them (a changed key
+is always refused).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..clients.ssh import SshSession
+from ..clients.ssh import HostKeyUnknown, SshSession
 from ..config import Config, NodeConfig
 from ..connect import cloudflare_client, dns_client, kube_client, router_client, ssh_target
 from ..facts.node import node_facts
@@ -25,19 +28,38 @@ class CheckLine:
     component: str
     ok: bool
     detail: str
+    unknown_key: bool = False  # a node whose host key is not in known_hosts yet
 
     def render(self, width: int) -> str:
         return f"{'OK' if self.ok else 'FAIL':<5} {self.component:<{width}}  {self.detail}"
 
 
-async def probe_node(config: Config, node: NodeConfig) -> str:
-    target = ssh_target(config, node)
-    async with SshSession(target) as session:
-        found = await node_facts(session)
-    return f"{found.arch}, {found.os} (host key verified, {target.host}:{target.port})"
+@dataclass(frozen=True)
+class CheckOptions:
+    timeout: float = 10.0  # seconds per component
+    accept_new_host_keys: bool = False  # trust a node's first-seen host key, after printing it
+    out: TextIO | None = None  # where a trusted key is announced
 
 
-async def probe_kube(config: Config) -> str:
+async def probe_node(config: Config, node: NodeConfig, options: CheckOptions = CheckOptions()) -> str:
+    target = ssh_target(config, node, timeout=options.timeout)
+    trusted = ""
+    try:
+        async with SshSession(target) as session:
+            found = await node_facts(session)
+    except HostKeyUnknown as unknown:
+        if not options.accept_new_host_keys:
+            raise
+        print(f"node {node.name}: trusting new host key {unknown.fingerprint} (--accept-new-host-keys)",
+              file=options.out, flush=True)
+        unknown.trust()  # synchronous: concurrent probes never interleave their known_hosts writes
+        trusted = ", newly trusted"
+        async with SshSession(target) as session:
+            found = await node_facts(session)
+    return f"{found.arch}, {found.os} (host key verified{trusted}, {target.host}:{target.port})"
+
+
+async def probe_kube(config: Config, options: CheckOptions = CheckOptions()) -> str:
     async with kube_client(config) as kube:
         version = await kube.version()
         nodes = await kube.list_nodes()
@@ -45,13 +67,13 @@ async def probe_kube(config: Config) -> str:
     return f"{version}, {len(nodes)} nodes ({ready} Ready), context {kube.context}"
 
 
-async def probe_router(config: Config) -> str:
-    async with await router_client(config) as client:
+async def probe_router(config: Config, options: CheckOptions = CheckOptions()) -> str:
+    async with await router_client(config, timeout=options.timeout) as client:
         identity = await client.identity()
     return f"{identity.identity}, RouterOS {identity.version}, {identity.board}"
 
 
-async def probe_dns(config: Config) -> str:
+async def probe_dns(config: Config, options: CheckOptions = CheckOptions()) -> str:
     dns = config.dns
     assert dns is not None
     result = await dns_client(config).resolve(dns.domain)
@@ -61,10 +83,10 @@ async def probe_dns(config: Config) -> str:
     return f"{dns.domain} → {', '.join(result.addresses)}{via}"
 
 
-async def probe_cloudflare(config: Config) -> str:
+async def probe_cloudflare(config: Config, options: CheckOptions = CheckOptions()) -> str:
     assert config.dns is not None and config.dns.cloudflare is not None
     cloudflare = config.dns.cloudflare
-    async with await cloudflare_client(config) as client:
+    async with await cloudflare_client(config, timeout=options.timeout) as client:
         token = await client.verify_token()
         zone = await client.zone_by_name(cloudflare.zone)
     if zone is None:
@@ -76,41 +98,56 @@ class ProbeFailed(Exception):
     """A component answered, but not as it should."""
 
 
-def probes(config: Config) -> list[tuple[str, Callable[[], Awaitable[str]]]]:
+Probe = Callable[[Config, CheckOptions], Awaitable[str]]
+
+
+def probes(config: Config) -> list[tuple[str, Probe]]:
     """(component, probe) for everything the config describes, in display order."""
-    found: list[tuple[str, Callable[[], Awaitable[str]]]] = [
-        (f"node {node.name}", lambda node=node: probe_node(config, node)) for node in config.nodes
+    found: list[tuple[str, Probe]] = [
+        (f"node {node.name}", lambda config, options, node=node: probe_node(config, node, options))
+        for node in config.nodes
     ]
-    found.append(("kubernetes", lambda: probe_kube(config)))
+    found.append(("kubernetes", probe_kube))
     if config.router is not None:
-        found.append(("router", lambda: probe_router(config)))
+        found.append(("router", probe_router))
     if config.dns is not None:
-        found.append(("dns", lambda: probe_dns(config)))
+        found.append(("dns", probe_dns))
         if config.dns.cloudflare is not None:
-            found.append(("cloudflare", lambda: probe_cloudflare(config)))
+            found.append(("cloudflare", probe_cloudflare))
     return found
 
 
-async def _run_probe(component: str, probe: Callable[[], Awaitable[str]], timeout: float) -> CheckLine:
+# The clients get the timeout themselves, so their own message (refused, TLS, a killed
+# password_command) wins; this margin only catches a probe that outlives its client's timeout.
+_MARGIN = 1.0
+
+
+async def _run_probe(component: str, probe: Awaitable[str], timeout: float) -> CheckLine:
     try:
-        detail = await asyncio.wait_for(probe(), timeout)
+        detail = await asyncio.wait_for(probe, timeout + _MARGIN)
     except TimeoutError:
         return CheckLine(component, False, f"no answer within {timeout:g}s")
     except Exception as exc:  # every failure becomes a line; the other probes carry on
-        return CheckLine(component, False, describe_error(exc))
+        return CheckLine(component, False, describe_error(exc), unknown_key=isinstance(exc, HostKeyUnknown))
     return CheckLine(component, True, detail)
 
 
-async def run_checks(config: Config, timeout: float = 10.0) -> list[CheckLine]:
-    return list(await asyncio.gather(*(_run_probe(name, probe, timeout) for name, probe in probes(config))))
+async def run_checks(config: Config, options: CheckOptions = CheckOptions()) -> list[CheckLine]:
+    return list(await asyncio.gather(*(_run_probe(name, probe(config, options), options.timeout)
+                                       for name, probe in probes(config))))
 
 
-async def run_check(config: Config, timeout: float, out: TextIO) -> int:
-    lines = await run_checks(config, timeout)
+async def run_check(config: Config, timeout: float, out: TextIO, *, accept_new_host_keys: bool = False) -> int:
+    options = CheckOptions(timeout, accept_new_host_keys, out)
+    lines = await run_checks(config, options)
     width = max(len(line.component) for line in lines)
     for line in lines:
         print(line.render(width), file=out)
     failed = [line.component for line in lines if not line.ok]
     print(f"\n{len(lines) - len(failed)}/{len(lines)} OK" + (f"; failing: {', '.join(failed)}" if failed else ""),
           file=out)
+    if unknown := [line.component for line in lines if line.unknown_key]:
+        print(f"new host keys ({', '.join(unknown)}): compare each fingerprint above with the node's own "
+              "(`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on it), then trust them with "
+              "`homelab-tui check --accept-new-host-keys`", file=out)
     return EXIT_FAILED if failed else EXIT_OK

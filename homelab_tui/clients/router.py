@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -198,7 +199,11 @@ class RouterClient:
             except (TrapError, MultiTrapError) as exc:
                 raise RouterAuthError(f"{self._where()} refused the login of {self.user!r}: {exc}") from None
             except (*_CONNECTION_ERRORS, ProtocolError) as exc:
-                raise RouterUnreachable(f"cannot connect to {self._where()}: {_describe(exc)}") from None
+                hint = ""
+                if self.tls and isinstance(exc, (asyncio.TimeoutError, ssl.SSLError, ConnectionClosed, EOFError)):
+                    hint = (f" during the TLS handshake: is {self.port} the api-ssl port "
+                            f"(TLS is on; the plain API is {DEFAULT_PORT}, api-ssl {DEFAULT_TLS_PORT})?")
+                raise RouterUnreachable(f"cannot connect to {self._where()}: {_describe(exc)}{hint}") from None
         return self._api
 
     def _abandon(self) -> None:
@@ -383,6 +388,8 @@ def _describe(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, ssl.SSLError):
         return f"TLS failed ({exc.reason or exc})"
+    if isinstance(exc, OSError) and exc.errno:  # "[Errno 111] Connect call failed (...)": say why
+        return os.strerror(exc.errno).lower()
     return str(exc) or type(exc).__name__
 
 

@@ -12,10 +12,12 @@ on stdin, so it never appears in a command line, a result, a log line or an exce
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import re
 import shlex
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -333,6 +335,9 @@ class SshSession:
         label = self.target.label
         client = _VerifyingClient()
         known_hosts = str(Path(self.target.known_hosts).expanduser())
+        address = f"{self.target.host}:{self.target.port or 22}"
+        where = "" if label == address else f"{address}: "  # the label is host:port when the node has no name
+        self._check_local_files()
         try:
             self._conn, _ = await asyncssh.create_connection(lambda: client, self.target.host, **self._connect_options())
         except asyncssh.HostKeyNotVerifiable as exc:
@@ -342,14 +347,30 @@ class SshSession:
         except asyncssh.PermissionDenied:
             raise SshAuthFailed(label, "authentication failed (publickey); check the user and identity file") from None
         except (asyncio.TimeoutError, TimeoutError):
-            raise SshTimeout(label, f"no answer within {self.target.connect_timeout:g}s") from None
+            raise SshTimeout(label, f"{where}no answer within {self.target.connect_timeout:g}s (timed out)") from None
         except ConnectionRefusedError:
-            raise SshRefused(label, "connection refused (is sshd running, is the port right?)") from None
+            raise SshRefused(label, f"{where}connection refused (is sshd running, is the port right?)") from None
         except asyncssh.DisconnectError as exc:
-            raise SshDisconnected(label, f"disconnected during login: {exc.reason}") from None
+            raise SshDisconnected(label, f"{where}disconnected during login: {exc.reason}") from None
+        except asyncssh.KeyImportError as exc:
+            raise SshError(label, f"identity file {self.target.identity_file}: not a private key ({exc})") from None
         except OSError as exc:
-            raise SshError(label, exc.strerror or str(exc)) from None
+            raise _connect_error(label, where, exc) from None
         log.debug("connected to %s", label)
+
+    def _check_local_files(self) -> None:
+        """The local files a connection reads, named when one cannot be used (asyncssh would say
+        only `Is a directory` or `No such file or directory`)."""
+        t = self.target
+        for what, value in (("identity file", t.identity_file), ("ssh config", t.config_path),
+                            ("known_hosts", t.known_hosts)):
+            if value is None:
+                continue
+            path = Path(value).expanduser()
+            if path.is_dir():
+                raise SshError(t.label, f"{what} {path}: is a directory; expected a file")
+            if what == "identity file" and not path.exists():
+                raise SshError(t.label, f"{what} {path}: not found")
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -487,6 +508,27 @@ def _feed(process: asyncssh.SSHClientProcess, password: _Secret | None, data: st
         process.stdin.write_eof()
     except BrokenPipeError:
         pass
+
+
+_REFUSED = (errno.ECONNREFUSED,)
+_UNREACHABLE = {errno.EHOSTUNREACH: "no route to host", errno.ENETUNREACH: "network is unreachable",
+                errno.ETIMEDOUT: "timed out", errno.EHOSTDOWN: "host is down"}
+
+
+def _connect_error(label: str, where: str, exc: OSError) -> SshError:
+    """A failed connect with its reason: refused, timed out, no route, a name that does not resolve.
+    Several addresses (localhost: ::1 and 127.0.0.1) come as one OSError naming each errno."""
+    if isinstance(exc, socket.gaierror):
+        return SshError(label, f"{where}cannot resolve the host name ({exc.strerror or exc})")
+    codes = [exc.errno] if exc.errno else [int(code) for code in re.findall(r"\[Errno (\d+)\]", str(exc))]
+    for code in codes:
+        if code in _REFUSED:
+            return SshRefused(label, f"{where}connection refused (is sshd running, is the port right?)")
+        if code in _UNREACHABLE:
+            kind = SshTimeout if code == errno.ETIMEDOUT else SshError
+            return kind(label, f"{where}{_UNREACHABLE[code]}")
+    reason = os.strerror(codes[0]) if codes else (exc.strerror or str(exc) or type(exc).__name__)
+    return SshError(label, f"{where}{reason}")
 
 
 def _host_key_error(label: str, known_hosts: str, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> SshError:

@@ -16,6 +16,7 @@ Presets:
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shlex
 import shutil
@@ -234,6 +235,9 @@ class Lab:
 
     def server_installed(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> str:
         roles = ("control-plane", "master") if distribution == "k3s" else ("control-plane",)
+        if not self.kube.list("Node"):  # a fresh cluster, on the CIDRs it was installed with
+            self.kube.install_networks(options.get("cluster-cidr") or options.get("pod-network-cidr") or "10.42.0.0/16",
+                                       options["service-cidr"])
         # kubeadm nodes stay NotReady until a CNI (flannel) is applied.
         self._join(node, roles, ready=distribution == "k3s")
         return self._admin_kubeconfig()
@@ -351,18 +355,43 @@ def _kube_arch(uname_machine: str) -> str:
     return {"aarch64": "arm64", "x86_64": "amd64", "armv7l": "arm"}.get(uname_machine, uname_machine)
 
 
+def _unwritable(config_path: Path, workdir: Path) -> str | None:
+    """Why the config (and its private folder beside it) cannot be written there, if it cannot."""
+    if config_path.is_dir():
+        return "is a directory; expected the path of a file to write"
+    if config_path.exists() and not config_path.is_file():
+        return "is not a regular file; expected the path of a file to write"
+    parent = config_path.parent
+    if not parent.is_dir():
+        return f"the folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {parent} is not writable"
+    if workdir.exists() and not workdir.is_dir():
+        return f"{workdir} (for the lab's keys and secrets) exists and is not a folder"
+    return None
+
+
 async def run_headless(config_path: Path, *, preset: str, out: TextIO) -> int:
     """`homelab-tui sim`: run the lab until Ctrl-C or SIGTERM, with its config written."""
     config_path = Path(config_path).expanduser().resolve()
     workdir = config_path.with_name(config_path.stem + ".d")
+    if problem := _unwritable(config_path, workdir):
+        print(f"homelab-tui sim: --write-config {config_path}: {problem}", file=sys.stderr)
+        return 2
     lab = Lab(preset, workdir, ready_delay=1.0, controller_delay=1.0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await lab.start()
-        lab.write_config(config_path)
+        try:
+            await lab.start()
+            lab.write_config(config_path)
+        except OSError as exc:  # the checks above cannot foresee everything (a full disk, a read-only mount)
+            where = exc.filename or config_path
+            print(f"homelab-tui sim: --write-config {config_path}: cannot write {where}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 2
         print(f"homelab-tui sim: lab '{preset}' running; config written to {config_path}", file=out)
         print(f"private files (kubeconfig, known_hosts, client key, secrets): {workdir}", file=out)
         width = max(len(name) for name, _ in lab.endpoints())

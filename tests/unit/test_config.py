@@ -78,7 +78,7 @@ def issues_of(text: str) -> list[str]:
         (MINIMAL.replace('name = "lab"', 'service_cidr = "10.42.128.0/17"'),
          "cluster.service_cidr (line 3): overlaps cluster.pod_cidr 10.42.0.0/16"),
         (MINIMAL + "\n[ui]\nrefresh_seconds = \"fast\"\n",
-         "ui.refresh_seconds (line 11): expected a positive number of seconds, got a string ('fast')"),
+         "ui.refresh_seconds (line 11): expected a number of seconds from 0.5 to 3600, got a string ('fast')"),
         (MINIMAL + "\n[router]\nport = 8728\n", "router.host (line 10): is required"),
         ("[cluster\n", "(syntax) (line 1): not valid TOML"),
         ("nodes = 3\n", "nodes (line 1): expected an array of tables ([[nodes]]), got an integer"),

@@ -32,7 +32,8 @@ def test_a_bad_theme_file_names_the_file_and_key(tmp_path):
 def test_an_unknown_theme_in_the_config_exits_2(tmp_path, capsys):
     config = tmp_path / "config.toml"
     config.write_text('[ui]\ntheme = "solarised-ish"\n')
-    assert main(["--config", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert "ui.theme: unknown theme 'solarised-ish'; expected one of" in err and "homelab-dark" in err
-    assert "Traceback" not in err
+    for command in ([], ["check"]):  # check reports it too, before the TUI would stop on it
+        assert main([*command, "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert "ui.theme (line 2): unknown theme 'solarised-ish'; expected one of" in err and "homelab-dark" in err
+        assert "Traceback" not in err
