@@ -16,6 +16,20 @@ async def cluster_nodes(config: Config) -> list[Node]:
         return []
 
 
+async def installed_networks(config: Config, node: str) -> tuple[tuple[str, ...], str]:
+    """The pod subnets of `node` and the `kubernetes` Service's address: what the running cluster
+    uses of its pod and service CIDRs. Empty when the API cannot be reached."""
+    try:
+        async with kube_client(config, request_timeout=5.0) as client:
+            raw_node = await client.get("Node", None, node)
+            service = await client.get("Service", "default", "kubernetes")
+    except Exception:
+        return (), ""
+    spec = (raw_node or {}).get("spec", {})
+    subnets = tuple(spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else []))
+    return subnets, ((service or {}).get("spec", {}).get("clusterIP") or "")
+
+
 async def object_owner(config: Config, kind: str, namespace: str, name: str) -> tuple[bool, str]:
     """Whether the object exists, and its controller ("ReplicaSet web-5d9f") when it has one."""
     async with kube_client(config, request_timeout=5.0) as client:

@@ -9,28 +9,23 @@ from typing import TYPE_CHECKING
 
 from ..clients.kubeconfig import kubeconfig_paths, merge_target
 from ..config import Config
-from ..facts.cluster import cluster_nodes
+from ..facts.cluster import cluster_nodes, installed_networks
 from ..facts.kubeconfig import merged_context
 from ..facts.node import node_facts
 from ..facts.router import router_networks
-from ..plans import Staged
+from ..plans import PlanError, Staged
 from ..plans.bootstrap import K3S_DISABLE, BootstrapAnswers, BootstrapFacts, bootstrap_plan, check_answers, k3s_release
 from ..plans.nodes import KUBERNETES_MINOR
-from .common import api_host, config_node, install_script, spec
+from .common import api_host, config_node, install_script, server_options, spec
 from .wizard import Note, ask
 
 if TYPE_CHECKING:
     from ..executors import Executors
 
 
-def _servers_first(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str, bool]]:
-    nodes = sorted(config.nodes, key=lambda n: n.role != "server")
-    return [(n.name, n.name, i == 0) for i, n in enumerate(nodes)]
-
-
 @dataclass(frozen=True)
 class BootstrapRequest:
-    node: str = ask("node", "the config node to make the server", options=_servers_first, required=True)
+    node: str = ask("node", "the config node to make the server", options=server_options, required=True)
     distribution: str = ask("distribution", "default: cluster.distribution", choices=("k3s", "kubeadm"),
                             initial=lambda config: config.cluster.distribution)
     pod_cidr: str = ask("pod CIDR", "default: cluster.pod_cidr", initial=lambda config: config.cluster.pod_cidr)
@@ -57,6 +52,11 @@ class BootstrapRequest:
 async def plan_bootstrap(config: Config, request: BootstrapRequest, executors: Executors, note: Note) -> Staged:
     """The bootstrap plan; PlanError names a bad answer, before any node is contacted."""
     server = config_node(config, request.node)
+    if server.role != "server":
+        servers = ", ".join(n.name for n in config.nodes if n.role == "server") or "none yet"
+        raise PlanError("--node", f"{server.name} has role = \"{server.role}\" in the config, and bootstrap makes a "
+                                  f"server: name a server node (the config's: {servers}), or set its role to "
+                                  "\"server\" (join adds agents)")
     cluster = config.cluster
     distribution = request.distribution or cluster.distribution
     version, channel = k3s_release(request.k3s_release)
@@ -72,11 +72,13 @@ async def plan_bootstrap(config: Config, request: BootstrapRequest, executors: E
         lan_cidrs=await router_networks(config, note), api_host=api_host(server))
     check_answers(answers)
     merged_host, entries = merged_context(answers.kubeconfig, cluster.name)
+    reachable = merged_host == answers.api_host  # our context points at this server: its API can be asked
+    pod_subnets, service_ip = await installed_networks(config, server.fqdn) if reachable else ((), "")
     facts = BootstrapFacts(
         node=await node_facts(await executors.ssh.session(server.name)), kubeconfig_server_host=merged_host,
         kubeconfig_entries=entries,
-        node_ready=merged_host == answers.api_host
-        and any(n.name == server.fqdn and n.ready for n in await cluster_nodes(config)))
+        node_ready=reachable and any(n.name == server.fqdn and n.ready for n in await cluster_nodes(config)),
+        installed_pod_subnets=pod_subnets, installed_service_ip=service_ip)
     return Staged((bootstrap_plan(answers, facts),))
 
 

@@ -16,6 +16,11 @@ def config_node(config: Config, name: str, flag: str = "--node") -> NodeConfig:
         raise PlanError(flag, exc.args[0]) from None
 
 
+def server_options(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str, bool]]:
+    """The config's server nodes to choose from, the first chosen."""
+    return [(n.name, n.name, i == 0) for i, n in enumerate(n for n in config.nodes if n.role == "server")]
+
+
 def spec(node: NodeConfig) -> NodeSpec:
     return NodeSpec(node.name, node.address, node.fqdn)
 

@@ -12,7 +12,7 @@ from ..facts.cluster import cluster_nodes
 from ..facts.node import node_facts
 from ..plans import PlanError, Staged
 from ..plans.join import JoinAnswers, JoinFacts, join_plans
-from .common import config_node, install_script, spec
+from .common import config_node, install_script, server_options, spec
 from .wizard import Note, ask
 
 if TYPE_CHECKING:
@@ -25,15 +25,11 @@ def _joinable(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str
             if n.role != "server" and n.fqdn not in in_cluster]
 
 
-def _servers(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str, bool]]:
-    return [(n.name, n.name, i == 0) for i, n in enumerate(n for n in config.nodes if n.role == "server")]
-
-
 @dataclass(frozen=True)
 class JoinRequest:
     nodes: tuple[str, ...] = ask("nodes to join (space toggles)", "a config node to join (repeatable)",
                                  flag="--node", options=_joinable, many=True, required=True)
-    server: str = ask("server", "the server node (default: the config's first server)", options=_servers)
+    server: str = ask("server", "the server node (default: the config's first server)", options=server_options)
 
 
 async def plan_join(config: Config, request: JoinRequest, executors: Executors, note: Note) -> Staged:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 from dataclasses import dataclass, replace
 
 from . import Plan, PlanError, Step, Target
@@ -45,6 +46,10 @@ class BootstrapFacts:
     kubeconfig_server_host: str = ""  # the server host of our context in the local kubeconfig, if any
     kubeconfig_entries: tuple[str, ...] = ()  # entries of the same name the merge would replace
     node_ready: bool = False  # the node is Ready in the API (read when a kubeconfig already works)
+    # What the installed cluster uses, from its API: the server node's pod subnets (inside the pod
+    # CIDR) and the `kubernetes` Service's address (the first of the service CIDR)
+    installed_pod_subnets: tuple[str, ...] = ()
+    installed_service_ip: str = ""
 
 
 _K3S_VERSION = re.compile(r"v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+")
@@ -57,6 +62,19 @@ def k3s_release(text: str) -> tuple[str, str]:
     anything else (stable, latest, v1.31) is a channel; blank is the install script's default."""
     text = text.strip()
     return (text, "") if _K3S_VERSION.fullmatch(text) else ("", text)
+
+
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+
+
+def _is_host(text: str) -> bool:
+    """A DNS name (RFC 1123 labels) or an IP address: what a certificate's SAN can hold."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        labels = text.rstrip(".").split(".")
+        return len(text) <= 253 and all(_DNS_LABEL.fullmatch(label) for label in labels)
 
 
 def check_answers(answers: BootstrapAnswers) -> None:
@@ -84,12 +102,22 @@ def check_answers(answers: BootstrapAnswers) -> None:
     for component in answers.disable:
         if component not in K3S_DISABLE:
             raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")
+    for san in answers.tls_sans:
+        if not _is_host(san):
+            raise PlanError("tls_sans", f"expected a DNS name or an IP address, got {san!r}")
+    for arg in answers.extra_args:
+        if not arg or any(char.isspace() for char in arg):
+            raise PlanError("extra_args", f"expected one argument without spaces (such as --node-taint=a=b:NoSchedule), "
+                                          f"got {arg!r}")
     networks = {}
     for name in ("pod_cidr", "service_cidr"):
         try:
             networks[name] = ipaddress.ip_network(getattr(answers, name), strict=True)
         except ValueError as exc:
             raise PlanError(name, f"expected a network such as 10.42.0.0/16, got {getattr(answers, name)!r} ({exc})")
+        if networks[name].version != 4:
+            raise PlanError(name, f"expected an IPv4 network such as 10.42.0.0/16, got {networks[name]} "
+                                  "(dual-stack clusters are not supported yet)")
     pods, services = networks["pod_cidr"], networks["service_cidr"]
     if pods.overlaps(services):
         raise PlanError("service_cidr", f"{services} overlaps the pod CIDR {pods}")
@@ -111,6 +139,8 @@ def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
     else:
         install = _kubeadm_init(answers, node_facts)
         remote_kubeconfig, installed = KUBEADM_ADMIN_CONF, node_facts.kubeadm_role == "server"
+    if installed:
+        _check_installed_networks(answers, facts)
     prepare = fix_ups(node, node_facts, answers.cluster, swap_off=answers.distribution == "kubeadm")
     if installed:  # a running cluster is not re-prepared (no reboot of a working server)
         prepare = [step if step.noop_reason else replace(step, noop_reason="the cluster already runs here")
@@ -133,6 +163,21 @@ def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
              WaitNodeReady(node.hostname), noop_reason=f"{node.hostname} is Ready" if facts.node_ready else ""),
     ]
     return Plan(f"Bootstrap {answers.distribution} on {node.name}", tuple(steps))
+
+
+def _check_installed_networks(answers: BootstrapAnswers, facts: BootstrapFacts) -> None:
+    """An answer the installed cluster does not use is refused rather than dropped: the install
+    step is a no-op on a running server, so a new CIDR would silently not happen."""
+    reinstall = f"changing it needs a reinstall of {answers.distribution} on {answers.node.name}"
+    pods = ipaddress.ip_network(answers.pod_cidr)
+    for subnet in facts.installed_pod_subnets:
+        if not ipaddress.ip_network(subnet, strict=False).subnet_of(pods):
+            raise PlanError("pod_cidr", f"{pods} differs from the installed cluster's (node {answers.node.hostname} "
+                                        f"has pods in {subnet}); {reinstall}")
+    if facts.installed_service_ip and ipaddress.ip_address(facts.installed_service_ip) not in ipaddress.ip_network(
+            answers.service_cidr):
+        raise PlanError("service_cidr", f"{answers.service_cidr} differs from the installed cluster's (its kubernetes "
+                                        f"Service has {facts.installed_service_ip}); {reinstall}")
 
 
 def _k3s_server(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
@@ -167,7 +212,7 @@ def _kubeadm_init(answers: BootstrapAnswers, facts: NodeFacts) -> list[Step]:
         raise PlanError("node", f"port 6443 on {node.name} is in use by another program")
     init = [f"kubeadm init --pod-network-cidr={answers.pod_cidr}", f"--service-cidr={answers.service_cidr}"]
     init += [f"--apiserver-cert-extra-sans={','.join(answers.tls_sans)}"] if answers.tls_sans else []
-    init += list(answers.extra_args)
+    init += [shlex.quote(arg) for arg in answers.extra_args]
     return [
         *kubeadm_prerequisites(node, facts, answers.kubernetes_version or KUBERNETES_MINOR, done_reason=initialised),
         run_step(node, f"Initialise the control plane on {node.name}", " ".join(init), noop_reason=initialised),

@@ -57,11 +57,16 @@ class KubeApiSim:
         self.ca_pem, server_ssl = make_tls_material() if tls else (b"", None)
         services = ipaddress.ip_network(service_cidr)
         self._store = Store(history_limit, seed)
-        self._verbs = Verbs(self._store, Admission(self._store, services))
+        self._admission = Admission(self._store, services)
+        self._verbs = Verbs(self._store, self._admission)
         self._controller = Controller(self._store, self._verbs, ipaddress.ip_network(pod_cidr), controller_delay)
         self._http = HttpApi(self._store, self._verbs, token, server_ssl)
         for namespace in DEFAULT_NAMESPACES:
             self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        self._create_kubernetes_service(services)
+
+    def _create_kubernetes_service(self, services: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+        """The API server's own Service, on the first address of the service CIDR."""
         self.create({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "kubernetes", "namespace": "default",
@@ -69,6 +74,16 @@ class KubeApiSim:
             "spec": {"clusterIP": str(services.network_address + 1),
                      "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
         })
+
+    def install_networks(self, pod_cidr: str, service_cidr: str) -> None:
+        """The CIDRs a fresh cluster is installed with (k3s --cluster-cidr/--service-cidr, kubeadm
+        --pod-network-cidr/--service-cidr): nodes get pod subnets from the one, Services addresses
+        from the other, and the `kubernetes` Service moves to its first address."""
+        services = ipaddress.ip_network(service_cidr)
+        self._controller.set_pod_cidr(ipaddress.ip_network(pod_cidr))
+        self._admission.use_service_cidr(services)
+        self.delete("Service", "default", "kubernetes")
+        self._create_kubernetes_service(services)
 
     def __repr__(self) -> str:  # never show the token
         return f"KubeApiSim(url={self.url!r}, objects={sum(map(len, self._store.objects.values()))})"

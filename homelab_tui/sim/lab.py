@@ -235,6 +235,9 @@ class Lab:
 
     def server_installed(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> str:
         roles = ("control-plane", "master") if distribution == "k3s" else ("control-plane",)
+        if not self.kube.list("Node"):  # a fresh cluster, on the CIDRs it was installed with
+            self.kube.install_networks(options.get("cluster-cidr") or options.get("pod-network-cidr") or "10.42.0.0/16",
+                                       options["service-cidr"])
         # kubeadm nodes stay NotReady until a CNI (flannel) is applied.
         self._join(node, roles, ready=distribution == "k3s")
         return self._admin_kubeconfig()

@@ -60,7 +60,7 @@ def node_status(app: HomelabApp) -> dict[str, str]:
 async def bootstrap_then_open_join(pilot) -> None:
     """Bootstrap master1 with the wizard, then open the join wizard."""
     app = pilot.app
-    await open_wizard(pilot, "b")
+    await open_wizard(pilot, "B")
     await pilot.press("f2")
     await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
     assert "sudo hostnamectl set-hostname master1.kube.local" in plan_shown(app)
@@ -71,7 +71,7 @@ async def bootstrap_then_open_join(pilot) -> None:
     await pilot.pause()
     log = app.screen.query_one(Log)  # it followed the output to the end
     assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
-    await pilot.press("escape", "j")
+    await pilot.press("escape", "J")
     await until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.wizard.name == "join")
 
 
@@ -98,7 +98,7 @@ async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
 async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_path):
     app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "b")
+        await open_wizard(pilot, "B")
         wizard = app.screen
         while not isinstance(app.focused, Input) or app.focused.id != "tls-sans":
             await pilot.press("tab")
@@ -127,7 +127,7 @@ async def test_the_plan_exports_as_a_script_from_the_wizard(fresh_lab, tmp_path)
     config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
     app = HomelabApp(config, clock=lambda: None, read_only=True)  # exporting is what read-only is for
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "b")
+        await open_wizard(pilot, "B")
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
         for name, notice in (("plan.txt", "cannot export to .txt"), ("plan.sh", "saved to ")):
@@ -199,7 +199,7 @@ async def test_command_palette_opens_the_wizards_as_the_keys_do(fresh_lab, tmp_p
 async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path):
     app = lab_app(fresh_lab, tmp_path, read_only=True)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "b")
+        await open_wizard(pilot, "B")
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
         await pilot.press("f3")
@@ -210,7 +210,7 @@ async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path
 async def test_bad_cidr_names_the_field(fresh_lab, tmp_path):
     app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "b")
+        await open_wizard(pilot, "B")
         app.screen.query_one("#service-cidr", Input).value = "10.42.0.0/17"
         await pilot.press("f2")
         await until(pilot, lambda: "service_cidr" in str(app.screen.query_one("#error", Static).render()))
@@ -252,7 +252,7 @@ async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab
     fresh_lab.fleet["master1.kube.local"].state.sudo_password = password
     app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "b")
+        await open_wizard(pilot, "B")
         wizard = app.screen
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)

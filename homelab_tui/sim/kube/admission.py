@@ -91,6 +91,10 @@ class Admission:
         self._store = store
         self._service_cidr = service_cidr
 
+    def use_service_cidr(self, service_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+        """Allocate Service addresses from `service_cidr` from now on (the cluster was installed)."""
+        self._service_cidr = service_cidr
+
     def admit(self, rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> JsonObject:
         name = obj["metadata"].get("name", "")
         errors = validate_name(rt, name)

@@ -100,6 +100,11 @@ class Controller:
         self._assign_load_balancers()
         self._update_ingresses()
 
+    def set_pod_cidr(self, pod_cidr: Network) -> None:
+        """Give nodes pod subnets from `pod_cidr` from now on (the cluster was installed with it)."""
+        self._pod_cidr = pod_cidr
+        self._node_subnets.clear()
+
     def node_subnet(self, node_name: str) -> Network:
         """The node's pod subnet, given to it the first time it is asked for (as the node
         controller allocates podCIDRs)."""
