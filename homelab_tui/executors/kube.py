@@ -10,7 +10,7 @@ from ..config import Config
 from ..connect import kube_client
 from ..models import EventType, KubeEvent, KubeObject
 from ..plans import Step
-from ..plans.actions import Action, DeleteObject, WaitNodeReady
+from ..plans.actions import Action, DeleteObject, LabelNode, WaitNodeReady
 from .common import StepError
 
 
@@ -28,6 +28,10 @@ class KubeExecutor:
                 await asyncio.wait_for(self._nodes.until_ready(action.node, output), action.timeout)
             except TimeoutError:
                 raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
+        elif isinstance(action, LabelNode):
+            async with kube_client(self.config) as kube:
+                await kube.merge_patch("Node", None, action.node, {"metadata": {"labels": dict(action.labels)}})
+            output(f"{action.node} labelled " + " ".join(f"{key}={value}" for key, value in action.labels))
         elif isinstance(action, DeleteObject):
             async with kube_client(self.config) as kube:
                 deleted = await kube.delete(action.kind, action.namespace or None, action.name)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from .wizard import Wizard
 
 WIZARDS: tuple[Wizard, ...] = (
-    Wizard("bootstrap", "b", "Bootstrap a cluster", "Install k3s or kubeadm on the first server"),
-    Wizard("join", "j", "Join nodes", "Join worker nodes to the cluster"),
+    Wizard("bootstrap", "B", "Bootstrap a cluster", "Install k3s or kubeadm on the first server"),
+    Wizard("join", "J", "Join nodes", "Join worker nodes to the cluster"),
 )
 
 __all__ = ["WIZARDS", "Wizard"]

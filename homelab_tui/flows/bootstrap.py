@@ -74,10 +74,11 @@ async def plan_bootstrap(config: Config, request: BootstrapRequest, executors: E
     merged_host, entries = merged_context(answers.kubeconfig, cluster.name)
     reachable = merged_host == answers.api_host  # our context points at this server: its API can be asked
     pod_subnets, service_ip = await installed_networks(config, server.fqdn) if reachable else ((), "")
+    registered = next((n for n in await cluster_nodes(config) if n.name == server.fqdn), None) if reachable else None
     facts = BootstrapFacts(
         node=await node_facts(await executors.ssh.session(server.name)), kubeconfig_server_host=merged_host,
         kubeconfig_entries=entries,
-        node_ready=reachable and any(n.name == server.fqdn and n.ready for n in await cluster_nodes(config)),
+        node_ready=registered is not None and registered.ready, node_labels=registered.labels if registered else None,
         installed_pod_subnets=pod_subnets, installed_service_ip=service_ip)
     return Staged((bootstrap_plan(answers, facts),))
 

@@ -22,7 +22,7 @@ def server_options(config: Config, in_cluster: frozenset[str]) -> list[tuple[str
 
 
 def spec(node: NodeConfig) -> NodeSpec:
-    return NodeSpec(node.name, node.address, node.fqdn)
+    return NodeSpec(node.name, node.address, node.fqdn, tuple(sorted(node.labels.items())))
 
 
 def api_host(node: NodeConfig) -> str:

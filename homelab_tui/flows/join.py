@@ -49,7 +49,7 @@ async def plan_join(config: Config, request: JoinRequest, executors: Executors, 
     # agents install the server's release (k3s) or minor (kubeadm): one newer than its server is outside the skew policy
     server_version = next((n.kubelet_version for n in known if n.name == chosen.fqdn), "")
     facts = JoinFacts(dict(zip((n.name for n in workers), read)), frozenset(n.name for n in known),
-                      server_version=server_version)
+                      server_version=server_version, node_labels={n.name: n.labels for n in known})
     secret_plan, plans = join_plans(answers, facts)
     return Staged((secret_plan,), tuple(plans.values()))
 

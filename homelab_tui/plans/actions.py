@@ -173,4 +173,15 @@ class DeleteObject(KubeAction):
         return comment(shown(rendering))  # a deletion has no manifest; the comment says what to run
 
 
-Action = Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject
+@dataclass(frozen=True)
+class LabelNode(KubeAction):
+    """Set labels on a node (others it has are kept), as `kubectl label --overwrite` does."""
+
+    node: str
+    labels: tuple[tuple[str, str], ...]
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))
+
+
+Action = Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode

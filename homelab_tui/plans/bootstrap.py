@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from . import Plan, PlanError, Step, Target
 from .actions import FetchKubeconfig, WaitNodeReady
 from .nodes import (FLANNEL_MANIFEST_URL, FLANNEL_POD_CIDR, KUBERNETES_MINOR, NodeFacts, NodeSpec, fix_ups,
-                    k3s_install_steps, kubeadm_prerequisites, run_step)
+                    k3s_install_steps, kubeadm_prerequisites, label_steps, run_step)
 
 K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 KUBEADM_ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -50,6 +50,7 @@ class BootstrapFacts:
     # CIDR) and the `kubernetes` Service's address (the first of the service CIDR)
     installed_pod_subnets: tuple[str, ...] = ()
     installed_service_ip: str = ""
+    node_labels: dict[str, str] | None = None  # the node's labels in the API, once it is registered
 
 
 _K3S_VERSION = re.compile(r"v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+")
@@ -161,6 +162,7 @@ def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
              f"kubectl --context {answers.context or answers.cluster_name} wait --for=condition=Ready "
              f"node/{node.hostname}",
              WaitNodeReady(node.hostname), noop_reason=f"{node.hostname} is Ready" if facts.node_ready else ""),
+        *label_steps(node, facts.node_labels, answers.context or answers.cluster_name),
     ]
     return Plan(f"Bootstrap {answers.distribution} on {node.name}", tuple(steps))
 

@@ -4,12 +4,12 @@ concurrently. A node already in the cluster yields no-ops with the reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from . import Plan, PlanError, Step, Target, secret_ref, secret_variable
+from . import SECRET_REF, Plan, PlanError, Step, Target, secret_ref, secret_variable
 from .actions import CaptureSecret, Run, WaitNodeReady
 from .nodes import (NodeFacts, NodeSpec, fix_ups, k3s_install_steps, kubeadm_prerequisites, kubernetes_minor,
-                    sudo_rendering)
+                    label_steps, sudo_rendering)
 
 K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/node-token"
 K3S_TOKEN = "k3s-token"
@@ -32,6 +32,7 @@ class JoinFacts:
     nodes: dict[str, NodeFacts]  # by config node name
     in_cluster: frozenset[str] = frozenset()  # Kubernetes node names the API already has (Ready or not)
     server_version: str = ""  # the server's kubelet version in the API (v1.31.4+k3s1, v1.30.4): agents match it
+    node_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # by Kubernetes node name, from the API
 
 
 def join_plans(answers: JoinAnswers, facts: JoinFacts) -> tuple[Plan, dict[str, Plan]]:
@@ -46,7 +47,7 @@ def join_plans(answers: JoinAnswers, facts: JoinFacts) -> tuple[Plan, dict[str, 
         raise PlanError("server", f"{answers.server.hostname} is not a node of the cluster the kubeconfig reaches: "
                                   f"bootstrap {answers.server.name} first")
     plans = {node.name: _join_node(answers, node, facts) for node in answers.nodes}
-    needed = any(not plan.is_noop for plan in plans.values())
+    needed = any(SECRET_REF.search(step.rendering) for plan in plans.values() for step in plan.changes)
     server = answers.server
     if answers.distribution == "k3s":
         secret = Step(Target.SSH, server.name, f"Read the node token from {server.name}",
@@ -93,4 +94,5 @@ def _join_node(answers: JoinAnswers, node: NodeSpec, facts: JoinFacts) -> Plan:
                 f"kubectl{f' --context {answers.context}' if answers.context else ''} wait --for=condition=Ready "
                 f"node/{node.hostname}", WaitNodeReady(node.hostname),
                 noop_reason=f"{node.hostname} is in the cluster" if joined else "")
-    return Plan(f"Join {node.name}", (*prepare, *install, wait))
+    labels = label_steps(node, facts.node_labels.get(node.hostname), answers.context)
+    return Plan(f"Join {node.name}", (*prepare, *install, wait, *labels))

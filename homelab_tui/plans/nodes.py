@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass
 
 from . import SECRET_REF, PlanError, Step, Target
-from .actions import Reboot, Run, Upload
+from .actions import LabelNode, Reboot, Run, Upload
 
 CMDLINE_PATH = "/boot/firmware/cmdline.txt"
 CGROUP_PARAMS = "cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory"
@@ -54,6 +54,7 @@ class NodeSpec:
     name: str  # the config name, used as the SSH host of its steps
     address: str
     hostname: str  # the Kubernetes node name
+    labels: tuple[tuple[str, str], ...] = ()  # [[nodes]] labels, applied once the node is registered
 
     @property
     def hosts_line(self) -> str:
@@ -183,3 +184,16 @@ def kubeadm_prerequisites(node: NodeSpec, facts: NodeFacts, minor: str, *, done_
                  'SystemdCgroup = true/" > /etc/containerd/config.toml && systemctl restart containerd',
                  noop_reason=noop("containerd uses it", facts.containerd_systemd_cgroup)),
     ]
+
+
+def label_steps(node: NodeSpec, current: dict[str, str] | None, context: str) -> list[Step]:
+    """The config's labels on the registered node (k3s and kubeadm alike: a label given at install
+    time would not follow a later change of the config); a no-op when the node has them all."""
+    if not node.labels:
+        return []
+    wanted = " ".join(f"{key}={value}" for key, value in node.labels)
+    has_all = current is not None and all(current.get(key) == value for key, value in node.labels)
+    return [Step(Target.KUBE, "", f"Label node {node.hostname}: {wanted}",
+                 f"kubectl{f' --context {context}' if context else ''} label node {node.hostname} {wanted} --overwrite",
+                 LabelNode(node.hostname, node.labels),
+                 noop_reason=f"{node.hostname} has these labels" if has_all else "")]

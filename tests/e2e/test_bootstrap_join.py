@@ -42,6 +42,9 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
         settings = lab.config_dict()
         kubeconfig = tmp_path / "kube" / "config"
         settings["cluster"].update(cidrs, distribution=distribution, kubeconfig=str(kubeconfig))
+        labels = {"node1": {"topology.kubernetes.io/zone": "shelf-1"}, "master1": {"homelab/role": "gateway"}}
+        for node in settings["nodes"]:
+            node["labels"] = labels.get(node["name"], {})
         path = tmp_path / "homelab.toml"
         path.write_text(tomli_w.dumps(settings))
 
@@ -70,6 +73,8 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
         assert code == 0, out
         assert ready_nodes(lab) == {"master1.kube.local", "node1.kube.local", "node2.kube.local"}
         assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in lab.kube.list("Node")} == {kubelet_version}
+        for name, wanted in labels.items():  # [[nodes]] labels, on the registered nodes
+            assert wanted.items() <= lab.kube.get("Node", None, f"{name}.kube.local")["metadata"]["labels"].items()
         files = lab.fleet["master1.kube.local"].state.files
         # the join secret: k3s's node token, or the hash in kubeadm's printed join command
         token = (files["/var/lib/rancher/k3s/server/node-token"].strip() if distribution == "k3s"
