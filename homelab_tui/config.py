@@ -479,12 +479,13 @@ def read_config_text(path: Path) -> str:
         raise refuse("is a directory; expected a TOML file") from None
     except OSError as exc:
         raise refuse(f"cannot be read: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as file:
-        mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise refuse("is a directory; expected a TOML file")
-        if not stat.S_ISREG(mode):
-            raise refuse("is not a regular file (a FIFO, socket or device); expected a TOML file")
+        raise refuse("is not a regular file (a FIFO, socket or device); expected a TOML file")
+    with os.fdopen(fd, "rb") as file:
         try:
             data = file.read(MAX_CONFIG_BYTES + 1)
         except OSError as exc:

@@ -152,13 +152,18 @@ def _keymap_issues(keymap: dict[str, str]) -> list[ConfigIssue]:
     if issues:
         return issues
     # The app's keys after the remap: two actions on one key would leave one unreachable.
-    owner: dict[str, str] = {}
+    owners: dict[str, list[str]] = {}
     for binding in app_bindings:
         for key in keymap_keys(keymap[binding.id]) if binding.id in keymap else [binding.key]:
-            if owner.setdefault(key, binding.id) != binding.id:
-                issues.append(ConfigIssue(f"ui.keymap.{binding.id}", f"{key!r} is already the key of "
-                                          f"{owner[key]}; expected a key no other binding uses"))
-    quit_keys = {key for key, binding_id in owner.items() if binding_id == "quit"}
+            if binding.id not in owners.setdefault(key, []):
+                owners[key].append(binding.id)
+    for key, ids_of_key in owners.items():
+        for binding_id in ids_of_key if len(ids_of_key) > 1 else ():
+            if binding_id in keymap:  # name the entry that made the clash
+                others = ", ".join(other for other in ids_of_key if other != binding_id)
+                issues.append(ConfigIssue(f"ui.keymap.{binding_id}", f"{key!r} is also the key of {others}; "
+                                          "expected a key no other binding uses"))
+    quit_keys = {key for key, ids_of_key in owners.items() if ids_of_key == ["quit"]}
     if not quit_keys and not issues:
         issues.append(ConfigIssue("ui.keymap", "no key is left to quit; give the quit binding a key"))
     for binding in other_bindings:  # a pane's key shadows the app's while that pane has focus

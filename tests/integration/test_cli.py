@@ -81,6 +81,13 @@ async def test_bad_config_exits_2_naming_the_key_without_traceback(tmp_path):
     assert "Traceback" not in err
 
 
+async def test_a_missing_config_is_one_line_on_stderr_and_exit_2():
+    code, out, err = await run_cli("check", "--config", "/nonexistent")
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1, err  # no DeprecationWarning lines from the SSH library before it
+    assert err.startswith("config /nonexistent: not found; run `homelab-tui init`")
+
+
 def test_config_from_environment_and_bad_flags(tmp_path, monkeypatch, capsys):
     bad = tmp_path / "env.toml"
     bad.write_text("[cluster]\nname = 3\n")
