@@ -36,7 +36,7 @@ async def run_wizard(wizard: Wizard, config: Config, args: argparse.Namespace, o
     from ..executors import build_executors  # the SSH and Kubernetes clients load only when a twin runs
 
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
-    executors = build_executors(config, sudo_password=_sudo_password, trust_host_key=_trust(args, out))
+    executors = build_executors(config, sudo_password=_sudo_prompt(), trust_host_key=_trust(args, out))
     try:
         request = request_from(wizard.request, vars(args))
         staged = await wizard.flow(config, request, executors, lambda text: print(f"note: {text}", file=out))
@@ -55,10 +55,18 @@ def _trust(args: argparse.Namespace, out: TextIO) -> Callable[[HostKeyUnknown], 
     return trust
 
 
-async def _sudo_password(host: str) -> str | None:
-    if not sys.stdin.isatty():
-        return None
-    return await asyncio.to_thread(getpass.getpass, f"sudo password for {host}: ")
+def _sudo_prompt() -> Callable[[str], Awaitable[str | None]]:
+    """A host's sudo password, asked on a line of its own naming the node; the nodes of a join ask
+    at once, and the terminal asks them one at a time."""
+    one_at_a_time = asyncio.Lock()
+
+    async def sudo_password(host: str) -> str | None:
+        if not sys.stdin.isatty():
+            return None
+        async with one_at_a_time:
+            return await asyncio.to_thread(getpass.getpass, f"\nsudo password for {host}: ")
+
+    return sudo_password
 
 
 def print_plan(staged: Staged, out: TextIO) -> None:
@@ -107,13 +115,18 @@ def _confirmed(changes: int, out: TextIO) -> bool:
 
 
 def _reporter(out: TextIO) -> Callable[[Plan], Callable[[object], None]]:
-    """Event printer per plan: step lines prefixed with the plan, output lines indented."""
+    """Event printer per plan: step lines prefixed with the plan, output lines with the node they
+    come from (a join's nodes run at once, so their lines interleave)."""
 
     def for_plan(plan: Plan) -> Callable[[object], None]:
         def on_event(event: object) -> None:
             line = engine.event_line(event)
-            if line is not None:
-                print(line if isinstance(event, engine.StepOutput) else f"{plan.title} · {line}", file=out, flush=True)
+            if line is None:
+                return
+            if isinstance(event, engine.StepOutput):
+                print(f"[{plan.steps[event.index].host or plan.title}] {line.strip()}", file=out, flush=True)
+            else:
+                print(f"{plan.title} · {line}", file=out, flush=True)
 
         return on_event
 

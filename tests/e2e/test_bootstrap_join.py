@@ -71,6 +71,9 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
 
         code, out = cli("join", "--node", "node1", "--node", "node2", "--yes")
         assert code == 0, out
+        # the nodes join at once: each output line names the node it comes from
+        assert any(line.startswith("[node1] ") for line in out.splitlines())
+        assert any(line.startswith("[node2] ") for line in out.splitlines())
         assert ready_nodes(lab) == {"master1.kube.local", "node1.kube.local", "node2.kube.local"}
         assert {n["status"]["nodeInfo"]["kubeletVersion"] for n in lab.kube.list("Node")} == {kubelet_version}
         for name, wanted in labels.items():  # [[nodes]] labels, on the registered nodes

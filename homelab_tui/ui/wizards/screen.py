@@ -6,6 +6,8 @@ modal, from inside those workers."""
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -90,6 +92,7 @@ class WizardScreen(Screen[None]):
         self.staged: Staged | None = None
         self.executors: Executors | None = None
         self.applying = False
+        self._one_modal = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]{self.wizard.name.capitalize()}[/] · F2 makes the plan, F3 applies it"
@@ -136,10 +139,12 @@ class WizardScreen(Screen[None]):
             "nothing to do: every step is a no-op" if not changes else f"{changes} step(s) will change something")
 
     async def _ask_trust(self, unknown: HostKeyUnknown) -> bool:
-        return await self.app.push_screen_wait(TrustHostKeyScreen(unknown.host, unknown.fingerprint))
+        async with self._one_modal:
+            return await self.app.push_screen_wait(TrustHostKeyScreen(unknown.host, unknown.fingerprint))
 
     async def _ask_sudo(self, host: str) -> str | None:
-        return await self.app.push_screen_wait(SudoPasswordScreen(host))
+        async with self._one_modal:  # the nodes of a join ask at once: one modal at a time, each naming its node
+            return await self.app.push_screen_wait(SudoPasswordScreen(host))
 
     # -- apply -----------------------------------------------------------------------------------
 
