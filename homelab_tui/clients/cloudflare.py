@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import aiohttp
@@ -193,9 +194,7 @@ class CloudflareClient:
                 except ValueError:
                     body = None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise CloudflareUnreachable(
-                f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}"
-            ) from None
+            raise CloudflareUnreachable(f"cannot reach {self.base_url}: {_reason(exc)}") from None
         if not isinstance(body, dict) or "success" not in body:
             raise CloudflareUnreachable(
                 f"{method} {path}: HTTP {status} without a Cloudflare API reply"
@@ -205,3 +204,17 @@ class CloudflareClient:
             pairs = [(int(e.get("code", 0)), str(e.get("message", ""))) for e in errors]
             raise CloudflareError(status, pairs)
         return body
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a request got no answer, in words: refused, timed out, no route, a name that does not
+    resolve (aiohttp says `Connect call failed` for most of them)."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve {exc.host} ({exc.os_error.strerror or exc.os_error})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        reason = os.strerror(error.errno).lower() if error.errno else (error.strerror or str(error))
+        return f"{exc.host}:{exc.port}: {reason}"
+    return f"{type(exc).__name__}: {exc}"
