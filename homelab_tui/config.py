@@ -452,7 +452,9 @@ def default_config_path() -> Path:
 
 def config_path(explicit: str | None = None) -> Path:
     """`--config PATH`, else $HOMELAB_TUI_CONFIG, else <XDG config>/homelab-tui/config.toml."""
-    if explicit:
+    if explicit is not None:
+        if not explicit.strip():
+            raise ConfigError("--config", [ConfigIssue(FILE_ISSUE, "expected the path of a config file, got ''")])
         return Path(explicit).expanduser()
     if env := os.environ.get(CONFIG_ENV):
         return Path(env).expanduser()

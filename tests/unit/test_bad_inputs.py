@@ -203,6 +203,8 @@ def cases() -> list[Case]:
     add(Case("init over an existing file", lambda tmp: ["init", "--config", str(tmp / "old.toml")],
              lambda tmp: "old.toml", setup=lambda tmp: (tmp / "old.toml").write_text("")))
     add(Case("init into a directory", lambda tmp: ["init", "--config", str(tmp)], lambda tmp: str(tmp)))
+    add(Case("empty --config", lambda tmp: ["check", "--config", ""], lambda tmp: "--config"))
+    add(Case("empty --config for the TUI", lambda tmp: ["--config", " "], lambda tmp: "--config"))
     add(Case("unknown flag", lambda tmp: ["check", "--tiemout", "3"], lambda tmp: "--tiemout"))
     add(Case("unknown command", lambda tmp: ["chekc"], lambda tmp: "chekc"))
     return found
