@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -200,7 +201,8 @@ class RouterClient:
                 raise RouterAuthError(f"{self._where()} refused the login of {self.user!r}: {exc}") from None
             except (*_CONNECTION_ERRORS, ProtocolError) as exc:
                 hint = ""
-                if self.tls and isinstance(exc, (asyncio.TimeoutError, ssl.SSLError, ConnectionClosed, EOFError)):
+                # Connected, then dropped, reset or silent: a plain API port answering a TLS hello.
+                if self.tls and not isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
                     hint = (f" during the TLS handshake: is {self.port} the api-ssl port "
                             f"(TLS is on; the plain API is {DEFAULT_PORT}, api-ssl {DEFAULT_TLS_PORT})?")
                 raise RouterUnreachable(f"cannot connect to {self._where()}: {_describe(exc)}{hint}") from None

@@ -4,7 +4,6 @@ and the demo cleaning up after itself on SIGHUP and SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pty
 import signal
@@ -19,20 +18,11 @@ import pytest
 
 from homelab_tui.cli import main
 from homelab_tui.config import SecretError, example_config_text, load_config, read_secret
-from homelab_tui.sim.lab import Lab
+from tests.integration.test_cli import CLI, run_cli, running_lab  # noqa: F401 (running_lab: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "homelab_tui"]
 
 
-@pytest.fixture
-async def running_lab(tmp_path):
-    lab = Lab("running", tmp_path / "lab.d")
-    await lab.start()
-    try:
-        yield lab
-    finally:
-        await lab.stop()
 
 
 # --- no config yet ----------------------------------------------------------------------------
@@ -147,13 +137,6 @@ async def test_router_tls_on_the_plain_api_port_says_so(running_lab):
 
 
 # --- host keys from check -------------------------------------------------------------------
-
-
-async def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(*CLI, *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_check_shows_every_new_host_key_and_trusts_them_when_asked(running_lab, tmp_path):
