@@ -45,7 +45,7 @@ class BootstrapRequest:
                                       "--extra-arg=--write-kubeconfig-mode=600", flag="--extra-arg", metavar="ARG",
                                       many=True, separator="shell",
                                       hint="for k3s server or kubeadm init, e.g. --node-taint=...")
-    disable: tuple[str, ...] = ask("disable", "k3s component to leave out", choices=K3S_DISABLE, many=True,
+    disable: tuple[str, ...] = ask("don't install", "k3s component to leave out", choices=K3S_DISABLE, many=True,
                                    only_for=("distribution", "k3s"))
 
 

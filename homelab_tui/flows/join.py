@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from ..executors import Executors
 
 
+NOTHING_TO_JOIN = "every agent node of the config is in the cluster (add a [[nodes]] entry to join another)"
+
+
 def _joinable(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str, bool]]:
     """The agents the cluster does not have yet, each picked to start with."""
     return [(f"{n.name} ({n.address})", n.name, True) for n in config.nodes
@@ -28,12 +31,17 @@ def _joinable(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, str
 @dataclass(frozen=True)
 class JoinRequest:
     nodes: tuple[str, ...] = ask("nodes to join (space toggles)", "a config node to join (repeatable)",
-                                 flag="--node", options=_joinable, many=True, required=True)
+                                 flag="--node", options=_joinable, many=True, required=True,
+                                 hint=f"nothing to join: {NOTHING_TO_JOIN}")
     server: str = ask("server", "the server node (default: the config's first server)", options=server_options)
 
 
 async def plan_join(config: Config, request: JoinRequest, executors: Executors, note: Note) -> Staged:
     """The plan that reads the join secret, then one plan per node."""
+    if not request.nodes:
+        known = frozenset(n.name for n in await cluster_nodes(config))
+        raise PlanError("nodes", f"nothing to join: {NOTHING_TO_JOIN}" if not _joinable(config, known)
+                        else "choose at least one node to join")
     servers = [n for n in config.nodes if n.role == "server"]
     chosen = config_node(config, request.server, "--server") if request.server else (servers[0] if servers else None)
     if chosen is None:

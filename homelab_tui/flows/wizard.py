@@ -33,7 +33,7 @@ class Ask:
 
     label: str  # the form's label
     help: str  # the flag's help
-    hint: str = ""  # the form's placeholder
+    hint: str = ""  # the form's placeholder (for a list: what it says when there is nothing to pick)
     flag: str = ""  # default: --name-with-dashes
     aliases: tuple[str, ...] = ()  # further flags for the same answer
     metavar: str | None = None

@@ -103,12 +103,22 @@ class Staged:
 
 
 class PlanError(ValueError):
-    """The answers cannot make a plan: `field` names the answer, the message says why."""
+    """The answers cannot make a plan: `field` names the answer, the message says why. When several
+    answers are wrong at once, `errors` holds every (field, message), this one first, so that a form
+    can show them all."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, *, more: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__("\n".join(f"{f}: {m}" for f, m in ((field, message), *more)))
         self.field = field
         self.message = message
+        self.errors = ((field, message), *more)
+
+    @staticmethod
+    def check(errors: list[tuple[str, str]]) -> None:
+        """Raise one PlanError for every (field, message) in `errors`; nothing when there is none."""
+        if errors:
+            (field, message), *more = errors
+            raise PlanError(field, message, more=tuple(more))
 
 
 def shown(text: str) -> str:

@@ -80,55 +80,62 @@ def _is_host(text: str) -> bool:
 
 def check_answers(answers: BootstrapAnswers) -> None:
     """What can be checked before any node is contacted: the distribution and its options, and the
-    pod and service CIDRs (valid, apart from each other, the nodes and the LAN)."""
+    pod and service CIDRs (valid, apart from each other, the nodes and the LAN). Every wrong answer
+    is reported at once."""
+    errors: list[tuple[str, str]] = []
     if answers.distribution not in ("k3s", "kubeadm"):
-        raise PlanError("distribution", f"expected k3s or kubeadm, got {answers.distribution!r}")
+        errors.append(("distribution", f"expected k3s or kubeadm, got {answers.distribution!r}"))
     if answers.distribution == "kubeadm":
         for name, value in (("k3s_release", answers.k3s_version or answers.k3s_channel), ("disable", answers.disable)):
             if value:
-                raise PlanError(name, f"is a k3s option; kubeadm has no use for it (got {value!r})")
+                errors.append((name, f"is a k3s option; kubeadm has no use for it (got {value!r})"))
         if answers.kubernetes_version and not _KUBERNETES_MINOR.fullmatch(answers.kubernetes_version):
-            raise PlanError("kubernetes_version", "expected a minor version such as v1.30, "
-                                                  f"got {answers.kubernetes_version!r}")
+            errors.append(("kubernetes_version", f"expected a minor version such as v1.30, "
+                                                 f"got {answers.kubernetes_version!r}"))
         if answers.pod_cidr != FLANNEL_POD_CIDR:
-            raise PlanError("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
-                                        f"(got {answers.pod_cidr})")
+            errors.append(("pod_cidr", f"the flannel manifest routes {FLANNEL_POD_CIDR}; use it with kubeadm "
+                                       f"(got {answers.pod_cidr})"))
     elif answers.kubernetes_version:
-        raise PlanError("kubernetes_version", "is a kubeadm option; k3s takes k3s_release "
-                                              f"(got {answers.kubernetes_version!r})")
+        errors.append(("kubernetes_version", f"is a kubeadm option; k3s takes k3s_release "
+                                             f"(got {answers.kubernetes_version!r})"))
     if (answers.k3s_version and not _K3S_VERSION.fullmatch(answers.k3s_version)
             or answers.k3s_channel and not _K3S_CHANNEL.fullmatch(answers.k3s_channel)):
-        raise PlanError("k3s_release", "expected a k3s release such as v1.31.4+k3s1, or a channel: stable, latest, "
-                                       f"testing or a minor such as v1.31; got {answers.k3s_version or answers.k3s_channel!r}")
-    for component in answers.disable:
-        if component not in K3S_DISABLE:
-            raise PlanError("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")
-    for san in answers.tls_sans:
-        if not _is_host(san):
-            raise PlanError("tls_sans", f"expected a DNS name or an IP address, got {san!r}")
-    for arg in answers.extra_args:
-        if not arg or any(char.isspace() for char in arg):
-            raise PlanError("extra_args", f"expected one argument without spaces (such as --node-taint=a=b:NoSchedule), "
-                                          f"got {arg!r}")
+        errors.append(("k3s_release", "expected a k3s release such as v1.31.4+k3s1, or a channel: stable, latest, "
+                                      f"testing or a minor such as v1.31; got {answers.k3s_version or answers.k3s_channel!r}"))
+    errors += [("disable", f"expected some of {', '.join(K3S_DISABLE)}, got {component!r}")
+               for component in answers.disable if component not in K3S_DISABLE]
+    errors += [("tls_sans", f"expected a DNS name or an IP address, got {san!r}")
+               for san in answers.tls_sans if not _is_host(san)]
+    errors += [("extra_args", f"expected one argument without spaces (such as --node-taint=a=b:NoSchedule), got {arg!r}")
+               for arg in answers.extra_args if not arg or any(char.isspace() for char in arg)]
+    errors += _network_errors(answers)
+    PlanError.check(errors)
+
+
+def _network_errors(answers: BootstrapAnswers) -> list[tuple[str, str]]:
+    """The pod and service CIDRs: IPv4 networks, apart from each other, the nodes and the LAN."""
+    errors: list[tuple[str, str]] = []
     networks = {}
     for name in ("pod_cidr", "service_cidr"):
         try:
-            networks[name] = ipaddress.ip_network(getattr(answers, name), strict=True)
+            network = ipaddress.ip_network(getattr(answers, name), strict=True)
         except ValueError as exc:
-            raise PlanError(name, f"expected a network such as 10.42.0.0/16, got {getattr(answers, name)!r} ({exc})")
-        if networks[name].version != 4:
-            raise PlanError(name, f"expected an IPv4 network such as 10.42.0.0/16, got {networks[name]} "
-                                  "(dual-stack clusters are not supported yet)")
-    pods, services = networks["pod_cidr"], networks["service_cidr"]
-    if pods.overlaps(services):
-        raise PlanError("service_cidr", f"{services} overlaps the pod CIDR {pods}")
-    for name, network in networks.items():
-        for node in answers.cluster:
-            if ipaddress.ip_address(node.address) in network:
-                raise PlanError(name, f"{network} contains the address of node {node.name} ({node.address})")
-        for lan in answers.lan_cidrs:
-            if network.overlaps(ipaddress.ip_network(lan, strict=False)):
-                raise PlanError(name, f"{network} overlaps the LAN {lan} (read from the router)")
+            errors.append((name, f"expected a network such as 10.42.0.0/16, got {getattr(answers, name)!r} ({exc})"))
+            continue
+        if network.version != 4:
+            errors.append((name, f"expected an IPv4 network such as 10.42.0.0/16, got {network} "
+                                 "(dual-stack clusters are not supported yet)"))
+            continue
+        networks[name] = network
+        clash = next((f"{network} contains the address of node {node.name} ({node.address})"
+                      for node in answers.cluster if ipaddress.ip_address(node.address) in network), None)
+        clash = clash or next((f"{network} overlaps the LAN {lan} (read from the router)" for lan in answers.lan_cidrs
+                               if network.overlaps(ipaddress.ip_network(lan, strict=False))), None)
+        if clash:
+            errors.append((name, clash))
+    if len(networks) == 2 and networks["pod_cidr"].overlaps(networks["service_cidr"]):
+        errors.append(("service_cidr", f"{networks['service_cidr']} overlaps the pod CIDR {networks['pod_cidr']}"))
+    return errors
 
 
 def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:

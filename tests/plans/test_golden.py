@@ -1,5 +1,5 @@
 """Golden plans as data: each JSON file under tests/plans/<builder>/ holds the answers and facts of
-the pure builder in homelab_tui/plans/<builder>.py, and the plans it must produce (or the error it
+the pure builder in homelab_tui/plans/<builder>.py, and the plans it must produce (or the errors it
 must raise). The runner knows no builder: it finds the module's one function of (answers, facts)
 and builds both from the JSON by their type hints, so a new builder needs only a folder of data.
 HOMELAB_UPDATE_GOLDEN=1 rewrites the expectations from the builders; review the diff first."""
@@ -66,7 +66,7 @@ def outcome(build, case: dict) -> dict:
         return {"plans": to_json(build(from_json(hints["answers"], case["answers"]),
                                        from_json(hints["facts"], case["facts"])))}
     except PlanError as exc:
-        return {"error": {"field": exc.field, "message": exc.message}}
+        return {"errors": [{"field": field, "message": message} for field, message in exc.errors]}
 
 
 @pytest.mark.parametrize("path", CASES, ids=[f"{path.parent.name}/{path.stem}" for path in CASES])
@@ -77,7 +77,7 @@ def test_golden_plan(path):
         given = {key: case[key] for key in ("answers", "facts")}
         path.write_text(json.dumps({**given, **got}, indent=2, ensure_ascii=False) + "\n")
         return
-    assert got == {key: case[key] for key in ("plans", "error") if key in case}
+    assert got == {key: case[key] for key in ("plans", "errors") if key in case}
 
 
 def test_every_builder_has_cases():

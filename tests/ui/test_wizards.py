@@ -119,7 +119,7 @@ async def test_the_bootstrap_form_takes_every_answer_by_keyboard(fresh_lab, tmp_
         await until(pilot, lambda: not any(wizard.query_one(row).display for row in k3s_only))
         assert wizard.query_one("#kubernetes-version-row").display
         await pilot.press("f2")
-        await until(pilot, lambda: "pod_cidr:" in str(wizard.query_one("#error", Static).render()), timeout=20)
+        await until(pilot, lambda: "pod CIDR:" in str(wizard.query_one("#error", Static).render()), timeout=20)
         assert "the flannel manifest routes 10.244.0.0/16" in str(wizard.query_one("#error", Static).render())
 
 
@@ -207,14 +207,17 @@ async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path
         assert not fresh_lab.kube.list("Node") and not app.screen.applying
 
 
-async def test_bad_cidr_names_the_field(fresh_lab, tmp_path):
+async def test_every_bad_answer_is_named_by_its_label(fresh_lab, tmp_path):
     app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
         await open_wizard(pilot, "B")
         app.screen.query_one("#service-cidr", Input).value = "10.42.0.0/17"
+        app.screen.query_one("#tls-sans", Input).value = "pi.example.org, bad name!"
         await pilot.press("f2")
-        await until(pilot, lambda: "service_cidr" in str(app.screen.query_one("#error", Static).render()))
-        assert "overlaps the pod CIDR 10.42.0.0/16" in str(app.screen.query_one("#error", Static).render())
+        await until(pilot, lambda: "service CIDR" in str(app.screen.query_one("#error", Static).render()))
+        errors = str(app.screen.query_one("#error", Static).render()).splitlines()
+        assert errors == ["tls-san: expected a DNS name or an IP address, got 'bad name!'",
+                          "service CIDR: 10.42.0.0/17 overlaps the pod CIDR 10.42.0.0/16"]
 
 
 class Host(App[None]):
@@ -268,3 +271,16 @@ async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab
         assert not app.filters and password not in app.export_screenshot()  # it went nowhere else
     audit = (tmp_path / "state" / "homelab-tui" / "audit.jsonl").read_text()
     assert "Install k3s on master1" in audit and password not in audit
+
+
+async def test_a_join_with_nothing_left_to_join_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    async with Lab("running", tmp_path / "lab") as lab:  # every agent already joined
+        app = lab_app(lab, tmp_path)
+        async with app.run_test(size=(140, 44)) as pilot:
+            await until(pilot, lambda: app.table("nodes").row_count == 3)
+            await open_wizard(pilot, "J")
+            said = str(app.screen.query_one("#nodes-row Label", Label).render())
+            assert said.startswith("nothing to join: every agent node of the config is in the cluster")
+            await pilot.press("f2")
+            await until(pilot, lambda: "nothing to join" in str(app.screen.query_one("#error", Static).render()))

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList
 
 from ...config import Config
-from ...flows.wizard import Ask, Wizard, field_id
+from ...flows.wizard import Ask, Wizard, field_id, flag
 from ...plans import PlanError
 
 
@@ -40,9 +40,10 @@ class WizardForm(Vertical):
     def _row(self, name: str, spec: Ask) -> Widget:
         initial = spec.initial(self.config) if spec.initial else ""
         kind = _kind(spec)
-        if kind == "list":
-            return Vertical(Label(spec.label), SelectionList(*spec.options(self.config, self.in_cluster), id=name),
-                            id=f"{name}-row")
+        if kind == "list":  # with nothing to pick, the hint says why
+            options = spec.options(self.config, self.in_cluster)
+            return Vertical(Label(spec.label if options or not spec.hint else spec.hint),
+                            SelectionList(*options, id=name), id=f"{name}-row")
         if kind == "select":
             options = (spec.options(self.config, self.in_cluster) if spec.options
                        else [(choice, choice, choice == initial) for choice in spec.choices])
@@ -65,6 +66,11 @@ class WizardForm(Vertical):
             if spec.only_for is not None:
                 answer, value = spec.only_for
                 row.display = self.query_one(f"#{field_id(answer)}", Select).value == value
+
+    def labels(self) -> dict[str, str]:
+        """The label the form shows for each answer, by the names an error may give it: the request's
+        field (pod_cidr) or its flag (--node)."""
+        return {name: spec.label for f, spec in self.wizard.answers() for name in (f.name, flag(f, spec))}
 
     def answers(self) -> dict[str, Any]:
         """The answers as the request takes them; a hidden row's answer is left blank."""

@@ -128,10 +128,12 @@ class WizardScreen(Screen[None]):
             request = request_from(self.wizard.request, self.query_one(WizardForm).answers())
             self.staged = await self.wizard.flow(self.config, request, self.executors,
                                                  lambda text: self.notify(text, severity="warning"))
-        except PlanError as exc:  # a bad answer: say which, keep the form
+        except PlanError as exc:  # bad answers: say which, each by the label the form shows, and keep the form
             self.staged = None
             self.query_one("#plan", Static).update("")
-            self.query_one("#error", Static).update(Text(f"{exc.field}: {exc.message}", style="bold red"))
+            labels = self.query_one(WizardForm).labels()
+            self.query_one("#error", Static).update(Text("\n".join(
+                f"{labels.get(field, field)}: {message}" for field, message in exc.errors), style="bold red"))
             return
         changes = self.staged.changes
         self.query_one("#plan", Static).update(plan_text(self.staged.plans))
