@@ -23,7 +23,7 @@ from ..export import export_staged
 from ..flows import Wizard
 from ..flows.apply import apply_staged
 from ..flows.wizard import request_from
-from ..plans import Plan, Staged, listing
+from ..plans import Plan, Staged, impact, listing
 from .exits import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
     if args.read_only:
         print("\nread-only: the plan is shown, not applied", file=out)
         return EXIT_FAILED
-    if not args.yes and not _confirmed(changes, out):
+    if not args.yes and not _confirmed(staged, out):
         return EXIT_FAILED
     outcomes = await apply_staged(staged, executors, _reporter(out))
     failed = [(plan, result) for plan, result in outcomes if not result.ok]
@@ -106,11 +106,11 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
     return EXIT_OK
 
 
-def _confirmed(changes: int, out: TextIO) -> bool:
+def _confirmed(staged: Staged, out: TextIO) -> bool:
     if not sys.stdin.isatty():
         print("\nrefusing to apply without a terminal to confirm on: add --yes (or --dry-run)", file=out)
         return False
-    answer = input(f"\napply {changes} step(s)? [y/N] ")
+    answer = input(f"\napply {impact(staged.plans)}? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 

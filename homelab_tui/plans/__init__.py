@@ -126,6 +126,21 @@ def shown(text: str) -> str:
     return SECRET_REF.sub(lambda match: secret_placeholder(match[1]), text)
 
 
+_TARGET_NAMES = {Target.KUBE: "the cluster", Target.ROUTER: "the router", Target.DNS: "DNS", Target.LOCAL: "this machine",
+                 Target.SSH: "a node"}
+
+
+def impact(plans: Iterable[Plan]) -> str:
+    """What applying `plans` does, in one line to confirm: how many changes, where, and each reboot."""
+    from .actions import Reboot  # actions import this module
+
+    changes = [step for plan in plans for step in plan.changes]
+    where = list(dict.fromkeys(step.host or _TARGET_NAMES[step.target] for step in changes))
+    reboots = list(dict.fromkeys(step.host for step in changes if isinstance(step.action, Reboot)))
+    text = f"{len(changes)} change{'s' * (len(changes) != 1)} on {', '.join(where) or 'nothing'}"
+    return text + (f"; reboots {', '.join(reboots)}" if reboots else "")
+
+
 def listing(plans: Iterable[Plan]) -> Iterator[tuple[str, str]]:
     """The plans as the user checks them, line by line: what each step does and exactly how, or
     why not. Each line comes with its kind, for the front end to style: "title", "step",

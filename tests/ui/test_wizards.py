@@ -14,7 +14,7 @@ from textual.widgets import Input, Label, Log, Select, Static, TabPane
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
-from homelab_tui.ui.modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen
+from homelab_tui.ui.modals import AskScreen, ConfirmScreen, SudoPasswordScreen, TrustHostKeyScreen
 from homelab_tui.ui.wizards import PlanProgress, WizardScreen
 from tests.ui.test_app_live import until
 
@@ -57,6 +57,13 @@ def node_status(app: HomelabApp) -> dict[str, str]:
     return {key.value: str(app.table("nodes").get_row(key)[1]) for key in app.table("nodes").rows}
 
 
+async def apply_confirmed(pilot) -> None:
+    """F3, then the confirmation's apply button (Cancel has the focus)."""
+    await pilot.press("f3")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+    await pilot.click("#apply")
+
+
 async def bootstrap_then_open_join(pilot) -> None:
     """Bootstrap master1 with the wizard, then open the join wizard."""
     app = pilot.app
@@ -64,7 +71,7 @@ async def bootstrap_then_open_join(pilot) -> None:
     await pilot.press("f2")
     await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
     assert "sudo hostnamectl set-hostname master1.kube.local" in plan_shown(app)
-    await pilot.press("f3")
+    await apply_confirmed(pilot)
     await until(pilot, lambda: "master1.kube.local" in app.table("nodes").rows, timeout=30)
     await until(pilot, lambda: finished(app.screen), timeout=30)
     assert outcomes(app.screen) == {"Bootstrap k3s on master1": "✓ done"}
@@ -82,7 +89,7 @@ async def test_bootstrap_then_join_by_keyboard(fresh_lab, tmp_path):
         await pilot.press("f2")
         await until(pilot, lambda: "Join node2" in plan_shown(app), timeout=20)
         assert "K3S_URL=https://192.168.40.102:6443 K3S_TOKEN=${K3S_TOKEN}" in plan_shown(app)
-        await pilot.press("f3")
+        await apply_confirmed(pilot)
         await until(pilot, lambda: app.table("nodes").row_count == 3, timeout=30)
         await until(pilot, lambda: not app.screen.applying, timeout=30)
         node_logs = {pane.id: "\n".join(pane.query_one(Log).lines) for pane in app.screen.query(TabPane)}
@@ -154,7 +161,7 @@ async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_
         await pilot.press("f2")
         await until(pilot, lambda: "Join node2" in plan_shown(app), timeout=20)
         fresh_lab.fleet["node2.kube.local"].state.internet = False  # air-gapped: curl get.k3s.io fails
-        await pilot.press("f3")
+        await apply_confirmed(pilot)
         await until(pilot, lambda: finished(wizard), timeout=30)
         shown = outcomes(wizard)
         assert shown["Join node1"] == "✓ done"
@@ -171,7 +178,7 @@ async def test_a_failed_join_is_reported_and_retried_from_the_same_screen(fresh_
         assert plans["Join node1"].is_noop and plans["Join node2"].changes
         assert not wizard.query(PlanProgress) and not wizard.query(TabPane)  # the last apply's rows went
         assert node_status(app)["node1.kube.local"] == "Ready"  # it stayed
-        await pilot.press("f3")
+        await apply_confirmed(pilot)
         await until(pilot, lambda: node_status(app) == dict.fromkeys(
             ("master1.kube.local", "node1.kube.local", "node2.kube.local"), "Ready"), timeout=30)
         await until(pilot, lambda: finished(wizard), timeout=30)
@@ -259,7 +266,7 @@ async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab
         wizard = app.screen
         await pilot.press("f2")
         await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
-        await pilot.press("f3")
+        await apply_confirmed(pilot)
         await until(pilot, lambda: isinstance(app.screen, SudoPasswordScreen), timeout=20)
         await pilot.pause()  # the password input takes focus once the modal is up
         await pilot.press(*password, "enter")
@@ -284,3 +291,22 @@ async def test_a_join_with_nothing_left_to_join_says_so(tmp_path, monkeypatch):
             assert said.startswith("nothing to join: every agent node of the config is in the cluster")
             await pilot.press("f2")
             await until(pilot, lambda: "nothing to join" in str(app.screen.query_one("#error", Static).render()))
+
+
+async def test_f3_asks_first_and_cancel_applies_nothing(fresh_lab, tmp_path):
+    app = lab_app(fresh_lab, tmp_path)
+    async with app.run_test(size=(140, 44)) as pilot:
+        await open_wizard(pilot, "B")
+        wizard = app.screen
+        await pilot.press("f2")
+        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        said = str(app.screen.query_one("#confirm-impact", Static).render())
+        assert said.startswith(f"{wizard.staged.changes} changes on master1, the cluster; reboots master1"), said
+        assert app.focused.id == "cancel"
+        await pilot.press("enter")  # Enter on the focused Cancel
+        await until(pilot, lambda: app.screen is wizard and not wizard.applying)
+        await pilot.pause(0.5)
+        assert not fresh_lab.kube.list("Node") and not wizard.query(PlanProgress)
+        assert fresh_lab.fleet["master1.kube.local"].state.hostname != "master1.kube.local"  # not even the first step

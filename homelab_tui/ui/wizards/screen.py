@@ -26,7 +26,7 @@ from ...flows import WIZARDS
 from ...flows.apply import apply_staged
 from ...flows.wizard import request_from
 from ...plans import Plan, PlanError, Staged
-from ..modals import AskScreen, SudoPasswordScreen, TrustHostKeyScreen, plan_text
+from ..modals import AskScreen, ConfirmScreen, SudoPasswordScreen, TrustHostKeyScreen, plan_text
 from .form import WizardForm
 
 
@@ -159,8 +159,16 @@ class WizardScreen(Screen[None]):
             self.notify("nothing to do")
         elif not self.applying:
             self.applying = True
-            self.app.run_worker(self._apply(self.staged, self.executors), group="wizard", exit_on_error=False,
-                                description=f"apply {self.wizard.name}")
+            self.app.run_worker(self._confirm_then_apply(self.staged, self.executors), group="wizard",
+                                exit_on_error=False, description=f"apply {self.wizard.name}")
+
+    async def _confirm_then_apply(self, staged: Staged, executors: Executors) -> None:
+        """F3 asks first: what the plans change, where, and each reboot, with Cancel focused."""
+        if not await self.app.push_screen_wait(ConfirmScreen(staged.plans, "Apply", self.wizard.title)):
+            self.applying = False
+            self.notify("cancelled: nothing was applied")
+            return
+        await self._apply(staged, executors)
 
     async def _apply(self, staged: Staged, executors: Executors) -> None:
         """Each plan that changes something gets a progress row and a log tab of its own (a join
