@@ -71,10 +71,10 @@ class ConfigError(Exception):
         if len(self.issues) == 1:  # one problem, one line
             issue = self.issues[0]
             what = issue.message if issue.path == FILE_ISSUE else str(issue)
-            return f"config {self.source}: {what}"
+            return printable(f"config {self.source}: {what}")
         lines = [f"invalid config {self.source}:"]
         lines += [f"  {issue}" for issue in self.issues]
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)  # a file name may hold an escape too
 
 
 FILE_ISSUE = "(file)"  # the issue is the file itself: missing, unreadable, not a regular file

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import Config, ConfigError, ConfigIssue, config_path, load_config, parse_node, parse_router
+from ..config import (Config, ConfigError, ConfigIssue, config_path, load_config, parse_node, parse_router,
+                      printable)
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .flags import add_wizard_commands
 
@@ -25,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad flag names itself and exits 2 without the whole usage dump."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)}\n(see {self.prog} --help)\n")
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

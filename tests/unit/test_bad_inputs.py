@@ -205,6 +205,10 @@ def cases() -> list[Case]:
     add(Case("init into a directory", lambda tmp: ["init", "--config", str(tmp)], lambda tmp: str(tmp)))
     add(Case("empty --config", lambda tmp: ["check", "--config", ""], lambda tmp: "--config"))
     add(Case("empty --config for the TUI", lambda tmp: ["--config", " "], lambda tmp: "--config"))
+    add(Case("an escape in the config's name", lambda tmp: ["check", "--config", str(tmp / "\x1b[2Jx.toml")],
+             lambda tmp: "x.toml"))
+    add(Case("an escape in a flag", lambda tmp: ["check", "--timeout", "\x1b[2J"], lambda tmp: "--timeout"))
+    add(Case("an escape in a command", lambda tmp: ["\x1b[2J"], lambda tmp: "invalid choice"))
     add(Case("unknown flag", lambda tmp: ["check", "--tiemout", "3"], lambda tmp: "--tiemout"))
     add(Case("unknown command", lambda tmp: ["chekc"], lambda tmp: "chekc"))
     return found
