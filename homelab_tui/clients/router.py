@@ -26,6 +26,7 @@ from typing import Any
 import librouteros
 from librouteros.api import AsyncApi
 from librouteros.exceptions import ConnectionClosed, FatalError, MultiTrapError, ProtocolError, TrapError
+from librouteros.login import encode_password
 from librouteros.types import ReplyDict
 
 from homelab_tui.models import (
@@ -98,8 +99,14 @@ class _StringApi(AsyncApi):
 
 
 async def _login(api: AsyncApi, username: str, password: str) -> None:
-    """The RouterOS >= 6.43 plain login, with the words passed as typed (no casting)."""
-    [_ async for _ in api.rawCmd("/login", f"=name={username}", f"=password={password}")]
+    """The RouterOS >= 6.43 plain login, with the words passed as typed (no casting). A router older
+    than 6.43 ignores the password and answers a challenge (`=ret=`) instead: then the MD5 challenge
+    response that librouteros computes for its `token` login."""
+    replies = [reply async for reply in api.rawCmd("/login", f"=name={username}", f"=password={password}")]
+    challenge = next((reply["ret"] for reply in replies if "ret" in reply), None)
+    if challenge is not None:
+        response = encode_password(str(challenge), password)
+        [_ async for _ in api.rawCmd("/login", f"=name={username}", f"=response={response}")]
 
 
 def api_path(menu: str) -> str:

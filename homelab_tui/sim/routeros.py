@@ -16,8 +16,10 @@ their value checks, and the queries live in `homelab_tui.sim.router`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import re
+import secrets
 import ssl
 import time
 from collections.abc import Iterable, Mapping
@@ -101,6 +103,7 @@ class RouterFaults:
 @dataclass
 class _Session:
     logged_in: bool = False
+    challenge: str = ""  # the pre-6.43 login's, once given
     answered: int = 0
     closing: bool = False
 
@@ -126,8 +129,10 @@ class RouterOsSim:
         ssl_context: ssl.SSLContext | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        legacy_login: bool = False,
     ) -> None:
         self.user = user
+        self.legacy_login = legacy_login  # RouterOS before 6.43: only the MD5 challenge login
         self._password = password
         self.host = host
         self.port = port
@@ -321,10 +326,25 @@ class RouterOsSim:
         return replies
 
     def _login(self, session: _Session, attributes: dict[str, str]) -> list[list[str]]:
+        if self.legacy_login:
+            return self._challenge_login(session, attributes)
         if attributes.get("name") == self.user and attributes.get("password") == self._password:
             session.logged_in = True
             return [["!done"]]
         return [["!trap", "=message=invalid user name or password (6)"], ["!done"]]
+
+    def _challenge_login(self, session: _Session, attributes: dict[str, str]) -> list[list[str]]:
+        """Before 6.43: `/login` (with or without a password, which is ignored) answers a challenge;
+        `/login =name= =response=00<md5(0x00 + password + challenge)>` logs in."""
+        if "response" not in attributes or not session.challenge:
+            session.challenge = secrets.token_hex(16)
+            return [["!done", f"=ret={session.challenge}"]]
+        digest = hashlib.md5(b"\x00" + self._password.encode() + bytes.fromhex(session.challenge),
+                             usedforsecurity=False).hexdigest()
+        if attributes.get("name") == self.user and attributes["response"] == "00" + digest:
+            session.logged_in = True
+            return [["!done"]]
+        return [["!trap", "=message=cannot log in"], ["!done"]]
 
     # -- commands ---------------------------------------------------------------------------
 

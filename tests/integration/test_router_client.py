@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import librouteros
+import librouteros.login
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -327,3 +328,23 @@ def test_render_console_quoting_and_targets() -> None:
         '/ip firewall nat remove [find comment="a [homelab-tui default/nginx tcp/80]"]'
     )
     assert render_console("add", NAT_MENU, comment="") == '/ip firewall nat add comment=""'
+
+
+async def test_a_router_older_than_6_43_logs_in_with_the_challenge():
+    """Before 6.43 a router answers a plain login with a challenge; librouteros's own token login
+    (a real client) and ours both log in, and a wrong password is still refused."""
+    async with RouterOsSim(password=PASSWORD, legacy_login=True) as router:
+        def identity_by_librouteros() -> str:  # synchronous: off the loop that serves the sim
+            api = librouteros.connect("127.0.0.1", "admin", PASSWORD, port=router.port,
+                                      login_method=librouteros.login.token)
+            try:
+                return list(api.path("system", "identity"))[0]["name"]
+            finally:
+                api.close()
+
+        assert await asyncio.to_thread(identity_by_librouteros) == "hex-gw"
+        async with RouterClient("127.0.0.1", router.port, "admin", PASSWORD, timeout=5) as client:
+            assert (await client.identity()).identity == "hex-gw"
+        with pytest.raises(RouterAuthError):
+            async with RouterClient("127.0.0.1", router.port, "admin", "wrong", timeout=5) as client:
+                await client.identity()
