@@ -218,3 +218,16 @@ def test_demo_removes_its_private_directory_on_a_signal(tmp_path, signum):
         os.close(primary)
     assert list(tmp_path.glob("homelab-demo-*")) == []
     assert b"Traceback" not in output
+
+
+def test_init_asks_for_the_nodes_and_the_router_on_a_terminal(tmp_path, monkeypatch, capsys):
+    answers = iter(["master1=192.168.50.2", "oops", "worker=192.168.50.3", "", "10.0.0.1 x", "192.168.50.1"])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    target = tmp_path / "config.toml"
+    assert main(["init", "--config", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "expected NAME=ADDRESS" in out and "expected a hostname or IP address" in out  # asked again
+    config = load_config(target)
+    assert [(n.name, n.address) for n in config.nodes] == [("master1", "192.168.50.2"), ("worker", "192.168.50.3")]
+    assert config.router.host == "192.168.50.1"
