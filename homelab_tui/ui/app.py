@@ -13,26 +13,35 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import platformdirs
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from ..config import Config, ConfigError, ConfigIssue, SecretError
+from ..config import APP_NAME, Config, ConfigError, ConfigIssue, SecretError
+from ..flows import WIZARDS
 from ..state import Health, LabState, describe_error
 from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
-from .modals import ALL_NAMESPACES, ConfirmScreen, NamespaceScreen
+from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen
 from .panes import PANES, Pane
 from .panes.dashboard import Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
+from .widgets import KeysFooter
 
 if TYPE_CHECKING:
     from ..plans import Plan
+
+
+PANE_KEYS = Binding.Group("Panes", compact=True)
+SCREENSHOT_DIR = Path(platformdirs.user_data_dir(APP_NAME)) / "screenshots"
 
 
 class HomelabApp(App[None]):
@@ -42,20 +51,26 @@ class HomelabApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
     COMMANDS = {HomelabCommands}
     BINDINGS = [
-        Binding("0", "dashboard", "All panes", id="show_dashboard", tooltip="Every pane together"),
-        # 1-5 show one pane; their numbers are in the pane titles, so the footer keeps its room
-        *(Binding(pane.KEY, f"show('{pane.NAME}')", pane.TITLE, id=f"show_{pane.NAME}", show=False) for pane in PANES),
+        # 0-5: every pane, or one alone; the footer groups them as "012345 Panes"
+        Binding("0", "dashboard", "All panes", id="show_dashboard", tooltip="Every pane together", group=PANE_KEYS),
+        *(Binding(pane.KEY, f"show('{pane.NAME}')", pane.TITLE, id=f"show_{pane.NAME}", group=PANE_KEYS)
+          for pane in PANES),
+        Binding("question_mark", "help", "Help", id="help", tooltip="The keys of this pane and the app's"),
+        Binding("colon", "command", "Command", id="command", show=False,
+                tooltip="k9s's command prompt: :pods, :no, :svc, :nat, :dns"),
         Binding("slash", "edit_filter", "Filter", id="filter", tooltip="Show rows matching a regular expression"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("n", "pick_namespace", "Namespace", id="namespace", tooltip="Pods and Services of one namespace"),
         Binding("s", "sort_next", "Sort", id="sort", tooltip="Sort the pane by its next column"),
         Binding("S", "sort_reverse", "Reverse", id="sort_reverse", show=False),
         *wizard_bindings(),
+        Binding("ctrl+s", "screenshot", "Screenshot", id="screenshot", show=False,
+                tooltip=f"Save the screen as SVG in {SCREENSHOT_DIR}"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
     # The panes' keys (and the wizards') work on the panes only, not under a wizard or a modal.
     PANE_ACTIONS = {"show", "dashboard", "edit_filter", "clear_filter", "pick_namespace", "sort_next", "sort_reverse",
-                    "wizard"}
+                    "wizard", "help", "command"}
 
     def __init__(self, config: Config, *, clock: Callable[[], datetime | None] = rows.utc_now,
                  read_only: bool = False) -> None:
@@ -85,7 +100,8 @@ class HomelabApp(App[None]):
         self.dashboard = Dashboard(self.config, self.state, self.clock)
         yield self.dashboard
         yield Input(placeholder="filter: a regular expression; Enter applies, Esc clears", id="filter")
-        yield Footer()
+        # At 80 columns the footer keeps the keys to move around, filter, help and quit
+        yield KeysFooter(optional={"delete", "pick_namespace", "sort_next", *(b.action for b in wizard_bindings())})
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.ui.keymap)
@@ -144,6 +160,41 @@ class HomelabApp(App[None]):
         rather than after the backoff (or never, for a missing kubeconfig)."""
         if self.state.components.get("kubernetes").health is not Health.CONNECTED:
             self.dashboard.start("kubernetes", afresh=True)
+
+    # -- help, the command prompt, screenshots ----------------------------------------------------------
+
+    def action_help(self) -> None:
+        """The keys that work here, from the live bindings: the focused pane's, then the app's."""
+        pane, mine, app_wide = self.active_pane, [], []
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if binding.description:
+                entry = (self.get_key_display(binding), binding.description + (
+                    f": {binding.tooltip}" if binding.tooltip else ""))
+                (mine if active.node is pane else app_wide).append(entry)
+        self.push_screen(HelpScreen([(f"{pane.TITLE} pane", mine), ("Everywhere", app_wide)]))
+
+    def action_command(self) -> None:
+        commands = {command: pane.NAME for pane in PANES for command in (pane.NAME, *pane.COMMANDS)}
+        commands.update(dict.fromkeys(("q", "quit"), "quit"))
+        self.push_screen(CommandScreen(list(commands)),
+                         lambda command: self.run_command(commands[command]) if command else None)
+
+    def run_command(self, target: str) -> None:
+        """What a `:` command names: a pane shown alone, or quit."""
+        if target == "quit":
+            self.exit()
+        else:
+            self.action_show(target)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Screenshots go to the data dir (Textual's default, ~/Downloads, is often missing), which
+        is made first; Textual then says where the file went."""
+        if path is None:
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            path = str(SCREENSHOT_DIR)
+        return super().deliver_screenshot(filename, path, time_format)
 
     # -- changes from the panes ----------------------------------------------------------------------
 
@@ -205,7 +256,23 @@ class HomelabApp(App[None]):
         self._render_header()
 
     def action_pick_namespace(self) -> None:
-        self.push_screen(NamespaceScreen(self.state.namespaces(), self.namespace), self.set_namespace)
+        self.run_worker(self._pick_namespace(), group="namespaces", exclusive=True, exit_on_error=False,
+                        description="list the namespaces")
+
+    async def _pick_namespace(self) -> None:
+        """The cluster's namespaces (kube-public and kube-node-lease too, which hold no pod), listed
+        as the picker opens; while the API is away, those of the objects held."""
+        from ..clients.kube import KubeClientError  # loaded by now: the watches imported it
+
+        names = set(self.state.namespaces())
+        if (client := self.dashboard.kube) is not None:
+            try:
+                items, _ = await client.list_raw("Namespace")
+            except KubeClientError as error:
+                self.notify(f"cannot list the namespaces: {describe_error(error)}", severity="warning")
+            else:
+                names.update(item["metadata"]["name"] for item in items)
+        self.push_screen(NamespaceScreen(sorted(names), self.namespace), self.set_namespace)
 
     def set_namespace(self, namespace: str | None) -> None:
         """Show one namespace in the namespaced panes ("" for all); None leaves it as it is."""
@@ -233,11 +300,11 @@ class HomelabApp(App[None]):
         about = [f"cluster [b]{self.config.cluster.name}[/]"]
         if self.state.kube_context:
             about.append(f"context [b]{self.state.kube_context}[/]")
-        if (router := self.state.router_identity) is not None:
-            about.append(f"router [b]{router.identity}[/] (RouterOS {router.version})")
         about.append(f"namespace [b]{self.namespace or 'all'}[/]")
         if pattern := self.active_pane.filter:
             about.append(f"filter [b]/{pattern.pattern}/[/]")
+        if (router := self.state.router_identity) is not None:  # last: a narrow screen cuts it short
+            about.append(f"router [b]{router.identity}[/] (RouterOS {router.version})")
         health = []
         names = ["kubernetes"] + (["router"] if self.config.router else []) + (["dns"] if self.config.dns else [])
         for name in names:
@@ -266,6 +333,9 @@ class HomelabApp(App[None]):
         if component == "detail":  # one look-up on Enter: say why, nothing to retry
             self.notify(f"cannot show the object: {describe_error(error)}", severity="error")
             return
+        if component == "namespaces":  # the picker's listing: the user asks again
+            self.notify(f"cannot list the namespaces: {describe_error(error)}", severity="error")
+            return
         if component == "change":  # a pane's change, reading its facts or applying: the user retries
             self.notify(f"cannot {event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
             return
@@ -273,5 +343,7 @@ class HomelabApp(App[None]):
             self.notify(f"{event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
             return
         permanent = isinstance(error, (SecretError, KubeConfigError))
-        reason = describe_error(error) + ("; b bootstraps a cluster" if isinstance(error, KubeConfigError) else "")
+        bootstrap = next(wizard.key for wizard in WIZARDS if wizard.name == "bootstrap")
+        reason = describe_error(error) + (f"; {bootstrap} bootstraps a cluster" if isinstance(error, KubeConfigError)
+                                          else "")
         self.dashboard.failed(component, Health.ERROR if permanent else Health.RETRYING, reason)

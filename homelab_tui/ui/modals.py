@@ -1,6 +1,6 @@
-"""The modal screens: a row's detail, the namespace picker, the confirmation of a change (its
-plan shown, Cancel focused), and what a wizard asks in: trusting a new host key, a sudo password,
-one line of text."""
+"""The modal screens: a row's detail, the keys (`?`), the command prompt (`:`), the namespace
+picker, the confirmation of a change (its plan shown, Cancel focused), and what a wizard asks in:
+trusting a new host key, a sudo password, one line of text."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -90,14 +91,90 @@ class NamespaceScreen(ModalScreen[str | None]):
         self.dismiss(ALL_NAMESPACES if event.option.id == _ALL_OPTION else event.option.id)
 
 
+class HelpScreen(ModalScreen[None]):
+    """`?`: the keys that work where it was opened, by section (the pane's own, then the app's),
+    each `(key, what it does)` as the live bindings have them."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 80; height: auto; max-height: 90%; border: round $accent; padding: 0 1;
+                                  background: $surface; }
+    HelpScreen .section { text-style: bold; color: $accent; margin-top: 1; }
+    """
+    AUTO_FOCUS = "VerticalScroll"
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="close_help")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as frame:
+            frame.border_title = "Keys"
+            for title, keys in self.sections:
+                yield Label(title, classes="section")
+                table = Table.grid(padding=(0, 2))
+                table.add_column(style="bold", no_wrap=True)
+                table.add_column()
+                for key, what in keys:
+                    table.add_row(Text(key), Text(what))
+                yield Static(table)
+        yield Footer()
+
+
+class CommandScreen(ModalScreen[str | None]):
+    """`:` as in k9s: a command (`pods`, `po`, `svc`, ...) answered with its own name; Tab completes,
+    Enter goes, Esc cancels (None). An unknown command is said so, and the prompt stays."""
+
+    DEFAULT_CSS = """
+    CommandScreen { align: center top; }
+    CommandScreen > Vertical { width: 60; height: auto; margin-top: 3; border: round $accent; background: $surface; }
+    CommandScreen Input { border: none; height: 1; }
+    CommandScreen #command-error { color: $error; height: auto; }
+    """
+    AUTO_FOCUS = "Input"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_command"),
+                Binding("tab", "complete", "Complete", id="complete_command")]
+
+    def __init__(self, commands: list[str]) -> None:
+        super().__init__()
+        self.commands = commands  # the first of several with a prefix is what Tab completes to
+
+    def compose(self) -> ComposeResult:
+        from textual.suggester import SuggestFromList
+
+        with Vertical() as frame:
+            frame.border_title = "command: " + " ".join(self.commands)
+            yield Input(placeholder=":", suggester=SuggestFromList(self.commands), id="command")
+            yield Label("", id="command-error")
+        yield Footer()
+
+    def action_complete(self) -> None:
+        prompt = self.query_one(Input)
+        typed = prompt.value.strip().lower()
+        if matches := [command for command in self.commands if command.startswith(typed)]:
+            prompt.value = matches[0]
+            prompt.cursor_position = len(prompt.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        command = event.value.strip().lstrip(":").lower()
+        if command in self.commands:
+            self.dismiss(command)
+        elif command:
+            self.query_one("#command-error", Label).update(f"unknown command: {command}")
+
+
 class ConfirmScreen(ModalScreen[bool]):
-    """A change about to be applied: its plan, exactly, and Cancel focused, so that Enter alone
-    never applies it. True only when the apply button is pressed."""
+    """Changes about to be applied: what they touch in one line (how many, where, each reboot),
+    the plans exactly, and Cancel focused, so that Enter alone never applies them. True only when
+    the apply button is pressed."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical { width: 90; height: auto; max-height: 80%; border: round $error; padding: 1 2;
                                background: $surface; }
+    ConfirmScreen #confirm-impact { text-style: bold; margin-bottom: 1; }
     ConfirmScreen VerticalScroll { height: auto; max-height: 20; }
     ConfirmScreen Horizontal { height: auto; margin-top: 1; }
     ConfirmScreen Button { margin-right: 2; }
@@ -105,19 +182,23 @@ class ConfirmScreen(ModalScreen[bool]):
     AUTO_FOCUS = "#cancel"
     BINDINGS = [Binding("escape,n", "dismiss(False)", "Cancel", id="cancel_change")]
 
-    def __init__(self, plan: Plan, verb: str) -> None:
+    def __init__(self, plans: Plan | tuple[Plan, ...], verb: str, title: str = "") -> None:
         super().__init__()
-        self.plan, self.verb = plan, verb
+        self.plans = plans if isinstance(plans, tuple) else (plans,)
+        self.verb, self.title_text = verb, title or self.plans[0].title
 
     def compose(self) -> ComposeResult:
+        from ..plans import impact
+
+        changes = sum(len(plan.changes) for plan in self.plans)
         with Vertical() as frame:
-            frame.border_title = f"{self.plan.title}?"
+            frame.border_title = f"{self.title_text}?"
+            yield Static(Text(impact(self.plans)), id="confirm-impact")
             with VerticalScroll():
-                yield Static(plan_text((self.plan,)), id="confirm-plan")
+                yield Static(plan_text(self.plans), id="confirm-plan")
             with Horizontal():
                 yield Button("Cancel", id="cancel")
-                yield Button(f"{self.verb} ({len(self.plan.changes)} change{'s' * (len(self.plan.changes) != 1)})",
-                             variant="error", id="apply")
+                yield Button(f"{self.verb} ({changes} change{'s' * (changes != 1)})", variant="error", id="apply")
         yield Footer()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

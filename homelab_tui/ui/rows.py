@@ -17,7 +17,9 @@ NAT_COLUMNS = ("#", "OWN", "TABLE", "CHAIN", "ACTION", "PROTO", "DST-PORT", "IN-
 DNS_COLUMNS = ("NAME", "STATUS", "EXPECTED", "ACTUAL")
 
 MARKER_PREFIX = "[homelab-tui "
-OURS = "◆"  # the OWN column of a router rule homelab-tui manages
+# The OWN column of a router rule homelab-tui manages. Not ◆: its width is East Asian
+# "ambiguous", two cells in some terminals, which pushed our rows one cell to the right.
+OURS = "✦"
 
 # Named cell styles: "bad" and "warn" colour a status cell, "ours" and "disabled" a whole row.
 BAD_STATES = ("NotReady", "CrashLoopBackOff", "Error", "ImagePullBackOff", "ErrImagePull", "OOMKilled",

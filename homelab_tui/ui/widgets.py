@@ -11,7 +11,9 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.widgets import DataTable
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer
+from textual.widgets._footer import FooterKey
 from textual.widgets.data_table import DuplicateKey, Row, RowKey
 
 from .rows import sort_key
@@ -241,3 +243,28 @@ class LiveTable(DataTable):
         yield
         if key is not None and key in self.rows and (index := self.get_row_index(key)) != self.cursor_row:
             self.move_cursor(row=index, scroll=False)
+
+
+class KeysFooter(Footer):
+    """The compact footer. Where its keys would not fit (under TIGHT_WIDTH columns) it leaves out
+    those of `optional` actions, which `?` still lists, rather than let the palette's key cover
+    the rest ("^p alette" at 80 columns)."""
+
+    DEFAULT_CSS = """
+    KeysFooter.-tight FooterKey.-optional { display: none; }
+    KeysFooter.-compact FooterLabel { margin-right: 1; }
+    """
+    TIGHT_WIDTH = 116  # every key of the panes, compact, and the palette's
+
+    def __init__(self, optional: Iterable[str]) -> None:
+        super().__init__(compact=True)
+        self.optional = frozenset(optional)
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action in self.optional:
+                widget.add_class("-optional")
+            yield widget
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.TIGHT_WIDTH, "-tight")

@@ -12,6 +12,7 @@ from textual.widgets import Static
 from homelab_tui.config import load_config
 from homelab_tui.models import EventType
 from homelab_tui.sim.lab import Lab
+from homelab_tui.ui import rows
 from homelab_tui.ui.app import HomelabApp
 from homelab_tui.ui.modals import DetailScreen, NamespaceScreen
 
@@ -185,7 +186,9 @@ async def test_namespace_key_switches_pods_and_services(lab, app):
         await until(pilot, lambda: app.table("pods").row_count == 5)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, NamespaceScreen))
-        await pilot.press("down", "down", "enter")  # all, default, kube-system
+        # the cluster's namespaces, those without pods or services too
+        assert app.screen.namespaces == ["default", "kube-node-lease", "kube-public", "kube-system"]
+        await pilot.press("end", "enter")  # all, default, kube-node-lease, kube-public, kube-system
         await until(pilot, lambda: app.namespace == "kube-system")
         assert {key.split("/")[0] for key in shown_keys(app, "pods")} == {"kube-system"}
         assert app.table("pods").row_count == 3 and app.table("services").row_count == 0
@@ -194,7 +197,9 @@ async def test_namespace_key_switches_pods_and_services(lab, app):
         lab.kube.create(pod("tool", "kube-system"))
         await until(pilot, lambda: "kube-system/tool" in app.table("pods").rows)
         assert "default/other" not in app.table("pods").rows
-        await pilot.press("n", "home", "enter")  # all namespaces
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, NamespaceScreen))
+        await pilot.press("home", "enter")  # all namespaces
         await until(pilot, lambda: app.table("pods").row_count == 7)
         assert app.table("services").row_count == 2
 
@@ -256,7 +261,7 @@ async def test_nat_marks_our_rules_and_dims_disabled_ones(lab, app):
         assert "[b]game[/b]&#160;server&#160;[minecraft]" in screen
         by_comment = {cells(app, "nat", key)[-1]: key for key in app.table("nat").rows}
         ours = by_comment["Load balancer. Service nginx. DST NAT to kube node 1 [homelab-tui default/nginx tcp/80]"]
-        assert cells(app, "nat", ours)[1] == "◆"
+        assert cells(app, "nat", ours)[1] == rows.OURS
         assert cells(app, "nat", by_comment["defconf: masquerade"])[1] == ""
         await asyncio.to_thread(router_api, lab, "ip", "firewall", "nat", "add", chain="dstnat", action="dst-nat",
                                 protocol="tcp", disabled="yes", comment="old game server",

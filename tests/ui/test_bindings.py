@@ -13,7 +13,8 @@ from homelab_tui.ui.app import HomelabApp
 from homelab_tui.flows import WIZARDS
 from homelab_tui.ui.panes import PANES, NodesPane, PodsPane
 
-K9S_KEYS = {"0", "1", "2", "3", "4", "5", "slash", "n", "s", "S", "b", "j", "q"}
+K9S_KEYS = {"0", "1", "2", "3", "4", "5", "slash", "n", "s", "S", "question_mark", "colon", "q"}
+PANE_KEYS = {"j": "cursor_down", "k": "cursor_up", "enter": "select_cursor", "tab": "app.focus_next"}
 
 
 def actions_by_key(*owners: type) -> dict[str, set[str]]:
@@ -27,7 +28,15 @@ def actions_by_key(*owners: type) -> dict[str, set[str]]:
 def test_the_app_binds_the_k9s_keys_and_the_wizards():
     app_keys = actions_by_key(HomelabApp)
     assert K9S_KEYS <= set(app_keys)
-    assert {wizard.key for wizard in WIZARDS} <= set(app_keys)
+    assert {wizard.key for wizard in WIZARDS} == {"B", "J"} <= set(app_keys)
+
+
+@pytest.mark.parametrize("pane", PANES, ids=lambda pane: pane.NAME)
+def test_every_pane_moves_with_j_and_k_and_they_mean_nothing_app_wide(pane):
+    """k9s's and vim's j/k; the wizards left them for B and J."""
+    assert {key: actions for key, actions in actions_by_key(pane).items() if key in PANE_KEYS} == {
+        key: {action} for key, action in PANE_KEYS.items()}
+    assert not {"j", "k"} & set(actions_by_key(HomelabApp, Screen))
 
 
 @pytest.mark.parametrize("pane", PANES, ids=lambda pane: pane.NAME)

@@ -19,7 +19,7 @@ from homelab_tui.config import Config
 from homelab_tui.ui.app import HomelabApp
 from tests.conftest import LabThread
 from tests.ui.test_app_live import until
-from tests.ui.test_wizards import finished
+from tests.ui.test_wizards import apply_confirmed, finished
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +94,17 @@ async def made_plan(pilot) -> None:
 
 def test_bootstrap_wizard_form_snapshot(snap_compare, fresh_config):
     assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
-                        run_before=wizard("b", plan=False))
+                        run_before=wizard("B", plan=False))
 
 
 def test_bootstrap_wizard_plan_snapshot(snap_compare, fresh_config):
     assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
-                        run_before=wizard("b", plan=True))
+                        run_before=wizard("B", plan=True))
 
 
 def test_join_wizard_form_snapshot(snap_compare, fresh_config):
     assert snap_compare(HomelabApp(fresh_config, clock=lambda: None), terminal_size=(120, 36),
-                        run_before=wizard("j", plan=False))
+                        run_before=wizard("J", plan=False))
 
 
 def test_host_key_modal_snapshot(snap_compare, fresh_config):
@@ -130,18 +130,18 @@ def bootstrapped(tmp_path, monkeypatch):
 def test_join_wizard_plan_snapshot(snap_compare, bootstrapped):
     config, _lab = bootstrapped
     assert snap_compare(HomelabApp(config, clock=lambda: None), terminal_size=(120, 36),
-                        run_before=wizard("j", plan=True))
+                        run_before=wizard("J", plan=True))
 
 
 def test_join_result_with_a_failed_node_snapshot(snap_compare, bootstrapped):
     config, lab = bootstrapped
 
     async def run_before(pilot) -> None:
-        await pilot.press("j")
+        await pilot.press("J")
         await pilot.pause()
         await made_plan(pilot)
         lab.fleet["node2.kube.local"].state.internet = False  # curl get.k3s.io fails there
-        await pilot.press("f3")
+        await apply_confirmed(pilot)
         await until(pilot, lambda: finished(pilot.app.screen), timeout=30)  # every row says how it ended
         await pilot.pause()
 

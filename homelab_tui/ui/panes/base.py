@@ -23,7 +23,7 @@ Adding a pane action (k9s-style, e.g. `l` for a pod's logs) is a binding and an 
 
 Textual looks a key up on the focused widget first, so the action runs only while its pane has
 focus; under a modal or a wizard no pane has focus, so its keys are off. A pane key must not be
-one the app binds (0-5, /, escape, n, s, S, b, j, q): tests/ui/test_bindings.py fails if it is.
+one the app binds (0-5, /, escape, n, s, S, B, J, ?, :, q): tests/ui/test_bindings.py fails if it is.
 Give the binding an `id=` so `[ui.keymap]` can rebind it. Run I/O with `self.app.run_worker`
 (not `@work` on the pane), so that a failure reaches the app's one error router. An action that
 changes the lab (delete, scale, restart, expose) is a plan applied by the engine, as
@@ -40,6 +40,7 @@ from typing import ClassVar
 
 import yaml
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 
 from ...state import LabState
@@ -62,7 +63,14 @@ class Pane(LiveTable):
     DEPENDS: ClassVar[tuple[str, ...]] = ()
     NAMESPACED: ClassVar[bool] = False
     CAPTION_NOTE: ClassVar[str] = ""  # said last in the caption
-    BINDINGS: ClassVar[list[BindingType]] = []
+    COMMANDS: ClassVar[tuple[str, ...]] = ()  # its `:` commands (k9s's names and aliases), after NAME
+    # Every pane's keys: vim's and k9s's j/k beside the arrows, and the footer's hints for Enter and Tab.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", id="cursor_down", show=False),
+        Binding("k", "cursor_up", "Up", id="cursor_up", show=False),
+        Binding("enter", "select_cursor", "Open", id="open", tooltip="The row in full"),
+        Binding("tab", "app.focus_next", "Next", id="next_pane", tooltip="The next pane"),
+    ]
 
     def __init__(self, state: LabState, clock: Callable[[], datetime | None]) -> None:
         super().__init__(id=f"{self.NAME}-table", cursor_type="row", zebra_stripes=True)
@@ -74,6 +82,9 @@ class Pane(LiveTable):
         self._styles: dict[str, str] = {}
         for column in self.COLUMNS:
             self.add_column(column, key=column)
+
+    class Measured(Message):
+        """New rows were measured: the pane's size may need to change."""
 
     def row_source(self, now: datetime | None) -> RowSource:
         """Every key the pane should show, and the row for a key (None: no such row)."""
@@ -105,6 +116,29 @@ class Pane(LiveTable):
     def show_rows(self, keys: Iterable[str], row_for: Callable[[str], tuple | None], *, sort: bool = False) -> None:
         super().show_rows(keys, row_for, sort=sort)
         self.render_caption()
+
+    def _update_dimensions(self, new_rows) -> None:
+        super()._update_dimensions(new_rows)
+        self.post_message(self.Measured())
+
+    def created(self, key: str) -> str:
+        """When the object of `key` was made (ISO 8601), for its AGE; "" when the pane has no ages."""
+        return ""
+
+    def refresh_ages(self, now: datetime) -> None:
+        """Bring the AGE cells of the rows on screen up to `now`: ages are otherwise computed only
+        when a row changes. Only the visible rows are read, so a tick costs the same at 10k rows."""
+        if "AGE" not in self.COLUMNS or not self.row_count:
+            return
+        top = round(self.scroll_y)
+        bottom = min(top + self.scrollable_content_region.height - self.header_height * self.show_header,
+                     self.row_count)
+        with self.app.batch_update():
+            for index in range(top, bottom):
+                key = self._row_locations.get_key(index)
+                shown = self._data[key]["AGE"]
+                if (age := rows.age(self.created(key.value), now)) != shown.plain:
+                    self.update_cell(key, "AGE", Cell(age, shown.style), update_width=True)
 
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor (None when the pane is empty)."""
@@ -199,6 +233,10 @@ class KubePane(Pane):
         if (key := self.cursor_key()) is not None:
             namespace, _, name = key.rpartition("/")
             self.app.apply_change(partial(plan_delete, kind=self.SOURCE, namespace=namespace, name=name), "Delete")
+
+    def created(self, key: str) -> str:
+        obj = self.state.kube.of(self.SOURCE).get(key)
+        return obj.created if obj is not None else ""
 
     def open(self, key: str) -> None:
         self.app.run_worker(self._show_object(key), group="detail", exclusive=True, exit_on_error=False,

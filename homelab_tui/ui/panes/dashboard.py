@@ -27,7 +27,7 @@ from ...connect import cloudflare_client, dns_client, kube_client, router_client
 from ...facts.dns import dns_checks
 from ...models import CloudStatus, DnsCheck, EventType, MangleRule, NatRule, RouterIdentity
 from ...state import Health, LabState
-from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS
+from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS, Pane
 
 if TYPE_CHECKING:
     from ...clients.kube import KubeClient
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 FLUSH_SECONDS = 0.02  # bursts of watch events within this window become one table update
 RETRY_CAP_SECONDS = 60.0
+AGE_SECONDS = 1.0  # how often the AGE cells on screen are brought up to date
 FULL_GC_THRESHOLD = 100  # Python's default is 10 middle-generation passes per full pass
 
 
@@ -59,6 +60,17 @@ class DnsPolled(Message):
     checks: list[DnsCheck]
 
 
+def share(needs: list[int], room: int, minimum: int = 1) -> list[int]:
+    """Heights for `needs` within `room`: every need met if they fit; otherwise the smaller needs
+    are met and the larger ones share what is left equally (none below `minimum`)."""
+    heights = [0] * len(needs)
+    left = room
+    for done, index in enumerate(sorted(range(len(needs)), key=needs.__getitem__)):
+        heights[index] = max(min(needs[index], left // (len(needs) - done)), minimum)
+        left -= heights[index]
+    return heights
+
+
 class Dashboard(Container):
     class Changed(Message):
         """Something the header shows changed: a component's health, the context, the nodes."""
@@ -67,6 +79,7 @@ class Dashboard(Container):
         super().__init__(id="dashboard")
         self.config = config
         self.state = state
+        self.clock = clock  # returns None in snapshot mode: no ages on screen
         self.panes = {pane.NAME: pane(state, clock) for pane in PANES}
         self.kube: KubeClient | None = None  # while the watches run; Enter on a Kubernetes pane asks it
         self._router: RouterClient | None = None
@@ -75,6 +88,7 @@ class Dashboard(Container):
         self._pending: dict[str, set[str]] = {}  # watched kind → keys changed since the last flush
         self._apply_scheduled = False
         self._relisted = False  # a re-list is among the pending changes
+        self._fitted: tuple[bool, list[int]] | None = None  # the panes' layout, as fit_panes last set it
 
     def compose(self) -> ComposeResult:
         for name in DASHBOARD_ORDER:
@@ -86,6 +100,7 @@ class Dashboard(Container):
         # churn at 10k pods; they now come ten times less often (young generations unchanged).
         young, middle, _ = gc.get_threshold()
         gc.set_threshold(young, middle, FULL_GC_THRESHOLD)
+        self.set_interval(AGE_SECONDS, self.refresh_ages)
         self.start("kubernetes")
         if self.config.router is not None:
             self.start("router")  # its first answer starts the DNS polls: they need the DDNS state
@@ -102,11 +117,63 @@ class Dashboard(Container):
         if name is not None:
             for pane in self.panes.values():
                 pane.set_class(pane.NAME == name, "-shown")
+        self.fit_panes()
 
     def follow(self, changed: Mapping[str, Collection[str] | None]) -> None:
         """What changed in the state, by source (a kind, "router", "dns") → keys, None for all."""
         for pane in self.panes.values():
             pane.follow(changed)
+        self.fit_panes()
+
+    def on_resize(self) -> None:
+        self.fit_panes()
+
+    def fit_panes(self) -> None:
+        """Size the panes by the rows they hold, within the screen: each gets what it needs while
+        they all fit, the smaller needs first when they do not (`share`), and the Pods pane the
+        room left over. On a wide screen Services and DNS share a row when both fit side by side
+        in full, and are stacked otherwise."""
+        if not self.size.height:
+            return
+        if self.has_class("-single"):
+            self._fitted = None
+            for pane in self.panes.values():
+                pane.styles.height = "1fr"
+            return
+        wide = self.screen.has_class("-wide")
+        services, dns = self.panes["services"], self.panes["dns"]
+        paired = wide and services.virtual_size.width + dns.virtual_size.width + 5 <= self.size.width
+        self.set_class(not paired, "-stacked")
+        border = 2 if wide else 1  # a rounded box, or a rule above each pane when narrow
+
+        groups = [[self.panes[name]] for name in DASHBOARD_ORDER if name != "dns" or not paired]
+        if paired:
+            groups[DASHBOARD_ORDER.index("services")].append(dns)
+        width = (self.size.width - 1) // 2 if paired else self.size.width  # of a pane in a pair
+
+        def need(pane: Pane) -> int:
+            """Its box, header and rows, and on a wide screen a scrollbar if its columns are wider."""
+            inside = (width if pane in (services, dns) else self.size.width) - 2
+            return border + pane.header_height + pane.row_count + (wide and pane.virtual_size.width > inside)
+
+        heights = share([max(map(need, group)) for group in groups], self.size.height, minimum=border + 2)
+        heights[DASHBOARD_ORDER.index("pods")] += max(self.size.height - sum(heights), 0)  # before services
+        if (paired, heights) != self._fitted:  # a change of layout, not one every watch flush
+            self._fitted = (paired, heights)
+            self.styles.grid_rows = heights  # the wide grid's rows; the narrow layout is a stack
+            for group, height in zip(groups, heights):
+                for pane in group:
+                    pane.styles.height = height
+
+    def on_pane_measured(self) -> None:
+        self.fit_panes()  # new rows measured: Services and DNS may no longer fit side by side
+
+    def refresh_ages(self) -> None:
+        """The ages on screen, up to now (none in snapshot mode)."""
+        if (now := self.clock()) is not None:
+            for pane in self.panes.values():
+                if pane.display:
+                    pane.refresh_ages(now)
 
     def set_namespace(self, namespace: str) -> None:
         for pane in self.panes.values():

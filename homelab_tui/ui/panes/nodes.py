@@ -10,6 +10,7 @@ from .base import KubePane, RowSource
 
 class NodesPane(KubePane):
     NAME, KEY, TITLE = "nodes", "1", "Nodes"
+    COMMANDS = ("node", "no")  # `:` aliases, as in k9s
     COLUMNS = rows.NODE_COLUMNS
     DEFAULT_SORT = ("NAME",)
     SOURCE = "Node"

@@ -10,6 +10,7 @@ from .base import KubePane, RowSource
 
 class PodsPane(KubePane):
     NAME, KEY, TITLE = "pods", "2", "Pods"
+    COMMANDS = ("pod", "po")  # `:` aliases, as in k9s
     COLUMNS = rows.POD_COLUMNS
     DEFAULT_SORT = ("NAMESPACE", "NAME")
     SOURCE = "Pod"

@@ -10,6 +10,7 @@ from .base import KubePane, RowSource
 
 class ServicesPane(KubePane):
     NAME, KEY, TITLE = "services", "3", "Services"
+    COMMANDS = ("service", "svc")  # `:` aliases, as in k9s
     COLUMNS = rows.SERVICE_COLUMNS
     DEFAULT_SORT = ("NAMESPACE", "NAME")
     SOURCE = "Service"
