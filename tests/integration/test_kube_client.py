@@ -361,3 +361,27 @@ async def test_pods_go_through_the_kubelet_stages(tmp_path: Path) -> None:
                 await watch.close()
     finally:
         await server.stop()
+
+
+async def test_prefetched_lists_and_the_preview_of_a_long_list(sim: KubeApiSim, kubeconfig: Path) -> None:
+    sim.seed_pods(3_000, 50, namespace_count=5)
+    async with KubeClient(kubeconfig) as kube:
+        kube.prefetch("Node", "Pod")
+        watching = Watching(kube, "Pod", keep_raw=False, preview=40)
+        try:
+            preview = [await watching.next() for _ in range(40)]
+            assert {e.type for e in preview} == {EventType.ADDED} and all(e.obj.raw == {} for e in preview)
+            relisted = await watching.next()
+            assert relisted.type is EventType.RELISTED and len(relisted.objects) == 3_000
+            assert relisted.objects[:40] == tuple(e.obj for e in preview) and relisted.resource_version
+            assert {p.key for p in relisted.objects} == {
+                f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in sim.list("Pod")}
+            sim.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late", "namespace": "default"},
+                        "spec": {"containers": [{"name": "sh", "image": "busybox"}]}})
+            assert (await watching.next_of(EventType.ADDED, "late")).obj.namespace == "default"
+        finally:
+            await watching.close()  # a cancelled watch ends (wait_for in 3.11 could swallow the cancel)
+        assert {n.name for n in await kube.list_nodes()} >= {"master1", "node1"}  # the prefetched Node list
+        assert not kube._prefetched
+    async with KubeClient(kubeconfig) as unused:
+        unused.prefetch("Node", "Pod")  # closing cancels what was never taken
