@@ -1,4 +1,5 @@
-"""The installed entry point in a real terminal: `homelab-tui --demo` shows the nodes, `q` quits."""
+"""The installed entry point in a real terminal: `homelab-tui --demo` shows the nodes, `q` quits;
+at 80x24 the header, the footer and the NAT pane's columns are as a terminal draws them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import need_binary
@@ -13,26 +16,59 @@ from tests.conftest import need_binary
 ENTRY = Path(sys.executable).parent / "homelab-tui"
 
 
-def test_demo_renders_nodes_and_quits():
+class Demo:
+    """`homelab-tui --demo` in a tmux session of its own."""
+
+    def __init__(self, tmux: str, session: str) -> None:
+        self.tmux, self.session = tmux, session
+
+    def screen_when(self, predicate: Callable[[str], bool], timeout: float = 30) -> str:
+        """The screen once `predicate` holds of it, or as it is after `timeout` seconds."""
+        screen, deadline = "", time.monotonic() + timeout
+        while time.monotonic() < deadline and not predicate(screen):
+            time.sleep(0.3)
+            screen = subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.session], capture_output=True,
+                                    text=True).stdout
+        return screen
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([self.tmux, "send-keys", "-t", self.session, *keys], check=True)
+
+
+@contextmanager
+def demo(width: int, height: int) -> Iterator[Demo]:
     tmux = need_binary("tmux")
     session = f"homelab-e2e-{uuid.uuid4().hex[:8]}"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "140", "-y", "36",
-                    f"{ENTRY} --demo; echo EXITED=$?; sleep 30"], check=True)
+    # The demo starts a second later: started at once from pytest, it sometimes read the pane's size
+    # before tmux had set it, and drew 80x24 in a larger pane for good.
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height),
+                    f"sleep 1; {ENTRY} --demo; echo EXITED=$?; sleep 30"], check=True)
     try:
-        screen = ""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "node2.kube.local" not in screen:
-            time.sleep(0.3)
-            screen = subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True,
-                                    text=True).stdout
-        assert "master1.kube.local" in screen and "node2.kube.local" in screen, screen
-        subprocess.run([tmux, "send-keys", "-t", session, "q"], check=True)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and "EXITED=" not in screen:
-            time.sleep(0.3)
-            screen = subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True,
-                                    text=True).stdout
-        assert "EXITED=0" in screen, screen
-        assert "Traceback" not in screen
+        yield Demo(tmux, session)
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+
+
+def test_demo_renders_nodes_and_quits():
+    with demo(140, 36) as lab:
+        screen = lab.screen_when(lambda screen: "node2.kube.local" in screen)
+        assert "master1.kube.local" in screen and "node2.kube.local" in screen, screen
+        lab.keys("q")
+        screen = lab.screen_when(lambda screen: "EXITED=" in screen, timeout=15)
+        assert "EXITED=0" in screen, screen
+        assert "Traceback" not in screen
+
+
+def test_80x24_keeps_the_header_the_footer_and_the_nat_columns_in_line():
+    with demo(80, 24) as lab:
+        screen = lab.screen_when(lambda screen: "● node2" in screen)
+        lines = screen.splitlines()
+        assert "● kubernetes" in lines[1], screen  # the header's second row, the health marks
+        assert lines[-1].rstrip().endswith("^p palette"), screen  # the palette key, whole
+        lab.keys("4")  # the NAT pane alone: our rules (OWN marked) beside another
+        screen = lab.screen_when(lambda screen: screen.count("dstnat") >= 2)
+        rules = [line for line in screen.splitlines() if " nat " in line or " mangle " in line]
+        assert len(rules) >= 4, screen
+        for column in ("nat", "mangle"):
+            starts = {line.index(f" {column} ") for line in rules if f" {column} " in line}
+            assert len(starts) == 1, screen  # every row's TABLE cell in the same terminal column
