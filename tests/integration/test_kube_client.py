@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,15 @@ async def test_prefetched_lists_and_the_preview_of_a_long_list(sim: KubeApiSim, 
         assert not kube._prefetched
     async with KubeClient(kubeconfig) as unused:
         unused.prefetch("Node", "Pod")  # closing cancels what was never taken
+
+
+async def test_an_exec_plugin_user_gets_its_token_from_the_plugin(sim: KubeApiSim, tmp_path: Path) -> None:
+    plugin = tmp_path / "credential.py"
+    plugin.write_text("import json\nprint(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', "
+                      f"'kind': 'ExecCredential', 'status': {{'token': {TOKEN!r}}}}}))\n")
+    config = yaml.safe_load(Path(sim.write_kubeconfig(tmp_path / "config")).read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                                           "args": [str(plugin)], "interactiveMode": "Never"}}
+    (tmp_path / "config").write_text(yaml.safe_dump(config))
+    async with KubeClient(tmp_path / "config") as kube:
+        assert {n.name for n in await kube.list_nodes()} == {"master1", "node1"}
