@@ -129,8 +129,10 @@ class CommandScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     CommandScreen { align: center top; }
     CommandScreen > Vertical { width: 60; height: auto; margin-top: 3; border: round $accent; background: $surface; }
-    CommandScreen Input { border: none; height: 1; }
-    CommandScreen #command-error { color: $error; height: auto; }
+    CommandScreen Input, CommandScreen Input:focus { border: none; height: 1; padding: 0 1; }
+    CommandScreen Label { padding: 0 1; height: auto; }
+    CommandScreen #command-help { color: $text-muted; }
+    CommandScreen #command-error { color: $error; }
     """
     AUTO_FOCUS = "Input"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_command"),
@@ -144,8 +146,9 @@ class CommandScreen(ModalScreen[str | None]):
         from textual.suggester import SuggestFromList
 
         with Vertical() as frame:
-            frame.border_title = "command: " + " ".join(self.commands)
-            yield Input(placeholder=":", suggester=SuggestFromList(self.commands), id="command")
+            frame.border_title = ":command"
+            yield Input(placeholder="pods, svc, nat ...", suggester=SuggestFromList(self.commands), id="command")
+            yield Label(Text(" ".join(self.commands)), id="command-help")
             yield Label("", id="command-error")
         yield Footer()
 

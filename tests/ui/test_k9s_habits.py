@@ -100,7 +100,8 @@ async def test_colon_switches_views_by_k9s_names_tab_completes_and_unknown_is_sa
         await pilot.press("colon")
         await until(pilot, lambda: isinstance(app.screen, CommandScreen))
         await pilot.press("s", "e", "tab")
-        assert app.screen.query_one(Input).value == "services"
+        prompt = app.screen.query_one(Input)
+        assert prompt.value == "services" and prompt.content_region.height == 1  # what is typed shows
         await pilot.press("ctrl+u", *"nope", "enter")
         assert isinstance(app.screen, CommandScreen)
         assert "unknown command: nope" in str(app.screen.query_one("#command-error", Label).render())
