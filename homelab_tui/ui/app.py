@@ -21,6 +21,7 @@ import platformdirs
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
@@ -316,7 +317,11 @@ class HomelabApp(App[None]):
         for node in sorted(self.state.kube.of("Node").values(), key=lambda n: rows.natural_key(n.name)):
             short = node.name.split(".")[0]
             health.append(f"[green]●[/] {short}" if node.status == "Ready" else f"[red]●[/] {short} {node.status}")
-        self.query_one("#status", Static).update("  ".join(about) + "\n" + "  ".join(health))
+        try:
+            status_row = self.query_one("#status", Static)
+        except NoMatches:  # a feed reporting while the app shuts down, its screen already gone
+            return
+        status_row.update("  ".join(about) + "\n" + "  ".join(health))
 
     # -- one handler for every worker's failure --------------------------------------------------
 

@@ -240,6 +240,7 @@ class AskScreen(ModalScreen[str | None]):
     DEFAULT_CSS = """
     AskScreen { align: center middle; }
     AskScreen > Vertical { width: 72; height: auto; border: round $accent; padding: 1 2; background: $surface; }
+    AskScreen Label { width: 1fr; }
     """
     AUTO_FOCUS = "Input"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_ask")]

@@ -57,6 +57,14 @@ def node_status(app: HomelabApp) -> dict[str, str]:
     return {key.value: str(app.table("nodes").get_row(key)[1]) for key in app.table("nodes").rows}
 
 
+async def bootstrap_plan_shown(pilot) -> WizardScreen:
+    """The bootstrap wizard open on master1's plan (F2)."""
+    await open_wizard(pilot, "B")
+    await pilot.press("f2")
+    await until(pilot, lambda: "Install k3s on master1" in plan_shown(pilot.app), timeout=20)
+    return pilot.app.screen
+
+
 async def apply_confirmed(pilot) -> None:
     """F3, then the confirmation's apply button (Cancel has the focus)."""
     await pilot.press("f3")
@@ -134,13 +142,13 @@ async def test_the_plan_exports_as_a_script_from_the_wizard(fresh_lab, tmp_path)
     config = load_config(fresh_lab.write_config(tmp_path / "lab.toml"))
     app = HomelabApp(config, clock=lambda: None, read_only=True)  # exporting is what read-only is for
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "B")
-        await pilot.press("f2")
-        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        await bootstrap_plan_shown(pilot)
         for name, notice in (("plan.txt", "cannot export to .txt"), ("plan.sh", "saved to ")):
             await pilot.press("f4")
             await until(pilot, lambda: isinstance(app.screen, AskScreen))
             assert app.screen.query_one(Input).value == "homelab-bootstrap-plan.sh"
+            prompt = app.screen.query_one(Label)  # the whole prompt, wrapped in the modal, not cut off
+            assert prompt.size.height == 2
             app.screen.query_one(Input).value = ""
             await pilot.press(*str(tmp_path / name), "enter")
             await until(pilot, lambda: any(notice in n.message for n in app._notifications))
@@ -206,9 +214,7 @@ async def test_command_palette_opens_the_wizards_as_the_keys_do(fresh_lab, tmp_p
 async def test_read_only_shows_the_plan_and_refuses_to_apply(fresh_lab, tmp_path):
     app = lab_app(fresh_lab, tmp_path, read_only=True)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "B")
-        await pilot.press("f2")
-        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        await bootstrap_plan_shown(pilot)
         await pilot.press("f3")
         await pilot.pause(0.5)
         assert not fresh_lab.kube.list("Node") and not app.screen.applying
@@ -262,10 +268,7 @@ async def test_sudo_password_is_asked_once_in_a_modal_during_the_apply(fresh_lab
     fresh_lab.fleet["master1.kube.local"].state.sudo_password = password
     app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "B")
-        wizard = app.screen
-        await pilot.press("f2")
-        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        wizard = await bootstrap_plan_shown(pilot)
         await apply_confirmed(pilot)
         await until(pilot, lambda: isinstance(app.screen, SudoPasswordScreen), timeout=20)
         await pilot.pause()  # the password input takes focus once the modal is up
@@ -296,10 +299,7 @@ async def test_a_join_with_nothing_left_to_join_says_so(tmp_path, monkeypatch):
 async def test_f3_asks_first_and_cancel_applies_nothing(fresh_lab, tmp_path):
     app = lab_app(fresh_lab, tmp_path)
     async with app.run_test(size=(140, 44)) as pilot:
-        await open_wizard(pilot, "B")
-        wizard = app.screen
-        await pilot.press("f2")
-        await until(pilot, lambda: "Install k3s on master1" in plan_shown(app), timeout=20)
+        wizard = await bootstrap_plan_shown(pilot)
         await pilot.press("f3")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         said = str(app.screen.query_one("#confirm-impact", Static).render())
