@@ -23,7 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from ..config import APP_NAME, Config, ConfigError, ConfigIssue, SecretError
@@ -31,6 +31,7 @@ from ..flows import WIZARDS
 from ..state import Health, LabState, describe_error
 from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
+from .header import StatusHeader
 from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen
 from .panes import PANES, Pane
 from .panes.dashboard import Dashboard
@@ -97,7 +98,7 @@ class HomelabApp(App[None]):
     # -- composition and views ----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusHeader(id="status")
         self.dashboard = Dashboard(self.config, self.state, self.clock)
         yield self.dashboard
         yield Input(placeholder="filter: a regular expression; Enter applies, Esc clears", id="filter")
@@ -296,32 +297,11 @@ class HomelabApp(App[None]):
     def _render_header(self) -> None:
         if not self.is_mounted:
             return
-        marks = {Health.CONNECTED: "[green]●[/]", Health.CONNECTING: "[yellow]○[/]",
-                 Health.RETRYING: "[yellow]●[/]", Health.ERROR: "[red]●[/]"}
-        about = [f"cluster [b]{self.config.cluster.name}[/]"]
-        if self.state.kube_context:
-            about.append(f"context [b]{self.state.kube_context}[/]")
-        about.append(f"namespace [b]{self.namespace or 'all'}[/]")
-        if pattern := self.active_pane.filter:
-            about.append(f"filter [b]/{pattern.pattern}/[/]")
-        if (router := self.state.router_identity) is not None:  # last: a narrow screen cuts it short
-            about.append(f"router [b]{router.identity}[/] (RouterOS {router.version})")
-        health = []
-        names = ["kubernetes"] + (["router"] if self.config.router else []) + (["dns"] if self.config.dns else [])
-        for name in names:
-            status = self.state.components.get(name)
-            text = f"{marks[status.health]} {name}"
-            if status.health is not Health.CONNECTED:
-                text += f" {status.health.value}" + (f": {status.reason}" if status.reason else "")
-            health.append(text)
-        for node in sorted(self.state.kube.of("Node").values(), key=lambda n: rows.natural_key(n.name)):
-            short = node.name.split(".")[0]
-            health.append(f"[green]●[/] {short}" if node.status == "Ready" else f"[red]●[/] {short} {node.status}")
         try:
-            status_row = self.query_one("#status", Static)
+            header = self.query_one(StatusHeader)
         except NoMatches:  # a feed reporting while the app shuts down, its screen already gone
             return
-        status_row.update("  ".join(about) + "\n" + "  ".join(health))
+        header.show(self.config, self.state, self.namespace, self.active_pane.filter)
 
     # -- one handler for every worker's failure --------------------------------------------------
 
