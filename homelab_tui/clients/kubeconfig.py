@@ -124,19 +124,27 @@ class KubeTarget:
     insecure: bool = False
     ca_pem: bytes = b""
     tls_server_name: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)  # never in a repr: tracebacks show locals
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     client_cert_pem: bytes = b""
-    client_key_pem: bytes = b""
+    client_key_pem: bytes = field(default=b"", repr=False)
     proxy_url: str = ""
     plugin: bool = False
+
+
+def _flag(body: dict[str, Any], key: str, what: str) -> bool:
+    """A boolean as kubectl takes it: YAML true or false, never a string ("false" is truthy)."""
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise KubeconfigInvalid(f"{what}: {key} must be true or false, not {value!r}")
+    return value
 
 
 def _pem(body: dict[str, Any], data_key: str, file_key: str, base: Path, what: str) -> bytes:
     if body.get(data_key):
         try:
-            return base64.b64decode(body[data_key], validate=True)
+            return base64.b64decode("".join(str(body[data_key]).split()), validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise KubeconfigInvalid(f"{what}: {data_key} is not base64") from None
     if body.get(file_key):
@@ -187,7 +195,7 @@ def resolve_context(kubeconfig: str | os.PathLike[str] | Sequence[str | os.PathL
     return KubeTarget(
         context=chosen, cluster=cluster_name, user=user_name, server=str(cluster["server"]).rstrip("/"),
         namespace=str(body.get("namespace") or "default"),
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        insecure=_flag(cluster, "insecure-skip-tls-verify", f"{where}, cluster {cluster_name!r}"),
         ca_pem=_pem(cluster, "certificate-authority-data", "certificate-authority", cluster_base,
                     f"{where}, cluster {cluster_name!r}"),
         tls_server_name=str(cluster.get("tls-server-name") or ""), proxy_url=str(cluster.get("proxy-url") or ""),

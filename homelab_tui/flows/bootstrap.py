@@ -4,7 +4,7 @@ cluster's API and the router's networks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..clients.kubeconfig import kubeconfig_paths, merge_target
@@ -69,8 +69,11 @@ async def plan_bootstrap(config: Config, request: BootstrapRequest, executors: E
         install_script=install_script(config, distribution),
         tls_sans=request.tls_sans, disable=request.disable, k3s_version=version, k3s_channel=channel,
         kubernetes_version=request.kubernetes_version, extra_args=request.extra_args,
-        lan_cidrs=await router_networks(config, note), api_host=api_host(server))
-    check_answers(answers)
+        api_host=api_host(server))
+    check_answers(answers)  # before anything is contacted; then against the router's networks too
+    if lan_cidrs := await router_networks(config, note):
+        answers = replace(answers, lan_cidrs=lan_cidrs)
+        check_answers(answers)
     merged_host, entries = merged_context(answers.kubeconfig, cluster.name)
     reachable = merged_host == answers.api_host  # our context points at this server: its API can be asked
     pod_subnets, service_ip = await installed_networks(config, server.fqdn) if reachable else ((), "")

@@ -203,7 +203,7 @@ class HomelabApp(App[None]):
     def apply_change(self, make_plan: Callable[[Config], Awaitable[Plan]], verb: str) -> None:
         """The one way a pane changes the lab (delete now; scale, restart, expose next): the plan,
         read against the live state, is shown with Cancel focused, then applied by the engine, which
-        audits it; under --read-only it is shown and refused, here and nowhere else."""
+        audits it. Under --read-only it is refused here, with a notice naming it."""
         self.run_worker(self._apply_change(make_plan, verb), group="change", exit_on_error=False,
                         description=verb.lower())
 

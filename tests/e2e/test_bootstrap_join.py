@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 import tomli_w
@@ -168,3 +169,17 @@ def test_a_failed_join_is_reported_per_node_and_retried(tmp_path, monkeypatch, c
         code, out = cli("join", "--node", "node1", "--node", "node2")
         assert code == 0, out
         assert ready_nodes(lab) == {"master1.kube.local", "node1.kube.local", "node2.kube.local"}
+
+
+def test_an_api_that_refuses_is_reported_not_taken_for_no_cluster(tmp_path, capsys):
+    """A wrong token must not make bootstrap plan as if there were no cluster (it would skip the
+    check that a new pod CIDR needs a reinstall)."""
+    with LabThread(tmp_path, "running") as config:
+        kubeconfig = Path(config.cluster.kubeconfig)
+        kubeconfig.write_text(kubeconfig.read_text().replace(
+            yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"], "wrong-token"))
+        code = main(["--config", str(config.path), "bootstrap", "--node", "master1", "--pod-cidr", "10.99.0.0/16",
+                     "--dry-run"])
+        err = capsys.readouterr().err
+    assert code == 2 and "bootstrap: cluster.kubeconfig: the API of context homelab refused to answer" in err, err
+    assert "Traceback" not in err

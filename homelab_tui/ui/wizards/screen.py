@@ -92,6 +92,7 @@ class WizardScreen(Screen[None]):
         self.staged: Staged | None = None
         self.executors: Executors | None = None
         self.applying = False
+        self.planning = False
         self._one_modal = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
@@ -115,6 +116,14 @@ class WizardScreen(Screen[None]):
                             description=f"plan {self.wizard.name}")
 
     async def _make_plan(self) -> None:
+        self.staged = None  # F3 never applies an older plan while, or after, this one is made
+        self.planning = True
+        try:
+            await self._read_plan()
+        finally:
+            self.planning = False
+
+    async def _read_plan(self) -> None:
         self.query_one("#error", Static).update("")
         self.query_one("#plan", Static).update("reading the nodes…")
         # A new plan replaces the last apply's rows and logs (they described another plan).
@@ -153,6 +162,8 @@ class WizardScreen(Screen[None]):
     def action_apply(self) -> None:
         if self.read_only:
             self.notify("read-only: plans are shown, not applied", severity="warning")
+        elif self.planning:
+            self.notify("the plan is being made", severity="warning")
         elif self.staged is None or self.executors is None:
             self.notify("make the plan first (F2)", severity="warning")
         elif not self.staged.changes:
