@@ -91,7 +91,7 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
     if args.read_only:
         print("\nread-only: the plan is shown, not applied", file=out)
         return EXIT_FAILED
-    if not args.yes and not _confirmed(staged, out):
+    if not args.yes and not await _confirmed(staged, out):
         return EXIT_FAILED
     outcomes = await apply_staged(staged, executors, _reporter(out))
     failed = [(plan, result) for plan, result in outcomes if not result.ok]
@@ -106,11 +106,12 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
     return EXIT_OK
 
 
-def _confirmed(staged: Staged, out: TextIO) -> bool:
+async def _confirmed(staged: Staged, out: TextIO) -> bool:
     if not sys.stdin.isatty():
         print("\nrefusing to apply without a terminal to confirm on: add --yes (or --dry-run)", file=out)
         return False
-    answer = input(f"\napply {impact(staged.plans)}? [y/N] ")
+    # off the loop: the SSH sessions the facts were read through stay alive while the user reads
+    answer = await asyncio.to_thread(input, f"\napply {impact(staged.plans)}? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 

@@ -23,21 +23,26 @@ class KubeExecutor:
         self._nodes = NodeWatch(lambda: kube_client(self.config, retry_cap=2.0))
 
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
-        if isinstance(action, WaitNodeReady):
-            try:
-                await asyncio.wait_for(self._nodes.until_ready(action.node, output), action.timeout)
-            except TimeoutError:
-                raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
-        elif isinstance(action, LabelNode):
-            async with kube_client(self.config) as kube:
-                await kube.merge_patch("Node", None, action.node, {"metadata": {"labels": dict(action.labels)}})
-            output(f"{action.node} labelled " + " ".join(f"{key}={value}" for key, value in action.labels))
-        elif isinstance(action, DeleteObject):
-            async with kube_client(self.config) as kube:
-                deleted = await kube.delete(action.kind, action.namespace or None, action.name)
-            output(f"{action.kind} {action.name} " + ("deleted" if deleted else "was already gone"))
-        else:
+        do = {WaitNodeReady: self._wait_ready, LabelNode: self._label, DeleteObject: self._delete}.get(type(action))
+        if do is None:
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
+        await do(action, output)
+
+    async def _wait_ready(self, action: WaitNodeReady, output: Callable[[str], None]) -> None:
+        try:
+            await asyncio.wait_for(self._nodes.until_ready(action.node, output), action.timeout)
+        except TimeoutError:
+            raise StepError(f"{action.node} was not Ready within {action.timeout:g} s") from None
+
+    async def _label(self, action: LabelNode, output: Callable[[str], None]) -> None:
+        async with kube_client(self.config) as kube:
+            await kube.merge_patch("Node", None, action.node, {"metadata": {"labels": dict(action.labels)}})
+        output(f"{action.node} labelled " + " ".join(f"{key}={value}" for key, value in action.labels))
+
+    async def _delete(self, action: DeleteObject, output: Callable[[str], None]) -> None:
+        async with kube_client(self.config) as kube:
+            deleted = await kube.delete(action.kind, action.namespace or None, action.name)
+        output(f"{action.kind} {action.name} " + ("deleted" if deleted else "was already gone"))
 
 
 class NodeWatch:
