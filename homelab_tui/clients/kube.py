@@ -985,9 +985,12 @@ class KubeClient:
         return ObjectApplied.CONFIGURED
 
     async def delete(self, kind: str, namespace: str | None, name: str, *, api_version: str | None = None,
-                     grace_period: int | None = None) -> bool:
-        """Delete an object; False when it did not exist."""
+                     grace_period: int | None = None, uid: str = "") -> bool:
+        """Delete an object; False when it did not exist. With `uid`, only that very object: one
+        made again under the same name meanwhile is refused (KubeError 409), not deleted."""
         options: JsonObject = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid:
+            options["preconditions"] = {"uid": uid}
         if grace_period is not None:
             options["gracePeriodSeconds"] = grace_period
         try:

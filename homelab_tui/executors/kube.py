@@ -41,7 +41,7 @@ class KubeExecutor:
 
     async def _delete(self, action: DeleteObject, output: Callable[[str], None]) -> None:
         async with kube_client(self.config) as kube:
-            deleted = await kube.delete(action.kind, action.namespace or None, action.name)
+            deleted = await kube.delete(action.kind, action.namespace or None, action.name, uid=action.uid)
         output(f"{action.kind} {action.name} " + ("deleted" if deleted else "was already gone"))
 
 

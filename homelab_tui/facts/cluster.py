@@ -47,12 +47,12 @@ async def installed_networks(config: Config, node: str) -> tuple[tuple[str, ...]
     return subnets, ((service or {}).get("spec", {}).get("clusterIP") or "")
 
 
-async def object_owner(config: Config, kind: str, namespace: str, name: str) -> tuple[bool, str]:
-    """Whether the object exists, and its controller ("ReplicaSet web-5d9f") when it has one."""
+async def object_owner(config: Config, kind: str, namespace: str, name: str) -> tuple[bool, str, str]:
+    """Whether the object exists, its controller ("ReplicaSet web-5d9f") when it has one, and its uid."""
     async with kube_client(config, request_timeout=5.0) as client:
         raw = await client.get(kind, namespace or None, name)
     if raw is None:
-        return False, ""
-    owners = raw.get("metadata", {}).get("ownerReferences") or []
-    controller = next((o for o in owners if o.get("controller")), None)
-    return True, f"{controller['kind']} {controller['name']}" if controller else ""
+        return False, "", ""
+    metadata = raw.get("metadata", {})
+    controller = next((o for o in metadata.get("ownerReferences") or [] if o.get("controller")), None)
+    return True, f"{controller['kind']} {controller['name']}" if controller else "", metadata.get("uid", "")

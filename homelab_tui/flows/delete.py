@@ -9,5 +9,5 @@ from ..plans.delete import DeleteAnswers, DeleteFacts, delete_plan
 
 
 async def plan_delete(config: Config, kind: str, namespace: str, name: str) -> Plan:
-    exists, owner = await object_owner(config, kind, namespace, name)
-    return delete_plan(DeleteAnswers(kind, namespace, name), DeleteFacts(exists, owner))
+    exists, owner, uid = await object_owner(config, kind, namespace, name)
+    return delete_plan(DeleteAnswers(kind, namespace, name), DeleteFacts(exists, owner, uid))

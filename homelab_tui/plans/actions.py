@@ -168,6 +168,7 @@ class DeleteObject(KubeAction):
     kind: str
     namespace: str  # "" for a cluster-wide kind
     name: str
+    uid: str = ""  # the object planned for: one made again under its name meanwhile is not deleted
 
     def manifest(self, rendering: str) -> str:
         return comment(shown(rendering))  # a deletion has no manifest; the comment says what to run

@@ -19,7 +19,8 @@ class DeleteAnswers:
 @dataclass(frozen=True)
 class DeleteFacts:
     exists: bool = True
-    owner: str = ""  # "ReplicaSet web-5d9f" when a controller owns the object and will replace it
+    owner: str = ""
+    uid: str = ""  # the object's, as read: the deletion is of that object only  # "ReplicaSet web-5d9f" when a controller owns the object and will replace it
 
 
 def delete_plan(answers: DeleteAnswers, facts: DeleteFacts) -> Plan:
@@ -30,6 +31,6 @@ def delete_plan(answers: DeleteAnswers, facts: DeleteFacts) -> Plan:
         description += f" (its {facts.owner} will start a replacement)"
     return Plan(f"Delete {answers.kind} {shown_name}", (
         Step(Target.KUBE, "", description, f"kubectl delete {answers.kind.lower()} {answers.name}{where}",
-             DeleteObject(answers.kind, answers.namespace, answers.name),
+             DeleteObject(answers.kind, answers.namespace, answers.name, facts.uid),
              noop_reason="" if facts.exists else f"{answers.kind} {shown_name} no longer exists"),
     ))

@@ -47,3 +47,26 @@ async def test_deleting_a_pod_is_an_audited_plan(lab, tmp_path, monkeypatch):
     if gone is None:
         again = await plan_delete(config, "Pod", "default", name)
         assert again.is_noop and "no longer exists" in again.steps[0].noop_reason
+
+
+async def test_an_object_made_again_under_the_same_name_is_not_deleted(lab, tmp_path, monkeypatch):
+    """The plan deletes the object it was made for: if another takes its name before the apply
+    (a StatefulSet's pod, say), the API refuses, and the new one stays."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config = load_config(lab.write_config(tmp_path / "lab.toml"))
+    lab.kube.create(pod_manifest("web-0"))
+    plan = await plan_delete(config, "Pod", "default", "web-0")
+    lab.kube.delete("Pod", "default", "web-0", grace_period=0)
+    again = lab.kube.create(pod_manifest("web-0"))
+    executors = build_executors(config)
+    try:
+        [(_, result)] = await apply_staged(Staged((plan,)), executors, lambda plan: lambda event: None)
+    finally:
+        await executors.close()
+    assert not result.ok and "Precondition failed: UID in precondition" in result.error
+    assert lab.kube.get("Pod", "default", "web-0")["metadata"]["uid"] == again["metadata"]["uid"]
+
+
+def pod_manifest(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}

@@ -117,7 +117,8 @@ class HttpApi:
             raw = await request.read()
             options = json.loads(raw) if raw.strip() else {}
             grace = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
-            removed = self._verbs.delete(rt, namespace, name, None if grace is None else int(grace))
+            removed = self._verbs.delete(rt, namespace, name, None if grace is None else int(grace),
+                                         (options.get("preconditions") or {}).get("uid"))
             if rt.kind == "Pod":
                 return _json(removed)
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

@@ -106,8 +106,13 @@ class Verbs:
         merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
         return self.replace(rt, namespace, name, merged, subresource)
 
-    def delete(self, rt: ResourceType, namespace: str, name: str, grace_period: int | None) -> JsonObject:
+    def delete(self, rt: ResourceType, namespace: str, name: str, grace_period: int | None,
+               uid: str | None = None) -> JsonObject:
         current = self._store.require(rt, namespace, name)
+        if uid is not None and uid != current["metadata"]["uid"]:  # DeleteOptions.preconditions.uid
+            raise KubeApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.plural} "{name}": '
+                               f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                               f"{current['metadata']['uid']}", resource_details(rt, name))
         if rt.kind == "Namespace":
             if name in PROTECTED_NAMESPACES:
                 raise KubeApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not '
