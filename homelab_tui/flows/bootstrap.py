@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..clients.kubeconfig import kubeconfig_paths, merge_target
 from ..config import Config
-from ..facts.cluster import cluster_nodes, installed_networks
+from ..facts.cluster import InstalledServer, installed_server
 from ..facts.kubeconfig import merged_context
 from ..facts.node import node_facts
 from ..facts.router import router_networks
@@ -76,13 +76,13 @@ async def plan_bootstrap(config: Config, request: BootstrapRequest, executors: E
         check_answers(answers)
     merged_host, entries = merged_context(answers.kubeconfig, cluster.name)
     reachable = merged_host == answers.api_host  # our context points at this server: its API can be asked
-    pod_subnets, service_ip = await installed_networks(config, server.fqdn) if reachable else ((), "")
-    registered = next((n for n in await cluster_nodes(config) if n.name == server.fqdn), None) if reachable else None
+    installed = await installed_server(config, server.fqdn) if reachable else InstalledServer()
+    registered = installed.node
     facts = BootstrapFacts(
         node=await node_facts(await executors.ssh.session(server.name)), kubeconfig_server_host=merged_host,
         kubeconfig_entries=entries,
         node_ready=registered is not None and registered.ready, node_labels=registered.labels if registered else None,
-        installed_pod_subnets=pod_subnets, installed_service_ip=service_ip)
+        installed_pod_subnets=installed.pod_subnets, installed_service_ip=installed.service_ip)
     return Staged((bootstrap_plan(answers, facts),))
 
 
