@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..clients.ssh import HostKeyUnknown, SshSession
+from ..clients.ssh import HostKeyUnknown, SshSession, TrustHook
 from ..config import Config, NodeConfig
 from ..connect import cloudflare_client, dns_client, kube_client, router_client, ssh_target
 from ..facts.node import node_facts
 from ..models import DnsOutcome
 from ..state import describe_error
 from .exits import EXIT_FAILED, EXIT_OK
+from .trust import new_host_keys
 
 
 @dataclass(frozen=True)
@@ -37,26 +38,19 @@ class CheckLine:
 @dataclass(frozen=True)
 class CheckOptions:
     timeout: float = 10.0  # seconds per component
-    accept_new_host_keys: bool = False  # trust a node's first-seen host key, after printing it
-    out: TextIO | None = None  # where a trusted key is announced
+    trust_new_key: TrustHook | None = None  # --accept-new-host-keys: trust a first-seen host key
 
 
 async def probe_node(config: Config, node: NodeConfig, options: CheckOptions = CheckOptions()) -> str:
     target = ssh_target(config, node, timeout=options.timeout)
-    trusted = ""
+    session = SshSession(target)
+    trusted = await session.connect_trusting(options.trust_new_key)
     try:
-        async with SshSession(target) as session:
-            found = await node_facts(session)
-    except HostKeyUnknown as unknown:
-        if not options.accept_new_host_keys:
-            raise
-        print(f"node {node.name}: trusting new host key {unknown.fingerprint} (--accept-new-host-keys)",
-              file=options.out, flush=True)
-        unknown.trust()  # synchronous: concurrent probes never interleave their known_hosts writes
-        trusted = ", newly trusted"
-        async with SshSession(target) as session:
-            found = await node_facts(session)
-    return f"{found.arch}, {found.os} (host key verified{trusted}, {target.host}:{target.port})"
+        found = await node_facts(session)
+    finally:
+        await session.close()
+    return (f"{found.arch}, {found.os} (host key verified{', newly trusted' if trusted else ''}, "
+            f"{target.host}:{target.port})")
 
 
 async def probe_kube(config: Config, options: CheckOptions = CheckOptions()) -> str:
@@ -138,7 +132,7 @@ async def run_checks(config: Config, options: CheckOptions = CheckOptions()) -> 
 
 
 async def run_check(config: Config, timeout: float, out: TextIO, *, accept_new_host_keys: bool = False) -> int:
-    options = CheckOptions(timeout, accept_new_host_keys, out)
+    options = CheckOptions(timeout, new_host_keys(accept_new_host_keys, out, "node "))
     lines = await run_checks(config, options)
     width = max(len(line.component) for line in lines)
     for line in lines:

@@ -15,44 +15,29 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from typing import TYPE_CHECKING
-
 from .. import engine
 from ..config import Config
+from ..executors import Executors, build_executors
 from ..export import export_staged
 from ..flows import Wizard
 from ..flows.apply import apply_staged
 from ..flows.wizard import request_from
 from ..plans import Plan, Staged, impact, listing
 from .exits import EXIT_FAILED, EXIT_OK
-
-if TYPE_CHECKING:
-    from ..clients.ssh import HostKeyUnknown
-    from ..executors import Executors
+from .trust import new_host_keys
 
 
 async def run_wizard(wizard: Wizard, config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The wizard's plans for the answers in `args`, shown, then applied as the flags say."""
-    from ..executors import build_executors  # the SSH and Kubernetes clients load only when a twin runs
-
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
-    executors = build_executors(config, sudo_password=_sudo_prompt(), trust_host_key=_trust(args, out))
+    executors = build_executors(config, sudo_password=_sudo_prompt(),
+                                trust_host_key=new_host_keys(args.accept_new_host_keys, out))
     try:
         request = request_from(wizard.request, vars(args))
         staged = await wizard.flow(config, request, executors, lambda text: print(f"note: {text}", file=out))
         return await _show_and_apply(staged, config, args, executors, out)
     finally:
         await executors.close()
-
-
-def _trust(args: argparse.Namespace, out: TextIO) -> Callable[[HostKeyUnknown], Awaitable[bool]]:
-    async def trust(unknown: HostKeyUnknown) -> bool:
-        if args.accept_new_host_keys:
-            print(f"{unknown.host}: trusting new host key {unknown.fingerprint} (--accept-new-host-keys)", file=out)
-            return True
-        return False
-
-    return trust
 
 
 def _sudo_prompt() -> Callable[[str], Awaitable[str | None]]:

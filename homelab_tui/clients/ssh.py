@@ -63,6 +63,9 @@ class HostKeyUnknown(SshError):
         append_known_host(self.known_hosts, self.lookup_host, self.port, self.key)
 
 
+TrustHook = Callable[[HostKeyUnknown], Awaitable[bool]]  # shown a new host key's fingerprint: trust it?
+
+
 class HostKeyChanged(SshError):
     """The host presented a different key from the one in known_hosts: possible man-in-the-middle."""
 
@@ -301,6 +304,20 @@ class SshSession:
     @property
     def host(self) -> str:
         return self.target.label
+
+    async def connect_trusting(self, trust_new_key: TrustHook | None) -> bool:
+        """Connect; a host key seen for the first time is trusted only when `trust_new_key`, shown
+        its fingerprint, says so, and then the connection is made again (True: a key was trusted).
+        A changed key is always refused."""
+        try:
+            await self.connect()
+            return False
+        except HostKeyUnknown as unknown:
+            if trust_new_key is None or not await trust_new_key(unknown):
+                raise
+            unknown.trust()  # synchronous: sessions opened at once never interleave their known_hosts writes
+            await self.connect()
+            return True
 
     async def __aenter__(self) -> SshSession:
         await self.connect()

@@ -9,14 +9,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from ..clients.kubeconfig import merge_into_file
-from ..clients.ssh import HostKeyUnknown, SshSession, SudoPasswordHook, SudoPasswords
+from ..clients.ssh import SshSession, SudoPasswordHook, SudoPasswords, TrustHook
 from ..config import Config
 from ..connect import ssh_target
 from ..plans import Step
 from ..plans.actions import Action, CaptureSecret, FetchKubeconfig, Reboot, Run, Upload
 from .common import StepError
 
-TrustHook = Callable[[HostKeyUnknown], Awaitable[bool]]  # shown the fingerprint: trust it?
 Output = Callable[[str], None]
 OUTPUT_TAIL = 5  # lines of a failed command's output quoted in the error
 
@@ -34,13 +33,7 @@ class SshExecutor:
         async with self._locks.setdefault(host, asyncio.Lock()):
             if host not in self._sessions:
                 session = SshSession(ssh_target(self.config, self.config.node(host)), sudo_password=self.sudo)
-                try:
-                    await session.connect()
-                except HostKeyUnknown as unknown:
-                    if self.trust_host_key is None or not await self.trust_host_key(unknown):
-                        raise
-                    unknown.trust()
-                    await session.connect()
+                await session.connect_trusting(self.trust_host_key)
                 self._sessions[host] = session
             return self._sessions[host]
 
