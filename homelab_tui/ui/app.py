@@ -34,7 +34,7 @@ from .commands import HomelabCommands, palette_commands, wizard_bindings
 from .header import StatusHeader
 from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen
 from .panes import PANES, Pane
-from .panes.dashboard import Dashboard
+from .panes.dashboard import FEEDS, Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
 from .widgets import KeysFooter
 
@@ -308,25 +308,17 @@ class HomelabApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker failed. A feed (kubernetes, router, dns): say why in the header, keep the last
         rows (stale), retry with backoff (`Dashboard.failed`); a missing secret or kubeconfig does
-        not fix itself, so it is reported and not retried. A detail look-up or a wizard's work: a
-        notification."""
+        not fix itself, so it is reported and not retried. Any other worker (a look-up, a pane's
+        change, a wizard's work, and whatever pane action comes next) did one thing the user asked
+        for: a notification says what failed, by the worker's description, and the user retries."""
         if event.state is not WorkerState.ERROR or not self.is_running:
             return  # a worker caught by shutdown, with the panes already gone: nothing to report
-        from ..clients.kube import KubeConfigError  # loaded by now: the failed worker imported it
-
         component, error = event.worker.group, event.worker.error
-        if component == "detail":  # one look-up on Enter: say why, nothing to retry
-            self.notify(f"cannot show the object: {describe_error(error)}", severity="error")
-            return
-        if component == "namespaces":  # the picker's listing: the user asks again
-            self.notify(f"cannot list the namespaces: {describe_error(error)}", severity="error")
-            return
-        if component == "change":  # a pane's change, reading its facts or applying: the user retries
+        if component not in FEEDS:
             self.notify(f"cannot {event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
             return
-        if component.startswith("wizard"):  # reading facts or applying: the user retries from the wizard
-            self.notify(f"{event.worker.description}: {describe_error(error)}", severity="error", timeout=15)
-            return
+        from ..clients.kube import KubeConfigError  # loaded by now: the failed feed imported it
+
         permanent = isinstance(error, (SecretError, KubeConfigError))
         bootstrap = next(wizard.key for wizard in WIZARDS if wizard.name == "bootstrap")
         reason = describe_error(error) + (f"; {bootstrap} bootstraps a cluster" if isinstance(error, KubeConfigError)

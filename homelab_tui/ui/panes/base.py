@@ -240,7 +240,7 @@ class KubePane(Pane):
 
     def open(self, key: str) -> None:
         self.app.run_worker(self._show_object(key), group="detail", exclusive=True, exit_on_error=False,
-                            description="fetch an object")
+                            description="show the object")
 
     async def _show_object(self, key: str) -> None:
         """The whole object (the panes keep only the fields they show), in YAML without

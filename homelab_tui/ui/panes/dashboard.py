@@ -72,6 +72,9 @@ def share(needs: list[int], room: int, minimum: int = 1) -> list[int]:
     return heights
 
 
+FEEDS = ("kubernetes", "router", "dns")  # the components whose workers feed the panes, by worker group
+
+
 class Dashboard(Container):
     class Changed(Message):
         """Something the header shows changed: a component's health, the context, the nodes."""
@@ -205,7 +208,7 @@ class Dashboard(Container):
             self.post_message(self.Changed())
 
     def start(self, component: str, *, afresh: bool = False) -> None:
-        """Run the feed of `component` ("kubernetes", "router" or "dns"); `afresh` forgets its failures."""
+        """Run the feed of `component` (one of FEEDS); `afresh` forgets its failures."""
         if afresh:
             self._failures[component] = 0
         feed, description = {"kubernetes": (self._watch_cluster, "watch the cluster"),

@@ -230,7 +230,7 @@ class WizardScreen(Screen[None]):
             self.notify(f"{self.wizard.name}: done")
         self.staged = None
 
-    @work(group="wizard-export", exit_on_error=False)
+    @work(group="wizard-export", exit_on_error=False, description="export the plan")
     async def action_export(self) -> None:
         """Save the plan as a script to run by hand (.sh; .rsc and .yaml for router and Kubernetes
         steps), at a path asked for in a modal."""
@@ -252,5 +252,6 @@ class WizardScreen(Screen[None]):
 
     def action_close(self) -> None:
         if self.executors is not None and not self.applying:
-            self.app.run_worker(self.executors.close(), group="wizard-close", exit_on_error=False)
+            self.app.run_worker(self.executors.close(), group="wizard-close", exit_on_error=False,
+                                description="close the SSH sessions")
         self.app.pop_screen()
