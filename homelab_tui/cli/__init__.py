@@ -189,12 +189,12 @@ def _known_key(key: str) -> bool:
     return True
 
 
-def _validated(config: Config, *, ui: bool = False, files: bool = True) -> Config:
+def _validated(config: Config, *, ui: bool = False, keys: bool = True) -> Config:
     """`config`, once what loading alone cannot check holds: the SSH files (connect.py) and,
     for the TUI and `check`, the theme and keymap. ConfigError names each problem."""
     from ..connect import local_file_issues
 
-    issues = (local_file_issues(config) if files else []) + (ui_config_issues(config) if ui else [])
+    issues = local_file_issues(config, keys=keys) + (ui_config_issues(config) if ui else [])
     if issues:
         raise ConfigError(str(config.path or "config"), issues)
     return config
@@ -274,7 +274,8 @@ def _ask(prompt: str, parse: Callable[[str], Any]) -> Any:
 def _run_app(config: Config, read_only: bool = False) -> int:
     from ..ui.app import HomelabApp
 
-    HomelabApp(_validated(config, ui=True), read_only=read_only).run()
+    # the TUI opens SSH only in a wizard, where a key that is no key is still named when it connects
+    HomelabApp(_validated(config, ui=True, keys=False), read_only=read_only).run()
     return EXIT_OK
 
 
