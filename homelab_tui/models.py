@@ -139,14 +139,6 @@ class KubeEvent:
     objects: tuple[KubeObject, ...] = ()
 
 
-class ObjectApplied(str, Enum):
-    """What applying one object did to it, as kubectl says it."""
-
-    CREATED = "created"
-    CONFIGURED = "configured"
-    UNCHANGED = "unchanged"
-
-
 # --- RouterOS -----------------------------------------------------------------------------
 
 

@@ -27,7 +27,6 @@ import orjson
 
 from homelab_tui.clients.kubeconfig import KubeconfigInvalid, KubeTarget, merged_kubeconfig, resolve_context
 from homelab_tui.models import (
-    ObjectApplied,
     Deployment,
     EventType,
     Ingress,
@@ -40,6 +39,8 @@ from homelab_tui.models import (
 )
 
 JsonObject = dict[str, Any]
+
+FIELD_MANAGER = "homelab-tui"  # our name in managedFields, for every write we make
 
 CONNECTED = "connected"
 RETRYING = "retrying"
@@ -58,6 +59,10 @@ class KubeConfigError(KubeClientError):
 
 class KubeUnreachable(KubeClientError):
     """The API server could not be reached (refused, reset, timed out)."""
+
+
+class UnknownKind(KubeClientError):
+    """The server does not serve a kind (a CRD not installed, a wrong apiVersion)."""
 
 
 class KubeError(KubeClientError):
@@ -105,7 +110,14 @@ KINDS: dict[str, KindInfo] = {
     "Service": KindInfo("v1", "services", True),
     "ConfigMap": KindInfo("v1", "configmaps", True),
     "Secret": KindInfo("v1", "secrets", True),
+    "Event": KindInfo("v1", "events", True),
+    "Endpoints": KindInfo("v1", "endpoints", True),
     "Deployment": KindInfo("apps/v1", "deployments", True),
+    "ReplicaSet": KindInfo("apps/v1", "replicasets", True),
+    "StatefulSet": KindInfo("apps/v1", "statefulsets", True),
+    "DaemonSet": KindInfo("apps/v1", "daemonsets", True),
+    "EndpointSlice": KindInfo("discovery.k8s.io/v1", "endpointslices", True),
+    "CustomResourceDefinition": KindInfo("apiextensions.k8s.io/v1", "customresourcedefinitions", False),
     "Ingress": KindInfo("networking.k8s.io/v1", "ingresses", True),
     "IPAddressPool": KindInfo("metallb.io/v1beta1", "ipaddresspools", True),
     "L2Advertisement": KindInfo("metallb.io/v1beta1", "l2advertisements", True),
@@ -361,25 +373,6 @@ class _PluginCredentials:
 
 
 # --- the client -------------------------------------------------------------------------------
-
-
-def _strip_server_fields(obj: JsonObject) -> JsonObject:
-    """What `apply` compares and patches: the object minus status and server-owned metadata."""
-    desired = {k: v for k, v in obj.items() if k not in ("status", "apiVersion", "kind")}
-    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k in ("name", "namespace", "labels", "annotations")}
-    desired["metadata"] = meta
-    return desired
-
-
-def is_subset(desired: Any, live: Any) -> bool:
-    """True when every field set in `desired` has the same value in `live` (lists pairwise)."""
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(
-            (value is None and key not in live) or (key in live and is_subset(value, live[key]))
-            for key, value in desired.items())
-    if isinstance(desired, list):
-        return isinstance(live, list) and len(desired) == len(live) and all(map(is_subset, desired, live))
-    return desired == live
 
 
 LIST_CHUNK_BYTES = 1 << 19  # a list's items are parsed and converted this much at a time
@@ -700,6 +693,7 @@ class KubeClient:
         self._http: _Http | None = None
         self._prefetched: dict[str, asyncio.Future[bytes | bytearray]] = {}
         self._plugin: _PluginCredentials | None = None
+        self._resources: dict[tuple[str, str], KindInfo] = {}  # (apiVersion, kind), from discovery
 
     def __repr__(self) -> str:
         return f"KubeClient(context={self.context!r}, server={self.server!r}, state={self.state!r})"
@@ -956,33 +950,82 @@ class KubeClient:
         info = kind_info(obj["kind"], obj.get("apiVersion"))
         return await self._request("POST", info.path(obj.get("metadata", {}).get("namespace", "default")), body=obj)
 
+    async def resource(self, api_version: str, kind: str) -> KindInfo:
+        """Where the server serves `kind` of `api_version`, read from its discovery document (as
+        kubectl maps a manifest's kind to a resource), so any kind the API serves, CRDs included,
+        is found. UnknownKind when the server does not serve it."""
+        key = (api_version, kind)
+        if key not in self._resources:
+            base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+            try:
+                listing = await self._request("GET", base)
+            except KubeError as error:
+                if error.code != 404:
+                    raise
+                listing = {"resources": []}
+            for entry in listing.get("resources") or []:
+                if "/" not in entry["name"]:  # subresources ("deployments/scale") are not kinds
+                    self._resources[(api_version, entry["kind"])] = KindInfo(
+                        api_version, entry["name"], bool(entry.get("namespaced")))
+            if key not in self._resources:
+                raise UnknownKind(f'no matches for kind "{kind}" in version "{api_version}"')
+        return self._resources[key]
+
+    async def server_side_apply(self, obj: JsonObject, *, manager: str = FIELD_MANAGER, dry_run: bool = False,
+                                force: bool = False) -> JsonObject:
+        """Server-side apply of `obj` (the whole intent: fields this manager set before and left
+        out are removed) with strict field validation; the object as the server holds it after,
+        or would hold it with `dry_run`. A field another manager owns with another value fails
+        with KubeError 409 (reason Conflict) unless `force`."""
+        meta = obj["metadata"]
+        info = await self.resource(obj["apiVersion"], obj["kind"])
+        query = [("fieldManager", manager), ("fieldValidation", "Strict")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        if force:
+            query.append(("force", "true"))
+        path = info.path(meta.get("namespace") if info.namespaced else None, meta["name"])
+        return await self._request("PATCH", path, query=query, body=orjson.dumps(obj),
+                                   content_type="application/apply-patch+yaml")  # JSON is YAML
+
+    async def patch(self, kind: str, namespace: str | None, name: str, patch: JsonObject, *,
+                    api_version: str | None = None, subresource: str = "", manager: str = FIELD_MANAGER,
+                    content_type: str = "application/merge-patch+json") -> JsonObject:
+        """A non-apply write (merge patch by default) under `manager`: what a pane action uses,
+        so that it never takes the fields of a wizard's applied intent (scale, restart, cordon)."""
+        path = kind_info(kind, api_version).path(namespace, name) + (f"/{subresource}" if subresource else "")
+        return await self._request("PATCH", path, query=[("fieldManager", manager)], body=patch,
+                                   content_type=content_type)
+
     async def merge_patch(self, kind: str, namespace: str | None, name: str, patch: JsonObject,
                           api_version: str | None = None) -> JsonObject:
-        return await self._request("PATCH", kind_info(kind, api_version).path(namespace, name), body=patch,
-                                   content_type="application/merge-patch+json")
+        return await self.patch(kind, namespace, name, patch, api_version=api_version)
 
-    async def apply(self, obj: JsonObject) -> ObjectApplied:
-        """Make the cluster hold `obj`: create it if absent, merge-patch it if a field it sets
-        differs from the live object, otherwise leave it alone."""
-        meta = obj.get("metadata") or {}
-        info = kind_info(obj["kind"], obj.get("apiVersion"))
-        namespace = meta.get("namespace", "default") if info.namespaced else None
-        if info.namespaced:
-            obj = {**obj, "metadata": {**meta, "namespace": namespace}}
-        live = await self.get(obj["kind"], namespace, meta["name"], obj.get("apiVersion"))
-        if live is None:
-            try:
-                await self.create(obj)
-                return ObjectApplied.CREATED
-            except KubeError as error:
-                if error.reason != "AlreadyExists":
-                    raise
-                live = await self.get(obj["kind"], namespace, meta["name"], obj.get("apiVersion"))
-        desired = _strip_server_fields(obj)
-        if live is not None and is_subset(desired, live):
-            return ObjectApplied.UNCHANGED
-        await self.merge_patch(obj["kind"], namespace, meta["name"], desired, obj.get("apiVersion"))
-        return ObjectApplied.CONFIGURED
+    async def replicas(self, kind: str, namespace: str, name: str) -> int:
+        """spec.replicas as the scale subresource reports it."""
+        scale = await self._request("GET", kind_info(kind).path(namespace, name) + "/scale")
+        return int((scale.get("spec") or {}).get("replicas") or 0)
+
+    async def evict(self, namespace: str, pod: str) -> bool:
+        """Evict a pod through the Eviction API (which honours PodDisruptionBudgets); False when
+        it was already gone. KubeError 429 when a budget refuses it for now."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": namespace}}
+        try:
+            await self._request("POST", KINDS["Pod"].path(namespace, pod) + "/eviction", body=body)
+        except KubeError as error:
+            if error.code == 404:
+                return False
+            raise
+        return True
+
+    async def events_for(self, namespace: str | None, kind: str, name: str) -> list[JsonObject]:
+        """The Events about one object, oldest first, as `kubectl describe` lists them."""
+        selector = f"involvedObject.kind={kind},involvedObject.name={name}"
+        if namespace:
+            selector += f",involvedObject.namespace={namespace}"
+        items, _ = await self.list_raw("Event", namespace, field_selector=selector)
+        return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime")
+                      or (e.get("metadata") or {}).get("creationTimestamp") or "")
 
     async def delete(self, kind: str, namespace: str | None, name: str, *, api_version: str | None = None,
                      grace_period: int | None = None, uid: str = "") -> bool:
@@ -1004,13 +1047,19 @@ class KubeClient:
     # -- logs --------------------------------------------------------------------------------------
 
     async def stream_logs(self, namespace: str, pod: str, *, follow: bool = False, container: str | None = None,
-                          tail_lines: int | None = None) -> AsyncIterator[str]:
-        """The pod's log, line by line; with follow=True it goes on until the pod or stream ends."""
+                          tail_lines: int | None = None, previous: bool = False,
+                          timestamps: bool = False) -> AsyncIterator[str]:
+        """The pod's log, line by line; with follow=True it goes on until the pod or stream ends.
+        `previous`: the last terminated container's log (a CrashLoopBackOff's reason)."""
         query = [("follow", "true" if follow else "false")]
         if container:
             query.append(("container", container))
         if tail_lines is not None:
             query.append(("tailLines", str(tail_lines)))
+        if previous:
+            query.append(("previous", "true"))
+        if timestamps:
+            query.append(("timestamps", "true"))
         response = await self._send("GET", f"{KINDS['Pod'].path(namespace, pod)}/log", query=query,
                                     read_timeout=None if follow else self.request_timeout)
         try:

@@ -19,9 +19,10 @@ from homelab_tui.clients.kube import (
     KubeConfigError,
     KubeError,
     KubeUnreachable,
+    UnknownKind,
     list_contexts,
 )
-from homelab_tui.models import ObjectApplied, EventType, KubeEvent, Service
+from homelab_tui.models import EventType, KubeEvent, Service
 from homelab_tui.sim.kube_api import KubeApiSim
 
 TOKEN = "client-test-token-9c8b"
@@ -119,8 +120,8 @@ async def test_lists_convert_to_models(sim: KubeApiSim, kube: KubeClient) -> Non
     assert (master.status, master.cpu, master.memory, master.os_image) == ("Ready", "4", "3880Mi", "Ubuntu 24.04.1 LTS")
     assert (worker.ready, worker.status, worker.roles, worker.arch) == (False, "NotReady", (), "amd64")
 
-    await kube.apply(deployment("web", replicas=2))
-    await kube.apply(service("web", type="NodePort", ports=[{"port": 80, "nodePort": 31681}]))
+    await kube.server_side_apply(deployment("web", replicas=2))
+    await kube.server_side_apply(service("web", type="NodePort", ports=[{"port": 80, "nodePort": 31681}]))
     pods = await wait_until(lambda: _running(kube, "app=web", 2))
     assert {p.node for p in pods} == {"master1"}  # node1 is NotReady
     assert all(p.ip.startswith("10.42.") and p.ready_containers == p.total_containers == 1 for p in pods)
@@ -161,7 +162,7 @@ async def test_watch_reports_add_modify_delete(sim: KubeApiSim, kube: KubeClient
     first = await watch.next()
     assert first.type == EventType.RELISTED and [s.name for s in first.objects] == ["kubernetes"]
 
-    await kube.apply(service("web"))
+    await kube.server_side_apply(service("web"))
     added = await watch.next_of(EventType.ADDED, "web")
     assert isinstance(added.obj, Service) and added.obj.cluster_ip.startswith("10.43.")
     await kube.merge_patch("Service", "default", "web", {"metadata": {"labels": {"tier": "front"}}})
@@ -176,7 +177,7 @@ async def test_watch_reports_add_modify_delete(sim: KubeApiSim, kube: KubeClient
 async def test_watch_relists_after_410_without_duplicates(sim: KubeApiSim, kube: KubeClient, watching: Any) -> None:
     watch = watching("Service")
     assert (await watch.next()).type == EventType.RELISTED
-    await kube.apply(service("a"))
+    await kube.server_side_apply(service("a"))
     await watch.next_of(EventType.ADDED, "a")
 
     sim.force_compact()
@@ -184,7 +185,7 @@ async def test_watch_relists_after_410_without_duplicates(sim: KubeApiSim, kube:
     assert relisted.type == EventType.RELISTED
     names = [s.name for s in relisted.objects]
     assert sorted(names) == ["a", "kubernetes"] and len(set(names)) == len(names)
-    await kube.apply(service("b"))
+    await kube.server_side_apply(service("b"))
     after = await watch.next()
     assert (after.type, after.obj and after.obj.name) == (EventType.ADDED, "b")  # nothing replayed twice
 
@@ -209,22 +210,30 @@ async def test_watch_reconnects_and_relists_after_api_restart(sim: KubeApiSim, k
             await watch.close()
 
 
-async def test_apply_created_configured_unchanged(sim: KubeApiSim, kube: KubeClient) -> None:
+async def test_server_side_apply_changes_only_what_differs(sim: KubeApiSim, kube: KubeClient) -> None:
     pool = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
             "metadata": {"name": "lan", "namespace": "metallb-system"}, "spec": {"addresses": ["10.0.0.5-10.0.0.10"]}}
     for obj in (deployment("web"), service("web", type="LoadBalancer"), pool):
-        assert await kube.apply(obj) == ObjectApplied.CREATED, obj["kind"]
-        assert await kube.apply(obj) == ObjectApplied.UNCHANGED, obj["kind"]
+        created = await kube.server_side_apply(obj)
+        again = await kube.server_side_apply(obj)
+        assert again["metadata"].get("generation") == created["metadata"].get("generation"), obj["kind"]
 
-    assert await kube.apply(deployment("web", replicas=3)) == ObjectApplied.CONFIGURED
+    preview = await kube.server_side_apply(deployment("web", replicas=3), dry_run=True)
+    assert preview["spec"]["replicas"] == 3 and sim.get("Deployment", "default", "web")["spec"]["replicas"] == 1
+    await kube.server_side_apply(deployment("web", replicas=3))
     live = sim.get("Deployment", "default", "web")
-    assert live is not None and live["spec"]["replicas"] == 3
+    assert live is not None and live["spec"]["replicas"] == 3 and live["metadata"]["generation"] == 2
     await wait_until(lambda: _running(kube, "app=web", 3))
 
-    assert await kube.apply({**pool, "spec": {"addresses": ["10.0.0.20/30"]}}) == ObjectApplied.CONFIGURED
+    await kube.server_side_apply({**pool, "spec": {"addresses": ["10.0.0.20/30"]}})
     lb = await wait_until(lambda: _lb_ip(kube, "web"))
     assert lb == "10.0.0.20"  # reassigned from the changed pool
-    assert await kube.apply(service("web", type="LoadBalancer")) == ObjectApplied.UNCHANGED
+
+
+async def test_unknown_kind_is_named(kube: KubeClient) -> None:
+    with pytest.raises(UnknownKind, match='no matches for kind "Widget" in version "example.org/v1"'):
+        await kube.server_side_apply({"apiVersion": "example.org/v1", "kind": "Widget",
+                                      "metadata": {"name": "w", "namespace": "default"}})
 
 
 async def _lb_ip(kube: KubeClient, name: str) -> str:
@@ -233,7 +242,7 @@ async def _lb_ip(kube: KubeClient, name: str) -> str:
 
 
 async def test_delete_deployment_removes_its_pods(sim: KubeApiSim, kube: KubeClient) -> None:
-    await kube.apply(deployment("web", replicas=2))
+    await kube.server_side_apply(deployment("web", replicas=2))
     await wait_until(lambda: _running(kube, "app=web", 2))
     assert await kube.delete("Deployment", "default", "web") is True
     await wait_until(lambda: _no_pods(kube))
@@ -262,7 +271,7 @@ async def test_errors_carry_the_status(sim: KubeApiSim, kube: KubeClient, tmp_pa
 
 
 async def test_pod_logs_plain_and_follow(sim: KubeApiSim, kube: KubeClient) -> None:
-    await kube.apply(deployment("web"))
+    await kube.server_side_apply(deployment("web"))
     [pod] = await wait_until(lambda: _running(kube, "app=web", 1))
     lines = [line async for line in kube.stream_logs("default", pod.name)]
     assert "/docker-entrypoint.sh: Configuration complete; ready for start up" in lines
@@ -346,7 +355,7 @@ async def test_pods_go_through_the_kubelet_stages(tmp_path: Path) -> None:
             watch = Watching(kube, "Pod", namespace="default")
             try:
                 assert (await watch.next()).objects == ()
-                await kube.apply(deployment("web"))
+                await kube.server_side_apply(deployment("web"))
                 statuses = []
                 while not statuses or statuses[-1] != "Running":
                     event = await watch.next()

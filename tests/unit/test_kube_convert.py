@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from homelab_tui.clients.kube import is_subset, kind_info, pod_from_raw, pod_status_summary
+from homelab_tui.clients.kube import kind_info, pod_from_raw, pod_status_summary
 
 
 def pod(status: dict[str, Any], init: int = 0, containers: int = 1, **metadata: Any) -> dict[str, Any]:
@@ -51,15 +51,6 @@ def test_pod_status_matches_kubectl(raw: dict[str, Any], expected: tuple[str, in
     assert pod_status_summary(raw) == expected
     converted = pod_from_raw(raw)
     assert (converted.status, converted.ready_containers, converted.total_containers, converted.restarts) == expected
-
-
-def test_is_subset_compares_only_what_is_desired() -> None:
-    live = {"spec": {"ports": [{"port": 80, "protocol": "TCP", "nodePort": 31681}], "type": "NodePort"}}
-    assert is_subset({"spec": {"ports": [{"port": 80}]}}, live)
-    assert not is_subset({"spec": {"ports": [{"port": 81}]}}, live)
-    assert not is_subset({"spec": {"ports": [{"port": 80}, {"port": 443}]}}, live)
-    assert is_subset({"spec": {"externalName": None}}, live)
-    assert not is_subset({"spec": {"type": None}}, live)
 
 
 def test_kind_info_paths() -> None:
