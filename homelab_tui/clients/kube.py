@@ -997,6 +997,10 @@ class KubeClient:
         return await self._request("PATCH", path, query=[("fieldManager", manager)], body=patch,
                                    content_type=content_type)
 
+    async def replace(self, path: str, obj: JsonObject, *, manager: str = FIELD_MANAGER) -> JsonObject:
+        """PUT `obj` at `path` (whole; without a resourceVersion, whatever the object holds now)."""
+        return await self._request("PUT", path, query=[("fieldManager", manager)], body=obj)
+
     async def merge_patch(self, kind: str, namespace: str | None, name: str, patch: JsonObject,
                           api_version: str | None = None) -> JsonObject:
         return await self.patch(kind, namespace, name, patch, api_version=api_version)

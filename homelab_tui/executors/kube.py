@@ -3,15 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Callable
 
-from ..clients.kube import KubeClient
+from ..clients.kube import KubeClient, KubeError, UnknownKind, kind_info
 from ..config import Config
 from ..connect import kube_client
 from ..models import EventType, KubeEvent, KubeObject
 from ..plans import Step
-from ..plans.actions import Action, DeleteObject, LabelNode, WaitNodeReady
+from ..plans.actions import (
+    Action,
+    ApplyObject,
+    DeleteObject,
+    LabelNode,
+    PatchObject,
+    ReplaceObject,
+    WaitNodeReady,
+    WaitRollout,
+)
 from .common import StepError
+from .rollout import RolloutFailed, wait_rollout
+
+WEBHOOK_RETRY_PAUSE = 1.0  # seconds between tries while a new webhook refuses
+
+
+def object_name(obj: dict) -> str:
+    """`deployment.apps/web` (with its namespace when it has one), as kubectl names an object."""
+    meta, group = obj["metadata"], obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else ""
+    kind = obj["kind"].lower() + (f".{group}" if group else "")
+    return f"{kind}/{meta['name']}" + (f" in {meta['namespace']}" if meta.get("namespace") else "")
+
+
+def conflict_fields(error: KubeError) -> list[str]:
+    """The fields of a server-side apply conflict, with their managers, from the Status."""
+    causes = ((error.status or {}).get("details") or {}).get("causes") or []
+    return [f"{cause.get('field', '')}: {cause.get('message', '')}".strip(": ")
+            for cause in causes if cause.get("reason", cause.get("type")) == "FieldManagerConflict"]
 
 
 class KubeExecutor:
@@ -23,7 +51,9 @@ class KubeExecutor:
         self._nodes = NodeWatch(lambda: kube_client(self.config, retry_cap=2.0))
 
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
-        do = {WaitNodeReady: self._wait_ready, LabelNode: self._label, DeleteObject: self._delete}.get(type(action))
+        do = {WaitNodeReady: self._wait_ready, LabelNode: self._label, DeleteObject: self._delete,
+              ApplyObject: self._apply, ReplaceObject: self._replace, PatchObject: self._patch,
+              WaitRollout: self._wait_rollout}.get(type(action))
         if do is None:
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
         await do(action, output)
@@ -41,8 +71,54 @@ class KubeExecutor:
 
     async def _delete(self, action: DeleteObject, output: Callable[[str], None]) -> None:
         async with kube_client(self.config) as kube:
-            deleted = await kube.delete(action.kind, action.namespace or None, action.name, uid=action.uid)
+            deleted = await kube.delete(action.kind, action.namespace or None, action.name, uid=action.uid,
+                                        grace_period=action.grace_period, api_version=action.api_version or None)
         output(f"{action.kind} {action.name} " + ("deleted" if deleted else "was already gone"))
+
+    async def _apply(self, action: ApplyObject, output: Callable[[str], None]) -> None:
+        obj = action.obj
+        give_up = time.monotonic() + action.webhook_grace
+        async with kube_client(self.config) as kube:
+            while True:
+                try:
+                    await kube.server_side_apply(obj, force=action.force)
+                    break
+                except UnknownKind as error:
+                    raise StepError(f"{object_name(obj)}: {error}") from None
+                except KubeError as error:
+                    if error.code == 409 and (fields := conflict_fields(error)):
+                        raise StepError(f"{object_name(obj)}: fields owned by another manager: "
+                                        + "; ".join(fields)) from None
+                    if "failed calling webhook" in error.message and time.monotonic() < give_up:
+                        output(f"{object_name(obj)}: the webhook is not ready yet; trying again")
+                        await asyncio.sleep(WEBHOOK_RETRY_PAUSE)
+                        continue
+                    raise StepError(f"{object_name(obj)}: {error.message or error.reason}") from None
+        output(f"{object_name(obj)} serverside-applied")
+
+    async def _replace(self, action: ReplaceObject, output: Callable[[str], None]) -> None:
+        obj = action.obj
+        meta = obj["metadata"]
+        async with kube_client(self.config) as kube:
+            info = await kube.resource(obj["apiVersion"], obj["kind"])
+            path = info.path(meta.get("namespace") if info.namespaced else None, meta["name"])
+            await kube.replace(path, obj)
+        output(f"{object_name(obj)} put back as it was")
+
+    async def _patch(self, action: PatchObject, output: Callable[[str], None]) -> None:
+        async with kube_client(self.config) as kube:
+            await kube.patch(action.kind, action.namespace or None, action.name, json.loads(action.patch),
+                             subresource=action.subresource, manager=action.manager)
+        output(f"{kind_info(action.kind).plural}/{action.name} patched")
+
+    async def _wait_rollout(self, action: WaitRollout, output: Callable[[str], None]) -> None:
+        async with kube_client(self.config) as kube:
+            try:
+                await asyncio.wait_for(wait_rollout(kube, action.namespace, action.name, output), action.timeout)
+            except RolloutFailed as error:
+                raise StepError(str(error)) from None
+            except TimeoutError:
+                raise StepError(f'deployment "{action.name}" did not roll out within {action.timeout:g} s') from None
 
 
 class NodeWatch:

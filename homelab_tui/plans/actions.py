@@ -5,9 +5,10 @@ action brings its own export and nothing else has to learn about it. Pure: no I/
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from . import SECRET_REF, Target, secret_variable, shown
 
@@ -161,6 +162,76 @@ class WaitNodeReady(KubeAction):
 
 
 
+def object_text(obj: dict[str, Any]) -> str:
+    """An object as an action holds it: canonical JSON, so equal objects make equal actions."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class ApplyObject(KubeAction):
+    """Server-side apply of one whole object (`document`, canonical JSON) under our field
+    manager, with strict field validation, as `kubectl apply --server-side` does. `force` takes
+    fields another manager owns (only after the user said so). `webhook_grace`: for how many
+    seconds a "failed calling webhook" refusal is retried (a webhook that has just been
+    installed refuses until its endpoints are up)."""
+
+    document: str
+    force: bool = False
+    webhook_grace: float = 0.0
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return json.loads(self.document)
+
+    def manifest(self, rendering: str) -> str:
+        return rendering
+
+
+@dataclass(frozen=True)
+class ReplaceObject(KubeAction):
+    """Put an object back as it was (`document`, its previous state without server fields) by
+    replacing it: the undo of an apply that changed an existing object."""
+
+    document: str
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return json.loads(self.document)
+
+    def manifest(self, rendering: str) -> str:
+        return rendering
+
+
+@dataclass(frozen=True)
+class PatchObject(KubeAction):
+    """A merge patch (`patch`, canonical JSON) of one object or its `subresource`, under
+    `manager`: the non-apply write of a pane action (scale, restart, cordon), which so never takes
+    the fields of a wizard's applied intent."""
+
+    kind: str
+    namespace: str  # "" for a cluster-wide kind
+    name: str
+    patch: str
+    manager: str = "homelab-tui"
+    subresource: str = ""
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))
+
+
+@dataclass(frozen=True)
+class WaitRollout(KubeAction):
+    """Wait until a Deployment has rolled out, as `kubectl rollout status` does; fail as soon
+    as a pod of the new revision cannot pull its image or crash-loops, or progress stalls."""
+
+    namespace: str
+    name: str
+    timeout: float = 600.0
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))
+
+
 @dataclass(frozen=True)
 class DeleteObject(KubeAction):
     """Delete one object, as `kubectl delete` does (dependents in the background)."""
@@ -169,6 +240,8 @@ class DeleteObject(KubeAction):
     namespace: str  # "" for a cluster-wide kind
     name: str
     uid: str = ""  # the object planned for: one made again under its name meanwhile is not deleted
+    grace_period: int | None = None  # seconds; 0 kills a pod at once; None: the object's own
+    api_version: str = ""  # for a kind the client does not know by name (a CRD's)
 
     def manifest(self, rendering: str) -> str:
         return comment(shown(rendering))  # a deletion has no manifest; the comment says what to run
@@ -185,4 +258,5 @@ class LabelNode(KubeAction):
         return comment(shown(rendering))
 
 
-Action = Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
+Action = (Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
+          | ApplyObject | ReplaceObject | PatchObject | WaitRollout)
