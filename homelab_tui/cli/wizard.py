@@ -20,7 +20,7 @@ from ..config import Config
 from ..executors import Executors, build_executors
 from ..export import export_staged
 from ..flows import Wizard
-from ..flows.apply import apply_staged
+from ..flows.staged import apply_staged
 from ..flows.wizard import request_from
 from ..plans import Plan, Staged, impact, listing
 from .exits import EXIT_FAILED, EXIT_OK

@@ -1,5 +1,5 @@
 """The wizards' flows, shared by the CLI (cli/wizard.py) and the TUI (ui/wizards/): a request →
-facts → a pure plan → `Staged` plans, applied by `apply.apply_staged`. One module per wizard,
+facts → a pure plan → `Staged` plans, applied by `staged.apply_staged`. One module per wizard,
 flows/<name>.py, defines its request and its flow (`REQUEST`, `FLOW`). No textual here.
 
 WIZARDS is the registry: the CLI's subcommands, the TUI's keys and the command palette are all

@@ -209,7 +209,7 @@ class HomelabApp(App[None]):
 
     async def _apply_change(self, make_plan: Callable[[Config], Awaitable[Plan]], verb: str) -> None:
         from ..executors import build_executors  # the clients and the engine load when a change is made
-        from ..flows.apply import apply_staged
+        from ..flows.staged import apply_staged
         from ..plans import Staged
 
         plan = await make_plan(self.config)

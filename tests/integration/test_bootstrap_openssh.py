@@ -23,7 +23,7 @@ import yaml
 from homelab_tui.clients.ssh import HostKeyChanged, append_known_host
 from homelab_tui.config import load_config
 from homelab_tui.executors import build_executors
-from homelab_tui.flows.apply import apply_staged
+from homelab_tui.flows.staged import apply_staged
 from homelab_tui.flows.bootstrap import BootstrapRequest, plan_bootstrap
 from homelab_tui.sim.kube_api import KubeApiSim
 from tests.conftest import need_binary

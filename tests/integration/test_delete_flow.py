@@ -10,7 +10,7 @@ import pytest
 
 from homelab_tui.config import load_config
 from homelab_tui.executors import build_executors
-from homelab_tui.flows.apply import apply_staged
+from homelab_tui.flows.staged import apply_staged
 from homelab_tui.flows.delete import plan_delete
 from homelab_tui.plans import Staged
 from homelab_tui.sim.lab import Lab

@@ -23,7 +23,7 @@ from ...engine import ApplyResult, StepDone, event_line
 from ...executors import Executors, build_executors
 from ...export import export_staged
 from ...flows import WIZARDS
-from ...flows.apply import apply_staged
+from ...flows.staged import apply_staged
 from ...flows.wizard import request_from
 from ...plans import Plan, PlanError, Staged
 from ..modals import AskScreen, ConfirmScreen, SudoPasswordScreen, TrustHostKeyScreen, plan_text
