@@ -16,6 +16,7 @@ from ..plans.actions import (
     Action,
     ApplyObject,
     DeleteObject,
+    EvictPod,
     LabelNode,
     PatchObject,
     ReplaceObject,
@@ -26,6 +27,7 @@ from .common import StepError
 from .rollout import RolloutFailed, wait_rollout
 
 WEBHOOK_RETRY_PAUSE = 1.0  # seconds between tries while a new webhook refuses
+EVICTION_RETRY_PAUSE = 5.0  # seconds between tries while a disruption budget refuses (kubectl drain's)
 
 
 def object_name(obj: dict) -> str:
@@ -53,7 +55,7 @@ class KubeExecutor:
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
         do = {WaitNodeReady: self._wait_ready, LabelNode: self._label, DeleteObject: self._delete,
               ApplyObject: self._apply, ReplaceObject: self._replace, PatchObject: self._patch,
-              WaitRollout: self._wait_rollout}.get(type(action))
+              WaitRollout: self._wait_rollout, EvictPod: self._evict}.get(type(action))
         if do is None:
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
         await do(action, output)
@@ -110,6 +112,22 @@ class KubeExecutor:
             await kube.patch(action.kind, action.namespace or None, action.name, json.loads(action.patch),
                              subresource=action.subresource, manager=action.manager)
         output(f"{kind_info(action.kind).plural}/{action.name} patched")
+
+    async def _evict(self, action: EvictPod, output: Callable[[str], None]) -> None:
+        give_up = time.monotonic() + action.timeout
+        async with kube_client(self.config) as kube:
+            while True:
+                try:
+                    evicted = await kube.evict(action.namespace, action.name)
+                    break
+                except KubeError as error:
+                    if error.code != 429 or time.monotonic() >= give_up:
+                        raise StepError(f"pod {action.namespace}/{action.name} not evicted: "
+                                        f"{error.message or error.reason}") from None
+                    output(f"pod {action.namespace}/{action.name}: {error.message or error.reason} "
+                           f"(trying again in {EVICTION_RETRY_PAUSE:g} s)")
+                    await asyncio.sleep(EVICTION_RETRY_PAUSE)
+        output(f"pod {action.namespace}/{action.name} " + ("evicted" if evicted else "was already gone"))
 
     async def _wait_rollout(self, action: WaitRollout, output: Callable[[str], None]) -> None:
         async with kube_client(self.config) as kube:

@@ -248,6 +248,19 @@ class DeleteObject(KubeAction):
 
 
 @dataclass(frozen=True)
+class EvictPod(KubeAction):
+    """Evict one pod through the Eviction API, as `kubectl drain` does: a PodDisruptionBudget that
+    refuses it for now (429) is asked again every few seconds, for up to `timeout` seconds."""
+
+    namespace: str
+    name: str
+    timeout: float = 120.0
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))
+
+
+@dataclass(frozen=True)
 class LabelNode(KubeAction):
     """Set labels on a node (others it has are kept), as `kubectl label --overwrite` does."""
 
@@ -259,4 +272,4 @@ class LabelNode(KubeAction):
 
 
 Action = (Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
-          | ApplyObject | ReplaceObject | PatchObject | WaitRollout)
+          | ApplyObject | ReplaceObject | PatchObject | WaitRollout | EvictPod)
