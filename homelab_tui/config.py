@@ -147,6 +147,16 @@ def _host(value: Any) -> str:
     return text
 
 
+def _url_or_path(value: Any) -> str:
+    """A URL (http or https, with a host) or a local file's path: where a manifest comes from."""
+    text = _nonempty_string(value).strip()
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        if scheme not in ("http", "https") or not re.match(r"[A-Za-z0-9.\-\[\]:@_]+(/|$)", rest):
+            raise ValueError(f"expected an http(s) URL or a local file's path, got {text!r}")
+    return text
+
+
 def _cidr(value: Any) -> str:
     try:
         return str(ipaddress.IPv4Network(_string(value), strict=True))
@@ -285,6 +295,10 @@ def _check(checker: Callable[[Any], Any], doc: str = "") -> dict:
 # --- schema --------------------------------------------------------------------------------
 
 
+# MetalLB's native manifest, of a pinned release (the MetalLB wizard installs it when it is missing)
+METALLB_MANIFEST_URL = "https://raw.githubusercontent.com/metallb/metallb/v0.14.9/config/manifests/metallb-native.yaml"
+
+
 @dataclass
 class ClusterConfig:
     name: str = field(default="homelab", metadata=_check(_cluster_name))
@@ -294,6 +308,7 @@ class ClusterConfig:
     pod_cidr: str = field(default="10.42.0.0/16", metadata=_check(_cidr))
     service_cidr: str = field(default="10.43.0.0/16", metadata=_check(_cidr))
     install_script: str = field(default="https://get.k3s.io", metadata=_check(_nonempty_string))
+    metallb_manifest: str = field(default=METALLB_MANIFEST_URL, metadata=_check(_url_or_path))
 
     @property
     def kube_context(self) -> str:

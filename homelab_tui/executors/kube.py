@@ -20,6 +20,7 @@ from ..plans.actions import (
     LabelNode,
     PatchObject,
     ReplaceObject,
+    WaitEndpoints,
     WaitNodeReady,
     WaitRollout,
 )
@@ -27,6 +28,7 @@ from .common import StepError
 from .rollout import RolloutFailed, wait_rollout
 
 WEBHOOK_RETRY_PAUSE = 1.0  # seconds between tries while a new webhook refuses
+ENDPOINTS_POLL = 1.0  # seconds between looks at a Service's endpoints
 EVICTION_RETRY_PAUSE = 5.0  # seconds between tries while a disruption budget refuses (kubectl drain's)
 
 
@@ -55,7 +57,8 @@ class KubeExecutor:
     async def execute(self, step: Step, action: Action, context, output: Callable[[str], None]) -> None:
         do = {WaitNodeReady: self._wait_ready, LabelNode: self._label, DeleteObject: self._delete,
               ApplyObject: self._apply, ReplaceObject: self._replace, PatchObject: self._patch,
-              WaitRollout: self._wait_rollout, EvictPod: self._evict}.get(type(action))
+              WaitRollout: self._wait_rollout, EvictPod: self._evict,
+              WaitEndpoints: self._wait_endpoints}.get(type(action))
         if do is None:
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
         await do(action, output)
@@ -129,6 +132,17 @@ class KubeExecutor:
                     await asyncio.sleep(EVICTION_RETRY_PAUSE)
         output(f"pod {action.namespace}/{action.name} " + ("evicted" if evicted else "was already gone"))
 
+    async def _wait_endpoints(self, action: WaitEndpoints, output: Callable[[str], None]) -> None:
+        where = f"service {action.namespace}/{action.name}"
+        give_up = time.monotonic() + action.timeout
+        async with kube_client(self.config) as kube:
+            output(f"{where}: waiting for a ready endpoint")
+            while not await ready_endpoints(kube, action.namespace, action.name):
+                if time.monotonic() >= give_up:
+                    raise StepError(f"{where} had no ready endpoint within {action.timeout:g} s")
+                await asyncio.sleep(ENDPOINTS_POLL)
+        output(f"{where} has a ready endpoint")
+
     async def _wait_rollout(self, action: WaitRollout, output: Callable[[str], None]) -> None:
         async with kube_client(self.config) as kube:
             try:
@@ -137,6 +151,26 @@ class KubeExecutor:
                 raise StepError(str(error)) from None
             except TimeoutError:
                 raise StepError(f'deployment "{action.name}" did not roll out within {action.timeout:g} s') from None
+
+
+async def ready_endpoints(kube: KubeClient, namespace: str, service: str) -> bool:
+    """Whether a Service has a ready endpoint: in its EndpointSlices, else in its Endpoints (a kind
+    the server does not serve counts as none)."""
+    for kind, selector in (("EndpointSlice", f"kubernetes.io/service-name={service}"), ("Endpoints", "")):
+        try:
+            items, _ = await kube.list_raw(kind, namespace, label_selector=selector,
+                                           field_selector="" if selector else f"metadata.name={service}")
+        except KubeError as error:
+            if error.code == 404:
+                continue
+            raise
+        for item in items:
+            if kind == "EndpointSlice" and any((e.get("conditions") or {}).get("ready") is not False
+                                               and e.get("addresses") for e in item.get("endpoints") or []):
+                return True
+            if kind == "Endpoints" and any(s.get("addresses") for s in item.get("subsets") or []):
+                return True
+    return False
 
 
 class NodeWatch:

@@ -13,6 +13,7 @@ from .wizard import Wizard
 WIZARDS: tuple[Wizard, ...] = (
     Wizard("bootstrap", "B", "Bootstrap a cluster", "Install k3s or kubeadm on the first server"),
     Wizard("join", "J", "Join nodes", "Join worker nodes to the cluster"),
+    Wizard("metallb", "M", "Set up a MetalLB pool", "Give LoadBalancer Services LAN addresses with MetalLB"),
 )
 
 __all__ = ["WIZARDS", "Wizard"]

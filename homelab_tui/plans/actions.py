@@ -233,6 +233,19 @@ class WaitRollout(KubeAction):
 
 
 @dataclass(frozen=True)
+class WaitEndpoints(KubeAction):
+    """Wait until a Service has a ready endpoint (in its EndpointSlices, or its Endpoints): a
+    webhook behind it answers from then on."""
+
+    namespace: str
+    name: str
+    timeout: float = 300.0
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))
+
+
+@dataclass(frozen=True)
 class DeleteObject(KubeAction):
     """Delete one object, as `kubectl delete` does (dependents in the background)."""
 
@@ -272,4 +285,4 @@ class LabelNode(KubeAction):
 
 
 Action = (Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
-          | ApplyObject | ReplaceObject | PatchObject | WaitRollout | EvictPod)
+          | ApplyObject | ReplaceObject | PatchObject | WaitRollout | WaitEndpoints | EvictPod)

@@ -1,0 +1,356 @@
+"""MetalLB: a pool of LAN addresses for LoadBalancer Services, in layer 2 mode. `metallb_plan` is
+pure: it installs MetalLB when it is not (each document of its native manifest, then waits for the
+controller and the webhook behind it), disables k3s's ServiceLB, which fights MetalLB over every
+LoadBalancer Service (k3s#1969), turns on strictARP for kube-proxy in IPVS mode, and applies an
+IPAddressPool and an L2Advertisement naming it (`spec.ipAddressPools`) in MetalLB's namespace:
+MetalLB ignores custom resources anywhere else, and an unknown field such as seed 03's
+`addresspools` is refused by the strict apply instead of being dropped.
+
+The pool is refused when it overlaps a node, the gateway, the router's DHCP pool or a static
+lease, or lies outside the LAN: MetalLB checks none of these (metallb#306, #772). Run again on the
+state it made, every step is a no-op with its reason."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import Plan, PlanError, Step, Target
+from .actions import ApplyObject, DeleteObject, PatchObject, Run, WaitEndpoints, WaitRollout, object_text
+from .manifests import object_id, ordered, yaml_text
+from .nodes import sh_quote, sudo_rendering
+
+API_VERSION = "metallb.io/v1beta1"
+NAMESPACE = "metallb-system"  # the native manifest's
+CONTROLLER = "controller"
+WEBHOOK_SERVICE = "metallb-webhook-service"
+DEFAULT_POOL = "homelab"
+WEBHOOK_GRACE = 60.0  # seconds a just-installed webhook may refuse the pool (metallb#1540, #1597)
+SERVICELB_CHOICES = ("disable", "refuse")
+K3S_CONFIG = "/etc/rancher/k3s/config.yaml"
+KUBE_PROXY = "kube-proxy"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+ROLLOUT_MANAGER = "kubectl-rollout"  # as `kubectl rollout restart` patches
+
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+IPv4 = ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
+class MetallbAnswers:
+    range: str  # a.b.c.d-a.b.c.e or a CIDR
+    pool: str = DEFAULT_POOL
+    servicelb: str = "disable"  # what to do with k3s's ServiceLB: disable it, or refuse to go on
+    manifest: str = ""  # where the install comes from (cluster.metallb_manifest)
+    context: str = ""  # the kubeconfig context, for the renderings
+
+
+@dataclass(frozen=True)
+class RouterLan:
+    """The LAN as the router has it."""
+
+    network: str = ""  # the router's network holding the nodes, "192.168.40.0/24"; "" when none does
+    gateways: tuple[str, ...] = ()  # the router's address on it, the DHCP networks' gateways
+    dhcp_pools: tuple[tuple[str, str], ...] = ()  # (pool, "a-b,c-d") the DHCP servers lease from
+    static_leases: tuple[tuple[str, str], ...] = ()  # (address, whose: host name or MAC)
+
+
+@dataclass(frozen=True)
+class K3sServer:
+    """A k3s server, read over SSH: its config file (None when absent) and its systemd unit."""
+
+    name: str  # the config node
+    config: str | None = None  # /etc/rancher/k3s/config.yaml
+    unit: str = ""  # /etc/systemd/system/k3s.service, whose ExecStart holds the install's flags
+
+
+@dataclass(frozen=True)
+class MetallbFacts:
+    nodes: dict[str, str] = field(default_factory=dict)  # node name → address (the API's InternalIPs, the config's)
+    router: RouterLan | None = None  # None: the router was not read
+    router_skipped: str = ""  # why not: "no [router] in the config", "the router could not be read (...)"
+    served: bool = False  # the API serves metallb.io/v1beta1 IPAddressPools
+    controller: str = ""  # "namespace/name" of MetalLB's controller Deployment, "" when there is none
+    controller_available: bool = False
+    manifest: tuple[dict[str, Any], ...] = ()  # the install's documents, read when MetalLB is not installed
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)  # IPAddressPools in MetalLB's namespace
+    advertisements: dict[str, tuple[str, ...]] = field(default_factory=dict)  # L2Advertisements: their pools
+    svclb: tuple[str, ...] = ()  # ServiceLB's svclb-* DaemonSets in kube-system
+    k3s_servers: tuple[K3sServer, ...] = ()  # the servers of a k3s cluster
+    kube_proxy: str | None = None  # kube-system/kube-proxy's config.conf (kubeadm); None without one
+    now: str = ""  # RFC 3339: when kube-proxy is restarted (its restartedAt)
+
+
+# -- the answers ------------------------------------------------------------------------------
+
+
+def pool_range(text: str) -> tuple[IPv4, IPv4]:
+    """(first, last) address of a range `a.b.c.d-a.b.c.e` or a CIDR; PlanError on --range."""
+    text = text.strip()
+    if not text:
+        raise PlanError("--range", "required: a range such as 192.168.40.20-192.168.40.30, or a CIDR such as "
+                                   "192.168.40.16/28")
+    try:
+        if "-" in text:
+            low, high = (IPv4(part.strip()) for part in text.split("-", 1))
+        else:
+            network = ipaddress.IPv4Network(text, strict=True)
+            low, high = network.network_address, network.broadcast_address
+    except ipaddress.AddressValueError:
+        raise PlanError("--range", f"expected an IPv4 range such as 192.168.40.20-192.168.40.30 or a CIDR "
+                                   f"such as 192.168.40.16/28, got {text!r}") from None
+    except ValueError as error:  # host bits set, a bad prefix
+        raise PlanError("--range", f"{text} is not a CIDR ({error})") from None
+    if high < low:
+        raise PlanError("--range", f"{text}: the range ends before it starts")
+    return low, high
+
+
+def pool_entry(text: str) -> str:
+    """The range as the pool holds it: `a-b` without spaces, or the CIDR."""
+    return "-".join(part.strip() for part in text.strip().split("-", 1))
+
+
+def check_answers(answers: MetallbAnswers) -> None:
+    """What can be checked before the lab is contacted: one PlanError naming every bad answer."""
+    errors = []
+    try:
+        pool_range(answers.range)
+    except PlanError as error:
+        errors += error.errors
+    if len(answers.pool) > 253 or not _DNS_SUBDOMAIN.fullmatch(answers.pool):
+        errors.append(("--pool", f"{answers.pool!r} is not a Kubernetes name: lower case letters, digits, '-' and "
+                                 "'.', starting and ending with a letter or digit"))
+    if answers.servicelb not in SERVICELB_CHOICES:
+        errors.append(("--servicelb", f"expected {' or '.join(SERVICELB_CHOICES)}, got {answers.servicelb!r}"))
+    PlanError.check(errors)
+
+
+def _ranges(text: str) -> Iterator[tuple[str, IPv4, IPv4]]:
+    """RouterOS pool ranges, "a-b,c": (entry, first, last)."""
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        low, _, high = entry.partition("-")
+        try:
+            yield entry, IPv4(low), IPv4(high or low)
+        except ipaddress.AddressValueError:
+            continue
+
+
+def _pool_problems(answers: MetallbAnswers, facts: MetallbFacts, namespace: str) -> list[tuple[str, str]]:
+    """Why the pool's addresses cannot be MetalLB's: each overlap, named."""
+    first, last = pool_range(answers.range)
+    entry = pool_entry(answers.range)
+
+    def inside(address: str) -> bool:
+        try:
+            return first <= IPv4(address) <= last
+        except ipaddress.AddressValueError:
+            return False
+
+    problems = [f"{entry} holds the address of node {name} ({address})"
+                for name, address in sorted(facts.nodes.items()) if inside(address)]
+    lan = facts.router
+    if lan is not None:
+        problems += [f"{entry} holds the gateway {gateway}" for gateway in lan.gateways if inside(gateway)]
+        if lan.network:
+            network = ipaddress.IPv4Network(lan.network, strict=False)
+            if not (first in network and last in network):
+                problems.append(f"{entry} lies outside the LAN {network}, where the nodes are")
+            else:
+                problems += [f"{entry} holds the LAN's {what} address {address}" for what, address in
+                             (("network", network.network_address), ("broadcast", network.broadcast_address))
+                             if first <= address <= last]
+        for name, ranges in lan.dhcp_pools:
+            problems += [f"{entry} overlaps the router's DHCP pool {name} ({dhcp}): the router would lease "
+                         "the same addresses" for dhcp, low, high in _ranges(ranges) if low <= last and first <= high]
+        problems += [f"{entry} holds the static DHCP lease {address} ({whose})"
+                     for address, whose in lan.static_leases if inside(address)]
+    for name, addresses in sorted(facts.pools.items()):
+        if name == answers.pool:
+            continue
+        for other in addresses:
+            try:
+                low, high = pool_range(other)
+            except PlanError:
+                continue
+            if low <= last and first <= high:
+                problems.append(f"{entry} overlaps IPAddressPool {namespace}/{name} ({other})")
+    return [("--range", problem) for problem in problems]
+
+
+# -- the plan ---------------------------------------------------------------------------------
+
+
+def metallb_plan(answers: MetallbAnswers, facts: MetallbFacts) -> Plan:
+    check_answers(answers)
+    kubectl = f"kubectl --context {answers.context}" if answers.context else "kubectl"
+    installed = facts.served and bool(facts.controller)
+    namespace = facts.controller.split("/")[0] if installed else _manifest_namespace(facts.manifest)
+    PlanError.check(_pool_problems(answers, facts, namespace))
+    steps = [*_servicelb_steps(answers, facts), *_strict_arp_steps(facts, kubectl),
+             *_install_steps(answers, facts, kubectl, namespace),
+             *_pool_steps(answers, facts, namespace)]
+    warnings = ()
+    if facts.router is None:
+        warnings = (f"the pool was not checked against the router's DHCP pool and static leases: "
+                    f"{facts.router_skipped or 'no router'}",)
+    elif not facts.router.network:
+        warnings = ("the pool was not checked against the LAN: no address of the router holds the nodes",)
+    return Plan(f"MetalLB pool {answers.pool}: {pool_entry(answers.range)}", tuple(steps), warnings=warnings)
+
+
+def _servicelb_disabled(server: K3sServer) -> bool:
+    """Whether k3s starts with ServiceLB off: `disable` in its config file (a list, or a string of
+    comma-separated names) or a --disable flag of the install (in its unit's ExecStart)."""
+    try:
+        config = yaml.safe_load(server.config or "") or {}
+    except yaml.YAMLError:
+        config = {}
+    named = config.get("disable") if isinstance(config, dict) else None
+    names = named if isinstance(named, list) else str(named or "").split(",")
+    flags = re.findall(r"--disable(?:=|\s+)['\"]?([\w,-]+)", server.unit)
+    return "servicelb" in {str(name).strip() for name in names} | {n for flag in flags for n in flag.split(",")}
+
+
+def _servicelb_steps(answers: MetallbAnswers, facts: MetallbFacts) -> list[Step]:
+    """On k3s: `disable: [servicelb]` in each server's config file, then a restart of k3s; no-ops
+    when it is off (a server configured so but still running its svclb DaemonSets is restarted)."""
+    servers = facts.k3s_servers
+    running = bool(facts.svclb) or any(not _servicelb_disabled(server) for server in servers)
+    if running and answers.servicelb == "refuse":
+        found = f" (its DaemonSets: {', '.join(facts.svclb)})" if facts.svclb else ""
+        raise PlanError("--servicelb", f"k3s runs its ServiceLB (Klipper){found}, which fights MetalLB over every "
+                                       "LoadBalancer Service: answer disable, or add `disable: [servicelb]` to "
+                                       f"{K3S_CONFIG} on the servers and restart k3s")
+    steps = []
+    for server in servers:
+        description = f"Disable k3s's ServiceLB on {server.name} ({K3S_CONFIG})"
+        if _servicelb_disabled(server):
+            steps.append(Step(Target.SSH, server.name, description, f"grep -w servicelb {K3S_CONFIG}",
+                              Run(f"grep -w servicelb {K3S_CONFIG}"), noop_reason="k3s starts with ServiceLB disabled"))
+        else:
+            command = _config_write(server)
+            steps.append(Step(Target.SSH, server.name, description, sudo_rendering(command), Run(command, sudo=True)))
+        steps.append(Step(Target.SSH, server.name, f"Restart k3s on {server.name}, without ServiceLB",
+                          "sudo systemctl restart k3s", Run("systemctl restart k3s", sudo=True),
+                          noop_reason="" if running else "ServiceLB is not running"))
+    return steps
+
+
+def _config_write(server: K3sServer) -> str:
+    """The command that puts servicelb in `disable` and keeps every other key: appended when the
+    file names nothing to disable (its comments stay), else the file written again, merged."""
+    try:
+        config = yaml.safe_load(server.config or "") or {}
+    except yaml.YAMLError:
+        raise PlanError("--servicelb", f"{server.name}: {K3S_CONFIG} is not YAML; fix it, or disable ServiceLB "
+                                       "there by hand") from None
+    if not isinstance(config, dict):
+        raise PlanError("--servicelb", f"{server.name}: {K3S_CONFIG} is not a mapping of k3s flags")
+    if "disable" not in config:
+        text = ("\n" if server.config and not server.config.endswith("\n") else "") + "disable:\n  - servicelb\n"
+        redirect = ">>"
+    else:
+        named = config["disable"]
+        names = [str(n) for n in named] if isinstance(named, list) else [n for n in str(named or "").split(",") if n]
+        text = yaml.safe_dump({**config, "disable": [*names, "servicelb"]}, sort_keys=False)
+        redirect = ">"
+    lines = " ".join(sh_quote(line) for line in text.splitlines())
+    return f'mkdir -p /etc/rancher/k3s && printf "%s\\n" {lines} {redirect} {K3S_CONFIG}'
+
+
+def _strict_arp_steps(facts: MetallbFacts, kubectl: str) -> list[Step]:
+    """kube-proxy in IPVS mode answers ARP for every Service address unless strictARP is on
+    (MetalLB's installation page): its ConfigMap changed, then its pods restarted to read it."""
+    if facts.kube_proxy is None:
+        return []
+    try:
+        config = yaml.safe_load(facts.kube_proxy) or {}
+    except yaml.YAMLError:
+        return []
+    if not isinstance(config, dict) or config.get("mode") != "ipvs":
+        return []
+    on = bool((config.get("ipvs") or {}).get("strictARP"))
+    if "strictARP: false" in facts.kube_proxy:
+        changed = facts.kube_proxy.replace("strictARP: false", "strictARP: true")
+    else:
+        changed = yaml.safe_dump({**config, "ipvs": {**(config.get("ipvs") or {}), "strictARP": True}}, sort_keys=False)
+    patch = object_text({"data": {"config.conf": changed}})
+    restart = object_text({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: facts.now}}}}})
+    reason = "kube-proxy (IPVS) has strictARP: true" if on else ""
+    return [
+        Step(Target.KUBE, "", "Turn on strictARP for kube-proxy in IPVS mode (kube-system/kube-proxy ConfigMap)",
+             f"{kubectl} -n kube-system patch configmap {KUBE_PROXY} --type merge -p {shlex.quote(patch)}",
+             PatchObject("ConfigMap", "kube-system", KUBE_PROXY, patch), noop_reason=reason),
+        Step(Target.KUBE, "", "Restart kube-proxy to read it",
+             f"{kubectl} -n kube-system rollout restart daemonset {KUBE_PROXY}",
+             PatchObject("DaemonSet", "kube-system", KUBE_PROXY, restart, manager=ROLLOUT_MANAGER), noop_reason=reason),
+    ]
+
+
+def _manifest_namespace(documents: tuple[dict[str, Any], ...]) -> str:
+    return next((doc["metadata"].get("namespace") or NAMESPACE for doc in documents
+                 if doc.get("kind") == "Deployment" and doc["metadata"].get("name") == CONTROLLER), NAMESPACE)
+
+
+def _install_steps(answers: MetallbAnswers, facts: MetallbFacts, kubectl: str, namespace: str) -> list[Step]:
+    """Each document of the manifest (namespace and CRDs first), then the waits for the controller
+    and the webhook's endpoints; one no-op when MetalLB is installed."""
+    if facts.served and facts.controller:
+        controller_namespace, controller = facts.controller.split("/", 1)
+        if facts.controller_available:
+            return [Step(Target.KUBE, "", "Install MetalLB", f"{kubectl} apply --server-side -f {answers.manifest}",
+                         WaitRollout(controller_namespace, controller),
+                         noop_reason=f"MetalLB is installed: its controller {facts.controller} is available")]
+        documents: list[dict[str, Any]] = []
+    else:
+        if not facts.manifest:
+            raise PlanError("cluster.metallb_manifest", f"{answers.manifest or 'the manifest'} holds no documents")
+        controller_namespace, controller = namespace, CONTROLLER
+        documents = ordered(list(facts.manifest))
+    steps = [Step(Target.KUBE, "", f"Install MetalLB: {object_id(doc)}", yaml_text(doc), ApplyObject(object_text(doc)))
+             for doc in documents]
+    webhook = next((doc["metadata"]["name"] for doc in documents if doc.get("kind") == "Service"
+                    and "webhook" in doc["metadata"]["name"]), WEBHOOK_SERVICE)
+    return [*steps,
+            Step(Target.KUBE, "", f"Wait for MetalLB's controller ({controller_namespace}/{controller})",
+                 f"{kubectl} -n {controller_namespace} rollout status deployment/{controller}",
+                 WaitRollout(controller_namespace, controller)),
+            Step(Target.KUBE, "", f"Wait for the endpoints of MetalLB's webhook ({controller_namespace}/{webhook})",
+                 f"{kubectl} -n {controller_namespace} wait --for=jsonpath='{{.subsets[*].addresses[*].ip}}' "
+                 f"endpoints/{webhook} --timeout=300s",
+                 WaitEndpoints(controller_namespace, webhook))]
+
+
+def _pool_steps(answers: MetallbAnswers, facts: MetallbFacts, namespace: str) -> list[Step]:
+    """The IPAddressPool and the L2Advertisement that names it, applied (with the webhook's grace);
+    each undone by deleting it when it is new."""
+    entry = pool_entry(answers.range)
+    pool = {"apiVersion": API_VERSION, "kind": "IPAddressPool",
+            "metadata": {"name": answers.pool, "namespace": namespace}, "spec": {"addresses": [entry]}}
+    advertisement = {"apiVersion": API_VERSION, "kind": "L2Advertisement",
+                     "metadata": {"name": answers.pool, "namespace": namespace},
+                     "spec": {"ipAddressPools": [answers.pool]}}
+    wanted = ((pool, facts.pools, (entry,), f"hands out {entry}"),
+              (advertisement, facts.advertisements, (answers.pool,), f"announces pool {answers.pool}"))
+    steps = []
+    for obj, live, spec, what in wanted:
+        name = object_id(obj)
+        current = live.get(answers.pool)
+        verb = "Create" if current is None else "Apply" if current == spec else "Update"
+        description = f"{verb} {name}: {what}"
+        steps.append(Step(Target.KUBE, "", description, yaml_text(obj),
+                          ApplyObject(object_text(obj), webhook_grace=WEBHOOK_GRACE),
+                          noop_reason=f"{name} {what}" if current == spec else "",
+                          undo=DeleteObject(obj["kind"], namespace, answers.pool, api_version=API_VERSION)
+                          if current is None else None,
+                          undo_rendering=f"delete {name}" if current is None else ""))
+    return steps
+
