@@ -272,6 +272,16 @@ POOLS = Menu(
     verbs=READ_VERBS | {"add", "set", "remove"},
     required=("name", "ranges"),
 )
+DHCP_SERVERS = Menu(
+    "/ip/dhcp-server",
+    writable={
+        "name": _text, "interface": _interface, "address-pool": _text, "lease-time": _text,
+        "comment": _text, "disabled": _bool,
+    },
+    required=("interface",),
+    defaults={"address-pool": "static-only", "lease-time": "30m", "disabled": "false", "invalid": "false",
+              "dynamic": "false"},
+)
 DHCP_NETWORKS = Menu(
     "/ip/dhcp-server/network",
     writable={
@@ -300,6 +310,6 @@ CLOUD = Menu(
 )
 MENUS: dict[str, Menu] = {
     menu.path: menu
-    for menu in (NAT, MANGLE, INTERFACES, ADDRESSES, POOLS, DHCP_NETWORKS, DHCP_LEASES,
+    for menu in (NAT, MANGLE, INTERFACES, ADDRESSES, POOLS, DHCP_SERVERS, DHCP_NETWORKS, DHCP_LEASES,
                  RESOURCE, IDENTITY, CLOUD)
 }
