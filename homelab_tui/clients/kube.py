@@ -75,6 +75,14 @@ class KubeError(KubeClientError):
         self.message = message
         self.status = status or {}
 
+    @property
+    def conflicts(self) -> dict[str, str]:
+        """A server-side apply conflict's fields, each with the other manager's claim
+        (`conflict with "kubectl" using apps/v1`), from the Status' causes."""
+        causes = ((self.status or {}).get("details") or {}).get("causes") or []
+        return {cause.get("field", ""): cause.get("message", "") for cause in causes
+                if cause.get("reason", cause.get("type")) == "FieldManagerConflict"}
+
     @classmethod
     def from_response(cls, code: int, body: bytes) -> KubeError:
         try:
@@ -789,24 +797,26 @@ class KubeClient:
         return (await self._request("GET", "/version"))["gitVersion"]
 
     async def list_raw(self, kind: str, namespace: str | None = None, *, label_selector: str = "",
-                       field_selector: str = "") -> tuple[list[JsonObject], str]:
+                       field_selector: str = "", api_version: str | None = None) -> tuple[list[JsonObject], str]:
         """(items, list resourceVersion) of a kind, in one namespace or all."""
         items: list[JsonObject] = []
         resource_version = ""
-        async for chunk, envelope in self._list(kind, namespace, _selectors(label_selector, field_selector)):
+        async for chunk, envelope in self._list(kind, namespace, _selectors(label_selector, field_selector),
+                                                api_version):
             items += chunk
             if envelope is not None:
                 resource_version = (envelope.get("metadata") or {}).get("resourceVersion", "")
         return items, resource_version
 
-    async def _list(self, kind: str, namespace: str | None, selectors: list[tuple[str, str]]
-                    ) -> AsyncIterator[tuple[list[JsonObject], JsonObject | None]]:
+    async def _list(self, kind: str, namespace: str | None, selectors: list[tuple[str, str]],
+                    api_version: str | None = None) -> AsyncIterator[tuple[list[JsonObject], JsonObject | None]]:
         """`list_chunks` of a List as the server sends it, or as `prefetch` asked for it."""
         prefetched = self._prefetched.pop(kind, None) if namespace is None and not selectors else None
         if prefetched is not None:
             body = await prefetched
         else:
-            body = await self._request_bytes("GET", kind_info(kind).path(namespace), query=selectors)
+            path = (await self._kind(kind, api_version)).path(namespace)
+            body = await self._request_bytes("GET", path, query=selectors)
         for chunk, envelope in list_chunks(body):
             yield chunk, envelope
 
@@ -856,7 +866,7 @@ class KubeClient:
                   api_version: str | None = None) -> JsonObject | None:
         """The raw object, or None when it does not exist."""
         try:
-            return await self._request("GET", kind_info(kind, api_version).path(namespace, name))
+            return await self._request("GET", (await self._kind(kind, api_version)).path(namespace, name))
         except KubeError as error:
             if error.code == 404:
                 return None
@@ -971,6 +981,27 @@ class KubeClient:
                 raise UnknownKind(f'no matches for kind "{kind}" in version "{api_version}"')
         return self._resources[key]
 
+    async def deletable_kinds(self) -> dict[str, KindInfo]:
+        """Every kind the server serves that can be listed and deleted (preferred versions), by kind:
+        what undeploy searches for the objects of an app."""
+        versions = ["v1"] + [group["preferredVersion"]["groupVersion"]
+                             for group in (await self._request("GET", "/apis")).get("groups") or []]
+        listings = await asyncio.gather(*(self._request("GET", f"/api/{v}" if v == "v1" else f"/apis/{v}")
+                                          for v in versions))
+        found = {}
+        for version, listing in zip(versions, listings):
+            for entry in listing.get("resources") or []:
+                if "/" not in entry["name"] and {"list", "delete"} <= set(entry.get("verbs") or ()):
+                    found.setdefault(entry["kind"], KindInfo(version, entry["name"], bool(entry.get("namespaced"))))
+        return found
+
+    async def _kind(self, kind: str, api_version: str | None) -> KindInfo:
+        """A kind we know by name at once; any other through discovery (a CRD's plural and scope)."""
+        known = KINDS.get(kind)
+        if api_version is None or (known and known.api_version == api_version):
+            return kind_info(kind, api_version)
+        return await self.resource(api_version, kind)
+
     async def server_side_apply(self, obj: JsonObject, *, manager: str = FIELD_MANAGER, dry_run: bool = False,
                                 force: bool = False) -> JsonObject:
         """Server-side apply of `obj` (the whole intent: fields this manager set before and left
@@ -1041,7 +1072,7 @@ class KubeClient:
         if grace_period is not None:
             options["gracePeriodSeconds"] = grace_period
         try:
-            await self._request("DELETE", kind_info(kind, api_version).path(namespace, name), body=options)
+            await self._request("DELETE", (await self._kind(kind, api_version)).path(namespace, name), body=options)
         except KubeError as error:
             if error.code == 404:
                 return False

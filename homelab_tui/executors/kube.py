@@ -39,13 +39,6 @@ def object_name(obj: dict) -> str:
     return f"{kind}/{meta['name']}" + (f" in {meta['namespace']}" if meta.get("namespace") else "")
 
 
-def conflict_fields(error: KubeError) -> list[str]:
-    """The fields of a server-side apply conflict, with their managers, from the Status."""
-    causes = ((error.status or {}).get("details") or {}).get("causes") or []
-    return [f"{cause.get('field', '')}: {cause.get('message', '')}".strip(": ")
-            for cause in causes if cause.get("reason", cause.get("type")) == "FieldManagerConflict"]
-
-
 class KubeExecutor:
     """The waits that run at the same time (one per node of a join) share one connection and one
     Node watch."""
@@ -91,9 +84,9 @@ class KubeExecutor:
                 except UnknownKind as error:
                     raise StepError(f"{object_name(obj)}: {error}") from None
                 except KubeError as error:
-                    if error.code == 409 and (fields := conflict_fields(error)):
-                        raise StepError(f"{object_name(obj)}: fields owned by another manager: "
-                                        + "; ".join(fields)) from None
+                    if error.code == 409 and error.conflicts:
+                        raise StepError(f"{object_name(obj)}: fields owned by another manager: " + "; ".join(
+                            f"{path} ({claim})" for path, claim in error.conflicts.items())) from None
                     if "failed calling webhook" in error.message and time.monotonic() < give_up:
                         output(f"{object_name(obj)}: the webhook is not ready yet; trying again")
                         await asyncio.sleep(WEBHOOK_RETRY_PAUSE)

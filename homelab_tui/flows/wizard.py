@@ -82,8 +82,9 @@ class Flow(Protocol):
 
 @dataclass(frozen=True)
 class Wizard:
-    """One wizard: what opens it (`key` in the TUI, the subcommand `name` on the command line) and
-    what the palette and --help say (`title`, `summary`). Its request and flow live in
+    """One wizard: what opens it (`key` in the TUI, none for one reached from the palette only;
+    the subcommand `name` on the command line) and what the palette and --help say (`title`,
+    `summary`). Its request and flow live in
     flows/<name>.py (`REQUEST`, `FLOW`), imported when first asked for: every start shows the
     wizards' keys, and only a wizard in use pays for its facts, plans and engine."""
 

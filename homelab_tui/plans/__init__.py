@@ -71,6 +71,7 @@ class Step:
 class Plan:
     title: str
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = ()  # what the user should know before saying yes (shown above the steps)
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
@@ -143,15 +144,20 @@ def impact(plans: Iterable[Plan]) -> str:
 
 def listing(plans: Iterable[Plan]) -> Iterator[tuple[str, str]]:
     """The plans as the user checks them, line by line: what each step does and exactly how, or
-    why not. Each line comes with its kind, for the front end to style: "title", "step",
+    why not. Each line comes with its kind, for the front end to style: "title", "warning", "step",
     "command" or, for a no-op, "noop-step" and "noop"."""
     for plan in plans:
         yield "title", plan.title
+        for warning in plan.warnings:
+            yield "warning", f"  ! {warning}"
         for number, step in enumerate(plan.steps, 1):
             where = step.host if step.target is Target.SSH else step.target.value
             noop = "noop-" if step.is_noop else ""
             yield f"{noop}step", f"{number:>2}. [{where}] {step.description}"
             if step.is_noop:
                 yield "noop", f"    no-op: {step.noop_reason}"
+            elif "\n" in step.rendering:  # a manifest: shown as it is, indented under its step
+                for line in shown(step.rendering).splitlines():
+                    yield "command", f"      {line}"
             else:
                 yield "command", f"    $ {shown(step.rendering)}"

@@ -53,8 +53,9 @@ def from_json(kind, value):
 def to_json(result):
     """A builder's result as data: each Plan as its steps, in whatever tuples or dicts hold them."""
     if isinstance(result, Plan):
-        return [{"target": s.target.value, "host": s.host, "description": s.description, "rendering": s.rendering,
-                 "noop": s.noop_reason} for s in result.steps]
+        steps = [{"target": s.target.value, "host": s.host, "description": s.description, "rendering": s.rendering,
+                  "noop": s.noop_reason} for s in result.steps]
+        return {"warnings": list(result.warnings), "steps": steps} if result.warnings else steps
     if isinstance(result, tuple | list):
         return [to_json(item) for item in result]
     return {key: to_json(item) for key, item in result.items()}
@@ -82,7 +83,7 @@ def test_golden_plan(path):
 
 def test_every_builder_has_cases():
     builders = {path.stem for path in (HERE.parents[1] / "homelab_tui" / "plans").glob("*.py")
-                if path.stem not in ("__init__", "nodes", "actions")}
+                if path.stem not in ("__init__", "nodes", "actions", "manifests")}
     assert builders <= {path.parent.name for path in CASES}
     assert {f"{path.parent.name}/{path.stem}" for path in CASES} >= {
         "bootstrap/k3s_server_fresh_pi", "bootstrap/k3s_server_installed", "bootstrap/kubeadm_init",
