@@ -9,8 +9,13 @@ It speaks enough of the real REST API for `kubectl` and kubernetes-asyncio:
 - list and watch with one global resourceVersion, a bounded watch history (410 Expired when a
   watch starts too far back), `timeoutSeconds`, label and field selectors;
 - server-side Table printing, which is what `kubectl get` asks for;
-- create, get, replace (409 on a stale resourceVersion), merge / strategic-merge / apply patch,
-  delete, pods/log (with follow), deployments/scale and */status;
+- create, get, replace (409 on a stale resourceVersion), merge / strategic-merge patch, delete,
+  pods/log (with follow), pods/eviction, deployments/scale and */status;
+- server-side apply with managedFields and conflicts, dryRun=All, and fieldValidation
+  (Strict / Warn / Ignore) against a compact schema of the built-in kinds;
+- CRDs: a CustomResourceDefinition makes its group, version and kind served until it is deleted
+  (MetalLB's IPAddressPool and L2Advertisement too: `install_metallb`), and MetalLB's webhook
+  refuses for `metallb_webhook_warmup` seconds after its controller becomes available;
 - Status bodies for errors, shaped like the real ones (NotFound, AlreadyExists, Conflict, Invalid).
 
 A small controller, run as one asyncio task, does what kube-controller-manager, the scheduler,
@@ -24,6 +29,7 @@ HTTP, TLS) and adds the plain-Python API the lab and the tests seed and steer it
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import ipaddress
@@ -40,7 +46,8 @@ from .kube.admission import Admission
 from .kube.controller import Controller, node_conditions
 from .kube.http import HttpApi
 from .kube.objects import clone, labels_of, merge_patch, timestamp
-from .kube.resources import K3S_VERSION, JsonObject, resource_type
+from .kube.metallb import manifest_documents as metallb_documents
+from .kube.resources import K3S_VERSION, JsonObject, ResourceType, resource_type
 from .kube.selectors import compile_label_selector
 from .kube.store import Store
 from .kube.tls import make_tls_material
@@ -52,12 +59,13 @@ class KubeApiSim:
     state the HTTP API serves, so a lab or a test can seed and steer it without HTTP."""
 
     def __init__(self, token: str, pod_cidr: str = "10.42.0.0/16", service_cidr: str = "10.43.0.0/16",
-                 history_limit: int = 1000, controller_delay: float = 0.0, seed: int = 0, tls: bool = True):
+                 history_limit: int = 1000, controller_delay: float = 0.0, seed: int = 0, tls: bool = True,
+                 metallb_webhook_warmup: float = 2.0):
         self._token = token
         self.ca_pem, server_ssl = make_tls_material() if tls else (b"", None)
         services = ipaddress.ip_network(service_cidr)
         self._store = Store(history_limit, seed)
-        self._admission = Admission(self._store, services)
+        self._admission = Admission(self._store, services, metallb_webhook_warmup)
         self._verbs = Verbs(self._store, self._admission)
         self._controller = Controller(self._store, self._verbs, ipaddress.ip_network(pod_cidr), controller_delay)
         self._http = HttpApi(self._store, self._verbs, token, server_ssl)
@@ -159,29 +167,67 @@ class KubeApiSim:
     def open_watches(self) -> int:
         return len(self._store.watchers)
 
+    @property
+    def metallb_webhook_warmup(self) -> float:
+        """Seconds MetalLB's webhook refuses after its controller becomes available."""
+        return self._admission.metallb_webhook.warmup
+
+    @metallb_webhook_warmup.setter
+    def metallb_webhook_warmup(self, seconds: float) -> None:
+        self._admission.metallb_webhook.warmup = seconds
+
+    def _type(self, kind: str) -> ResourceType:
+        """A served type by kind, plural or short name (custom resources while their CRD exists)."""
+        return self._store.types.lookup(kind)
+
     def create(self, obj: JsonObject) -> JsonObject:
         """Create an object exactly as a POST would (defaults, validation, allocation)."""
-        rt = resource_type(obj.get("kind", ""))
+        rt = self._type(obj.get("kind", ""))
         return clone(self._verbs.create(rt, obj.get("metadata", {}).get("namespace") or "default", obj))
 
+    @staticmethod
+    def metallb_manifest() -> str:
+        """The parts of MetalLB's metallb-native.yaml the sim serves, as a multi-document YAML
+        (namespace, CRDs, webhook Service, controller Deployment, speaker DaemonSet)."""
+        return yaml.safe_dump_all(metallb_documents(), sort_keys=False)
+
+    def install_metallb(self, controller: bool = True) -> None:
+        """Install MetalLB as `kubectl apply -f metallb-native.yaml` would: its namespace and CRDs,
+        and (`controller`) its webhook Service, controller Deployment and speaker DaemonSet. Without
+        the controller no webhook is registered, so pools are accepted at once."""
+        served = {rt.kind for rt in self._store.types.all()}
+        for document in metallb_documents():
+            if document["kind"] not in served or (
+                    document["kind"] not in ("Namespace", "CustomResourceDefinition") and not controller):
+                continue
+            namespace = document["metadata"].get("namespace")
+            if self.get(document["kind"], namespace, document["metadata"]["name"]) is None:
+                self.create(document)
+
+    async def wait_for_metallb(self, timeout: float = 10.0) -> None:
+        """Wait until MetalLB's controller is available and its webhook answers (a running server)."""
+        async with asyncio.timeout(timeout):
+            while not self._admission.metallb_webhook.answering:
+                await asyncio.sleep(0.02)
+
     def get(self, kind: str, namespace: str | None, name: str) -> JsonObject | None:
-        rt = resource_type(kind)
+        rt = self._type(kind)
         found = self._store.objects[rt.plural].get(((namespace or "") if rt.namespaced else "", name))
         return clone(found) if found else None
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str = "") -> list[JsonObject]:
-        rt = resource_type(kind)
+        rt = self._type(kind)
         match = compile_label_selector(label_selector)
         return [clone(o) for o in self._store.select(rt, namespace) if match(labels_of(o))]
 
     def delete(self, kind: str, namespace: str | None, name: str, grace_period: int | None = None) -> None:
         """Delete like the API: pods on a node terminate gracefully (the controller removes them)."""
-        rt = resource_type(kind)
+        rt = self._type(kind)
         self._verbs.delete(rt, namespace or "", name, grace_period)
 
     def update_status(self, kind: str, namespace: str | None, name: str, status: JsonObject) -> JsonObject:
         """Merge `status` into an object's status, e.g. to make a pod CrashLoopBackOff."""
-        rt = resource_type(kind)
+        rt = self._type(kind)
         current = self._store.require(rt, namespace or "", name)
         updated = merge_patch(current, {"status": status})
         return clone(self._store.commit(rt, "MODIFIED", updated, current))

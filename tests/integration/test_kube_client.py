@@ -211,6 +211,9 @@ async def test_watch_reconnects_and_relists_after_api_restart(sim: KubeApiSim, k
 
 
 async def test_server_side_apply_changes_only_what_differs(sim: KubeApiSim, kube: KubeClient) -> None:
+    sim.metallb_webhook_warmup = 0
+    sim.install_metallb()  # pools are served once its CRDs exist, and assigned while its controller runs
+    await sim.wait_for_metallb()
     pool = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
             "metadata": {"name": "lan", "namespace": "metallb-system"}, "spec": {"addresses": ["10.0.0.5-10.0.0.10"]}}
     for obj in (deployment("web"), service("web", type="LoadBalancer"), pool):

@@ -1,15 +1,19 @@
 """Admission in the simulated API server: what the real one defaults, validates and allocates
 before it stores an object. Names are checked (RFC 1123 / DNS-1035), pods and deployments get
 their defaults and their spec checked, and a Service gets its cluster IP and node ports,
-all-or-nothing, as the API server allocates them synchronously. Errors are 422 Invalid with one
-cause per field."""
+all-or-nothing, as the API server allocates them synchronously; a CRD is checked and established,
+a custom resource checked against its CRD's schema. Errors are 422 Invalid with one cause per
+field. Then the validating webhooks (MetalLB's) review the object."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 
+from .crds import CRD_KIND, admit_crd, admit_custom_resource
 from .errors import FieldError, invalid
+from .metallb import NAMESPACE as METALLB_NAMESPACE
+from .metallb import WEBHOOK_SERVICE, MetalLbWebhook
 from .resources import JsonObject, ResourceType
 from .store import Store
 
@@ -87,9 +91,12 @@ def default_deployment(obj: JsonObject) -> list[FieldError]:
 class Admission:
     """Runs on every create and update; the Service allocations look at the services stored."""
 
-    def __init__(self, store: Store, service_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
+    def __init__(self, store: Store, service_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network,
+                 metallb_webhook_warmup: float = 2.0) -> None:
         self._store = store
         self._service_cidr = service_cidr
+        self.metallb_webhook = MetalLbWebhook(metallb_webhook_warmup)
+        store.listeners.append(self.metallb_webhook.observe)
 
     def use_service_cidr(self, service_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> None:
         """Allocate Service addresses from `service_cidr` from now on (the cluster was installed)."""
@@ -108,14 +115,23 @@ class Admission:
             errors += default_deployment(obj)
         elif rt.kind == "Service":
             errors += self._admit_service(obj, old)
-        elif rt.kind == "IPAddressPool":
-            obj.setdefault("spec", {}).setdefault("autoAssign", True)
-            obj["spec"].setdefault("avoidBuggyIPs", False)
-            if not obj["spec"].get("addresses"):
-                errors.append(FieldError("spec.addresses", "Required value"))
+        elif rt.kind == CRD_KIND:
+            old_plural = ((old or {}).get("spec") or {}).get("names", {}).get("plural")
+            errors += admit_crd(obj, self._store.types.all(), old_plural)
+        elif self._store.types.is_custom(rt):
+            errors += admit_custom_resource(obj, self._store.types.schema(rt))
         if errors:
             raise invalid(rt, name, errors)
         return obj
+
+    def review(self, rt: ResourceType, obj: JsonObject) -> None:
+        """The validating webhooks registered for `rt` (MetalLB's, while its controller exists)."""
+        if rt.group != "metallb.io":
+            return
+        controller = self._store.objects["deployments"].get((METALLB_NAMESPACE, "controller"))
+        service = self._store.objects["services"].get((METALLB_NAMESPACE, WEBHOOK_SERVICE))
+        pools = list(self._store.objects["ipaddresspools"].values()) if rt.kind == "IPAddressPool" else []
+        self.metallb_webhook.review(rt, obj, controller, (service or {}).get("spec", {}).get("clusterIP"), pools)
 
     def _admit_service(self, svc: JsonObject, old: JsonObject | None) -> list[FieldError]:
         """Default a Service and allocate its cluster IP and node ports (all-or-nothing)."""

@@ -26,7 +26,9 @@ class KubeApiError(Exception):
 
 def status_body(code: int, reason: str, message: str, details: JsonObject | None = None) -> JsonObject:
     body: JsonObject = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                        "message": message, "reason": reason}
+                        "message": message}
+    if reason:  # an error that is no Status in the real server has no reason
+        body["reason"] = reason
     if details:
         body["details"] = details
     body["code"] = code
@@ -89,3 +91,12 @@ def invalid(rt: ResourceType, name: str, errors: Sequence[FieldError]) -> KubeAp
     details["kind"] = rt.kind
     details["causes"] = [{"reason": e.reason, "message": e.detail, "field": e.field} for e in errors]
     return KubeApiError(422, "Invalid", f'{rt.qualified_kind} "{name}" is invalid: {summary}', details)
+
+
+def invalid_options(kind: str, errors: Sequence[FieldError]) -> KubeApiError:
+    """422 for bad request options (kind PatchOptions, CreateOptions, ... in meta.k8s.io)."""
+    texts = [f"{e.field}: {e.detail}" for e in errors]
+    summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    details = {"group": "meta.k8s.io", "kind": kind,
+               "causes": [{"reason": e.reason, "message": e.detail, "field": e.field} for e in errors]}
+    return KubeApiError(422, "Invalid", f'{kind}.meta.k8s.io "" is invalid: {summary}', details)

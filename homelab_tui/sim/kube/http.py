@@ -1,7 +1,8 @@
 """The HTTP face of the simulated API server (aiohttp): bearer-token auth, discovery, resource
-URLs routed to the verbs, list and watch (resourceVersion, timeoutSeconds, selectors, Table
-printing), the patch types kubectl sends, pod logs (followed too) and deployments/scale. Every
-error goes out as the Status body the real API server sends."""
+URLs routed to the verbs with their options (fieldManager, dryRun, fieldValidation, force), list
+and watch (resourceVersion, timeoutSeconds, selectors, Table printing), the patch types kubectl
+sends (server-side apply too), pod logs (followed too), deployments/scale and pods/eviction.
+Warnings go out in Warning headers; every error as the Status body the real API server sends."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from typing import Any
 
 import yaml
 from aiohttp import web
+from multidict import CIMultiDict
 
+from .crds import CRD_KIND, TypeRegistry, render_columns_table
 from .discovery import discovery_document
 from .errors import KubeApiError, bad_request, not_found, resource_details, status_body
 from .objects import labels_of
 from .printing import pod_status, render_table, selector_text
-from .resources import BY_PATH, JsonObject, ResourceType
+from .resources import JsonObject, ResourceType
 from .selectors import compile_field_selector, compile_label_selector
 from .store import Store, Watcher
-from .verbs import Verbs
+from .verbs import Verbs, WriteOptions, validate_options
+
+APPLY_PATCH = "application/apply-patch+yaml"
 
 
 class HttpApi:
@@ -69,7 +74,7 @@ class HttpApi:
             return _json(status_body(401, "Unauthorized", "Unauthorized"), 401)
         path = request.path.rstrip("/") or "/"
         try:
-            discovery = discovery_document(path, self.port)
+            discovery = discovery_document(path, self.port, self._store.types.group_versions())
             if discovery is not None:
                 if request.method != "GET":
                     raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
@@ -82,7 +87,7 @@ class HttpApi:
             return _json(status_body(400, "BadRequest", f"{error.__class__.__name__}: {error}"), 400)
 
     async def _serve_resource(self, request: web.Request, path: str) -> web.StreamResponse:
-        rt, namespace, name, subresource = _parse_resource_path(path)
+        rt, namespace, name, subresource = _parse_resource_path(self._store.types, path)
         method = request.method
         if subresource and subresource not in rt.subresources:
             raise not_found(rt, f"{name}/{subresource}")
@@ -90,6 +95,8 @@ class HttpApi:
             return await self._serve_log(request, rt, namespace, name)
         if subresource == "scale":
             return await self._serve_scale(request, rt, namespace, name)
+        if subresource == "eviction":
+            return await self._serve_eviction(request, namespace or "", name or "")
         if name is None:
             if method == "GET":
                 if request.query.get("watch") in ("1", "true", "True"):
@@ -97,49 +104,75 @@ class HttpApi:
                 return self._serve_list(request, rt, namespace)
             if method == "POST":
                 if rt.namespaced and namespace is None:
-                    raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                                       "requested resource")
-                return _json(self._verbs.create(rt, namespace or "", await _read_body(request)), 201)
-            raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
-                               "resource")
+                    raise _method_not_allowed()
+                options = _write_options(request, "CreateOptions")
+                created = self._verbs.create(rt, namespace or "", await _read_body(request), options)
+                return _json(created, 201, options.warnings)
+            raise _method_not_allowed()
         namespace = namespace or ""
         if method == "GET":
             obj = self._store.require(rt, namespace, name)
             if wants_table(request) and not subresource:
-                return _json(render_table(rt, [obj], obj["metadata"]["resourceVersion"],
-                                          request.query.get("includeObject", "Metadata")))
+                return _json(self._table(rt, [obj], obj["metadata"]["resourceVersion"], request))
             return _json(obj)
         if method == "PUT":
-            return _json(self._verbs.replace(rt, namespace, name, await _read_body(request), subresource))
+            options = _write_options(request, "UpdateOptions")
+            updated = self._verbs.replace(rt, namespace, name, await _read_body(request), subresource, options)
+            return _json(updated, 200, options.warnings)
         if method == "PATCH":
             return await self._serve_patch(request, rt, namespace, name, subresource)
         if method == "DELETE":
-            raw = await request.read()
-            options = json.loads(raw) if raw.strip() else {}
-            grace = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
-            removed = self._verbs.delete(rt, namespace, name, None if grace is None else int(grace),
-                                         (options.get("preconditions") or {}).get("uid"))
-            if rt.kind == "Pod":
-                return _json(removed)
-            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                          "details": {**resource_details(rt, name), "uid": removed["metadata"]["uid"]}})
-        raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            return await self._serve_delete(request, rt, namespace, name)
+        raise _method_not_allowed()
+
+    async def _serve_delete(self, request: web.Request, rt: ResourceType, namespace: str,
+                            name: str) -> web.StreamResponse:
+        raw = await request.read()
+        options = json.loads(raw) if raw.strip() else {}
+        dry_run = request.query.getall("dryRun", []) or list(options.get("dryRun") or [])
+        validate_options("DeleteOptions", dry_run, "", "", None, apply=False)
+        grace = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+        removed = self._verbs.delete(rt, namespace, name, None if grace is None else int(grace),
+                                     (options.get("preconditions") or {}).get("uid"), bool(dry_run))
+        if rt.kind == "Pod":
+            return _json(removed)
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                      "details": {**resource_details(rt, name), "uid": removed["metadata"]["uid"]}})
+
+    async def _serve_eviction(self, request: web.Request, namespace: str, name: str) -> web.StreamResponse:
+        """POST pods/<name>/eviction with a policy/v1 Eviction: 201 and a graceful delete."""
+        if request.method != "POST":
+            raise _method_not_allowed()
+        options = _write_options(request, "CreateOptions")
+        self._verbs.evict(namespace, name, await _read_body(request), options.dry_run)
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
     async def _serve_patch(self, request: web.Request, rt: ResourceType, namespace: str, name: str,
                            subresource: str) -> web.StreamResponse:
         content_type = request.content_type
-        raw = await request.read()
-        if content_type == "application/apply-patch+yaml":
-            body = yaml.safe_load(raw) or {}
-            if (namespace if rt.namespaced else "", name) not in self._store.objects[rt.plural]:
-                body.setdefault("metadata", {})["name"] = name
-                return _json(self._verbs.create(rt, namespace, body), 201)
-            return _json(self._verbs.patch(rt, namespace, name, body, subresource))
-        if content_type not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        if content_type not in (APPLY_PATCH, "application/merge-patch+json", "application/strategic-merge-patch+json"):
             raise KubeApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                               "accepted media types include: application/merge-patch+json, "
-                               "application/strategic-merge-patch+json, application/apply-patch+yaml")
-        return _json(self._verbs.patch(rt, namespace, name, _decode_json(raw), subresource))
+                               "accepted media types include: application/json-patch+json, "
+                               "application/merge-patch+json, application/apply-patch+yaml")
+        options = _write_options(request, "PatchOptions", apply=content_type == APPLY_PATCH)
+        raw = await request.read()
+        if content_type == APPLY_PATCH:
+            try:
+                body = yaml.safe_load(raw) or {}
+            except yaml.YAMLError as error:
+                raise bad_request(f"error decoding YAML: {error}") from None
+            obj, created = self._verbs.apply(rt, namespace, name, body, options)
+            return _json(obj, 201 if created else 200, options.warnings)
+        patched = self._verbs.patch(rt, namespace, name, _decode_json(raw), subresource, options,
+                                    strategic=content_type == "application/strategic-merge-patch+json")
+        return _json(patched, 200, options.warnings)
+
+    def _table(self, rt: ResourceType, objects: list[JsonObject], resource_version: str,
+               request: web.Request) -> JsonObject:
+        include = request.query.get("includeObject", "Metadata")
+        if rt.kind == CRD_KIND or self._store.types.is_custom(rt):
+            return render_columns_table(self._store.types.columns(rt), objects, resource_version, include)
+        return render_table(rt, objects, resource_version, include)
 
     def _serve_list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
         label_match = compile_label_selector(request.query.get("labelSelector", ""))
@@ -147,7 +180,7 @@ class HttpApi:
         items = [o for o in self._store.select(rt, namespace) if label_match(labels_of(o)) and field_match(o)]
         rv = str(self._store.rv)
         if wants_table(request):
-            return _json(render_table(rt, items, rv, request.query.get("includeObject", "Metadata")))
+            return _json(self._table(rt, items, rv, request))
         return _json({"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
                       "metadata": {"resourceVersion": rv}, "items": items})
 
@@ -180,7 +213,6 @@ class HttpApi:
         try:
             await response.prepare(request)
             table = wants_table(request)
-            include_object = request.query.get("includeObject", "Metadata")
             deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
             while True:
                 remaining = 1.0 if deadline is None else deadline - asyncio.get_running_loop().time()
@@ -194,7 +226,7 @@ class HttpApi:
                     break
                 event_type, obj = item
                 if table and event_type != "ERROR":
-                    obj = render_table(rt, [obj], obj["metadata"]["resourceVersion"], include_object)
+                    obj = self._table(rt, [obj], obj["metadata"]["resourceVersion"], request)
                 await response.write(json.dumps({"type": event_type, "object": obj}).encode() + b"\n")
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
@@ -244,10 +276,11 @@ class HttpApi:
                            name: str | None) -> web.StreamResponse:
         namespace, name = namespace or "", name or ""
         if request.method in ("PUT", "PATCH"):
+            options = _write_options(request, "UpdateOptions" if request.method == "PUT" else "PatchOptions")
             body = await _read_body(request) if request.method == "PUT" else _decode_json(await request.read())
             replicas = (body.get("spec") or {}).get("replicas")
             if replicas is not None:
-                self._verbs.patch(rt, namespace, name, {"spec": {"replicas": replicas}})
+                self._verbs.patch(rt, namespace, name, {"spec": {"replicas": replicas}}, "scale", options)
         elif request.method != "GET":
             raise KubeApiError(405, "MethodNotAllowed", "the server does not allow this method")
         deploy = self._store.require(rt, namespace, name)
@@ -261,8 +294,29 @@ class HttpApi:
         })
 
 
-def _json(body: JsonObject, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json")
+def _json(body: JsonObject, status: int = 200, warnings: list[str] | tuple[str, ...] = ()) -> web.Response:
+    headers = CIMultiDict((("Warning", f"299 - {json.dumps(text)}") for text in warnings))
+    return web.Response(body=json.dumps(body).encode(), status=status, content_type="application/json",
+                        headers=headers)
+
+
+def _method_not_allowed() -> KubeApiError:
+    return KubeApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+
+def _write_options(request: web.Request, kind: str, apply: bool = False) -> WriteOptions:
+    """The options of a write from its query (422 when one is bad). Without a fieldManager the
+    manager is the user agent's first word, as the real server names it (`kubectl`, `Python`)."""
+    query = request.query
+    dry_run = query.getall("dryRun", [])
+    manager = query.get("fieldManager", "")
+    validation = query.get("fieldValidation", "")
+    force = query.get("force")
+    validate_options(kind, dry_run, manager, validation, force, apply)
+    if not manager:
+        agent = request.headers.get("User-Agent", "").split("/")[0]
+        manager = "".join(ch for ch in agent if ch.isprintable())[:128]
+    return WriteOptions(manager, bool(dry_run), validation or "Warn", force in ("true", "True", "1"))
 
 
 def _decode_json(raw: bytes) -> Any:
@@ -283,19 +337,19 @@ async def _read_body(request: web.Request) -> JsonObject:
     return body
 
 
-def _parse_resource_path(path: str) -> tuple[ResourceType, str | None, str | None, str]:
+def _parse_resource_path(types: TypeRegistry, path: str) -> tuple[ResourceType, str | None, str | None, str]:
     """(type, namespace, name, subresource) of a resource URL, or 404."""
     parts = path.strip("/").split("/")
     prefix_len = 2 if parts[0] == "api" else 3
     base = "/" + "/".join(parts[:prefix_len])
     rest = parts[prefix_len:]
     namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces" and (base, rest[2]) in BY_PATH:
+    if len(rest) >= 3 and rest[0] == "namespaces" and types.by_path(base, rest[2]) is not None:
         namespace, rest = rest[1], rest[2:]
-    if not rest or (base, rest[0]) not in BY_PATH or len(rest) > 3:
+    rt = types.by_path(base, rest[0]) if rest else None
+    if rt is None or len(rest) > 3:
         raise KubeApiError(404, "NotFound", "the server could not find the requested resource",
                            {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]})
-    rt = BY_PATH[(base, rest[0])]
     if rt.namespaced is False and namespace is not None:
         raise KubeApiError(404, "NotFound", "the server could not find the requested resource")
     return rt, namespace, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else ""

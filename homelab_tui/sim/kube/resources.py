@@ -49,7 +49,7 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
                  subresources=("status",), field_labels=("status.phase",)),
     ResourceType("Node", "nodes", "", "v1", False, ("no",),
                  subresources=("status",), field_labels=("spec.unschedulable",)),
-    ResourceType("Pod", "pods", "", "v1", True, ("po",), ("all",), subresources=("log", "status"),
+    ResourceType("Pod", "pods", "", "v1", True, ("po",), ("all",), subresources=("eviction", "log", "status"),
                  field_labels=("spec.nodeName", "status.phase", "status.podIP", "spec.restartPolicy",
                                "spec.schedulerName", "spec.serviceAccountName")),
     ResourceType("Service", "services", "", "v1", True, ("svc",), ("all",),
@@ -58,9 +58,8 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
                  subresources=("scale", "status")),
     ResourceType("Ingress", "ingresses", "networking.k8s.io", "v1", True, ("ing",),
                  subresources=("status",)),
-    ResourceType("IPAddressPool", "ipaddresspools", "metallb.io", "v1beta1", True, has_status=False),
-    ResourceType("L2Advertisement", "l2advertisements", "metallb.io", "v1beta1", True,
-                 has_status=False),
+    ResourceType("CustomResourceDefinition", "customresourcedefinitions", "apiextensions.k8s.io", "v1", False,
+                 ("crd", "crds"), ("api-extensions",), subresources=("status",)),
 )
 BY_PATH = {(rt.base_path, rt.plural): rt for rt in RESOURCE_TYPES}
 GROUP_VERSIONS = {

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .crds import TypeRegistry
 from .errors import not_found, status_body
 from .objects import NAME_SUFFIX_ALPHABET, labels_of, object_key
-from .resources import RESOURCE_TYPES, JsonObject, ResourceType
+from .resources import JsonObject, ResourceType
 
 LogKey = tuple[str, str]  # (namespace, pod name)
 
@@ -49,7 +50,7 @@ class Watcher:
     def offer(self, change: Change) -> None:
         """Queue `change` as this watch sees it: objects entering or leaving the selection are
         ADDED or DELETED, as the real API server reports them."""
-        if change.rt is not self.rt:
+        if (change.rt.group, change.rt.plural) != (self.rt.group, self.rt.plural):
             return
         now, before = self.matches(change.obj), self.matches(change.old)
         if change.type == "DELETED":
@@ -64,11 +65,14 @@ class Watcher:
 
 class Store:
     """Objects, resourceVersions, watch history and logs. `random` (seeded) makes uids, name
-    suffixes and container ids, so a seeded server makes the same ones every run."""
+    suffixes and container ids, so a seeded server makes the same ones every run. `types` are the
+    types served (CRDs add some); `listeners` hear of every commit (type, event type, object)."""
 
     def __init__(self, history_limit: int, seed: int) -> None:
         self.random = random.Random(seed)
-        self.objects: dict[str, dict[tuple[str, str], JsonObject]] = {rt.plural: {} for rt in RESOURCE_TYPES}
+        self.types = TypeRegistry()
+        self.objects: dict[str, dict[tuple[str, str], JsonObject]] = defaultdict(dict)  # by plural
+        self.listeners: list[Callable[[ResourceType, str, JsonObject], None]] = []
         self.rv = 0
         self.history: deque[Change] = deque(maxlen=max(1, history_limit))
         self.compacted_rv = 0  # watches must start at or after this resourceVersion
@@ -108,8 +112,16 @@ class Store:
         self.history.append(change)
         for watcher in self.watchers:
             watcher.offer(change)
+        for listener in self.listeners:
+            listener(rt, event_type, obj)
         self.changed.set()
         return obj
+
+    def end_watches(self, rt: ResourceType) -> None:
+        """End the open watches of a type no longer served."""
+        for watcher in list(self.watchers):
+            if (watcher.rt.group, watcher.rt.plural) == (rt.group, rt.plural):
+                watcher.queue.put_nowait(None)
 
     def expired_status(self, requested: int) -> JsonObject:
         return status_body(410, "Expired", f"too old resource version: {requested} ({self.compacted_rv})")
