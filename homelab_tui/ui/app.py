@@ -11,6 +11,8 @@ and is retried with backoff. One component failing never stops the app or anothe
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -63,16 +65,18 @@ class HomelabApp(App[None]):
         Binding("slash", "edit_filter", "Filter", id="filter", tooltip="Show rows matching a regular expression"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("n", "pick_namespace", "Namespace", id="namespace", tooltip="Pods and Services of one namespace"),
-        Binding("s", "sort_next", "Sort", id="sort", tooltip="Sort the pane by its next column"),
-        Binding("S", "sort_reverse", "Reverse", id="sort_reverse", show=False),
         *wizard_bindings(),
         Binding("ctrl+s", "screenshot", "Screenshot", id="screenshot", show=False,
                 tooltip=f"Save the screen as SVG in {SCREENSHOT_DIR}"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
     # The panes' keys (and the wizards') work on the panes only, not under a wizard or a modal.
-    PANE_ACTIONS = {"show", "dashboard", "edit_filter", "clear_filter", "pick_namespace", "sort_next", "sort_reverse",
-                    "wizard", "help", "command"}
+    PANE_ACTIONS = {"show", "dashboard", "edit_filter", "clear_filter", "pick_namespace", "wizard", "help", "command"}
+    # The pane keys k9s calls dangerous: a shell, and each change (delete, kill, restart, scale, cordon,
+    # drain): --read-only hides and refuses them, here alone (`Pane.check_action` asks `blocked_actions`).
+    # A change reached another way is refused by `apply_change` too.
+    DANGEROUS_ACTIONS = frozenset({"shell", "ssh", "delete", "kill", "restart", "scale", "cordon", "uncordon",
+                                   "drain"})
 
     def __init__(self, config: Config, *, clock: Callable[[], datetime | None] = rows.utc_now,
                  read_only: bool = False) -> None:
@@ -102,8 +106,11 @@ class HomelabApp(App[None]):
         self.dashboard = Dashboard(self.config, self.state, self.clock)
         yield self.dashboard
         yield Input(placeholder="filter: a regular expression; Enter applies, Esc clears", id="filter")
-        # At 80 columns the footer keeps the keys to move around, filter, help and quit
-        yield KeysFooter(optional={"delete", "pick_namespace", "sort_next", *(b.action for b in wizard_bindings())})
+        # Where not every key fits (80 columns), the footer keeps those to move around, the panes'
+        # first k9s keys, filter, help and quit
+        yield KeysFooter(essential={"dashboard", *(f"show('{pane.NAME}')" for pane in PANES), "select_cursor",
+                                    "app.focus_next", "logs", "shell", "ssh", "help", "edit_filter", "quit",
+                                    "command_palette"})
 
     def on_mount(self) -> None:
         self.set_keymap(self.config.ui.keymap)
@@ -136,9 +143,21 @@ class HomelabApp(App[None]):
         self.table(name).focus()
         self._render_header()
 
+    def jump_to(self, name: str, key: str) -> None:
+        """Pane `name` alone, the cursor on the row of `key` (k9s's jump to an owner)."""
+        self.action_show(name)
+        pane = self.table(name)
+        if key in pane.rows:
+            pane.move_cursor(row=pane.get_row_index(key))
+        else:
+            self.notify(f"{key} is not shown in the {pane.TITLE} pane (its filter or namespace hides it, "
+                        "or it is not there yet)", severity="warning")
+
     def action_dashboard(self) -> None:
         self.view = "dashboard"
         self.dashboard.show(None)
+        if not self.table(self._focused_pane).ON_DASHBOARD:
+            self._focused_pane = PANES[0].NAME
         self.table(self._focused_pane).focus()
         self._render_header()
 
@@ -231,7 +250,33 @@ class HomelabApp(App[None]):
         else:
             self.notify(f"{plan.title} failed: {result.error}", severity="error", timeout=15)
 
-    # -- filter, namespace and sort of the pane in front ----------------------------------------
+    @property
+    def blocked_actions(self) -> frozenset[str]:
+        return self.DANGEROUS_ACTIONS if self.read_only else frozenset()
+
+    # -- a program in the terminal: a shell in a pod, SSH into a node ---------------------------
+
+    def run_in_terminal(self, argv: list[str], what: str) -> None:
+        """Suspend the app, run `argv` in the terminal, and come back to the panes (k9s's shell). A
+        missing program (kubectl, ssh) is said in a notification naming it, never a crash."""
+        if shutil.which(argv[0]) is None:
+            self.notify(f"cannot {what}: {argv[0]} is not installed (not found on PATH)", severity="error",
+                        timeout=15)
+            return
+        try:
+            code = self.run_suspended(argv)
+        except SuspendNotSupported:
+            self.notify(f"cannot {what}: this terminal cannot hand itself over", severity="error")
+            return
+        if code not in (0, 130):  # 130: the user left with Ctrl+C
+            self.notify(f"{what}: {argv[0]} exited with status {code}", severity="warning")
+
+    def run_suspended(self, argv: list[str]) -> int:
+        """`argv` run with the terminal handed over; its exit status. (Tests replace this one call.)"""
+        with self.suspend():
+            return subprocess.call(argv)
+
+    # -- filter and namespace of the pane in front ----------------------------------------------
 
     def action_edit_filter(self) -> None:
         editor = self.query_one("#filter", Input)
@@ -282,12 +327,6 @@ class HomelabApp(App[None]):
             self.namespace = namespace
             self.dashboard.set_namespace(namespace)
             self._render_header()
-
-    def action_sort_next(self) -> None:
-        self.active_pane.sort_next()
-
-    def action_sort_reverse(self) -> None:
-        self.active_pane.sort_reverse()
 
     # -- header ---------------------------------------------------------------------------------
 

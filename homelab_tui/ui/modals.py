@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..plans import Plan
 
 # How each kind of plan line (plans.listing) is styled.
-LINE_STYLES = {"title": "bold", "step": "", "command": "cyan", "noop-step": "dim", "noop": "dim"}
+LINE_STYLES = {"title": "bold", "warning": "bold yellow", "step": "", "command": "cyan", "noop-step": "dim", "noop": "dim"}
 
 
 def plan_text(plans: Iterable[Plan]) -> Text:
@@ -89,6 +89,29 @@ class NamespaceScreen(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(ALL_NAMESPACES if event.option.id == _ALL_OPTION else event.option.id)
+
+
+class PickScreen(ModalScreen[str | None]):
+    """One of a few choices (a pod's container); Enter picks, Esc cancels (None)."""
+
+    DEFAULT_CSS = """
+    PickScreen { align: center middle; }
+    PickScreen OptionList { width: 60; height: auto; max-height: 80%; border: round $accent; }
+    """
+    AUTO_FOCUS = "OptionList"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_pick")]
+
+    def __init__(self, title: str, choices: list[str]) -> None:
+        super().__init__()
+        self.title_text, self.choices = title, choices
+
+    def compose(self) -> ComposeResult:
+        picker = OptionList(*(Option(choice, id=choice) for choice in self.choices), id="choices")
+        picker.border_title = self.title_text
+        yield picker
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -207,6 +230,85 @@ class ConfirmScreen(ModalScreen[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "apply")
+
+
+class TypeToConfirmScreen(ModalScreen[bool]):
+    """The stronger confirmation of a change that cannot be taken back gently (a kill): what it
+    does, and its button only once the object's name is typed. Cancel is focused; True only when
+    the name was typed and the button pressed (or Enter given in the typed name)."""
+
+    DEFAULT_CSS = """
+    TypeToConfirmScreen { align: center middle; }
+    TypeToConfirmScreen > Vertical { width: 80; height: auto; border: thick $error; padding: 1 2; background: $surface; }
+    TypeToConfirmScreen Label { width: 1fr; }
+    TypeToConfirmScreen Input { margin-top: 1; }
+    TypeToConfirmScreen Horizontal { height: auto; margin-top: 1; }
+    TypeToConfirmScreen Button { margin-right: 2; }
+    """
+    AUTO_FOCUS = "#cancel"
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="cancel_typed")]
+
+    def __init__(self, title: str, warning: str, expected: str, verb: str) -> None:
+        super().__init__()
+        self.title_text, self.warning, self.expected, self.verb = title, warning, expected, verb
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as frame:
+            frame.border_title = f"{self.title_text}?"
+            yield Label(Text(self.warning), id="typed-warning")
+            yield Label(Text.assemble("Type ", (self.expected, "bold"), f" to {self.verb.lower()} it:"))
+            yield Input(placeholder=self.expected, id="typed-name")
+            with Horizontal():
+                yield Button("Cancel", id="cancel")
+                yield Button(self.verb, variant="error", id="apply", disabled=True)
+        yield Footer()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#apply", Button).disabled = event.value != self.expected
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value == self.expected:
+            self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "apply")
+
+
+class ScaleScreen(ModalScreen[int | None]):
+    """How many replicas, prefilled with the live count; Enter answers a whole number of 0 or more,
+    a bad value is named under the field and the dialog stays; Esc cancels (None)."""
+
+    DEFAULT_CSS = """
+    ScaleScreen { align: center middle; }
+    ScaleScreen > Vertical { width: 60; height: auto; border: round $accent; padding: 1 2; background: $surface; }
+    ScaleScreen Label { width: 1fr; }
+    ScaleScreen #scale-error { color: $error; }
+    """
+    AUTO_FOCUS = "Input"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="cancel_scale")]
+
+    def __init__(self, what: str, replicas: int) -> None:
+        super().__init__()
+        self.what, self.replicas = what, replicas
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as frame:
+            frame.border_title = f"Scale {self.what}"
+            yield Label(f"replicas (now {self.replicas}):")
+            yield Input(str(self.replicas), id="replicas")
+            yield Label("", id="scale-error")
+        yield Footer()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if text.isascii() and text.isdigit():
+            self.dismiss(int(text))
+        else:
+            self.query_one("#scale-error", Label).update(
+                Text(f"replicas: must be a whole number of 0 or more, not {text!r}"))
 
 
 class TrustHostKeyScreen(ModalScreen[bool]):

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
-from ..models import DnsCheck, MangleRule, NatRule, Node, Pod, Service
+from ..models import Deployment, DnsCheck, Ingress, MangleRule, NatRule, Node, Pod, Service
 
 NODE_COLUMNS = ("NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP", "ARCH", "PODS", "CPU", "MEMORY", "AGE")
 POD_COLUMNS = ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "IP", "AGE")
@@ -15,6 +15,20 @@ SERVICE_COLUMNS = ("NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PO
 NAT_COLUMNS = ("#", "OWN", "TABLE", "CHAIN", "ACTION", "PROTO", "DST-PORT", "IN-IF", "TARGET", "MARK / PCC", "PACKETS",
                "BYTES", "COMMENT")
 DNS_COLUMNS = ("NAME", "STATUS", "EXPECTED", "ACTUAL")
+DEPLOYMENT_COLUMNS = ("NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE")
+INGRESS_COLUMNS = ("NAMESPACE", "NAME", "CLASS", "HOSTS", "ADDRESS", "AGE")
+
+# k9s's column sort: shift and the column's letter (pressed again: reversed). k9s's letters for the
+# columns we share (N name, A age, S status, R ready, T restarts, I IP, O node); the others chosen
+# so that no pane has two columns on one letter, and none takes a wizard's capital.
+WIZARD_CAPITALS = frozenset("BJDMEU")
+SORT_LETTERS = {
+    "NAME": "N", "AGE": "A", "STATUS": "S", "READY": "R", "RESTARTS": "T", "IP": "I", "NODE": "O",
+    "NAMESPACE": "W", "ROLES": "L", "VERSION": "V", "INTERNAL-IP": "I", "ARCH": "H", "PODS": "P", "CPU": "C",
+    "MEMORY": "Y", "TYPE": "Y", "CLUSTER-IP": "C", "EXTERNAL-IP": "X", "PORTS": "P", "EXPOSED": "F",
+    "#": "O", "TABLE": "T", "CHAIN": "C", "ACTION": "A", "PROTO": "P", "TARGET": "G", "PACKETS": "K", "BYTES": "Y",
+    "EXPECTED": "X", "ACTUAL": "A", "UP-TO-DATE": "T", "AVAILABLE": "V", "CLASS": "C", "HOSTS": "H", "ADDRESS": "I",
+}
 
 MARKER_PREFIX = "[homelab-tui "
 # The OWN column of a router rule homelab-tui manages. Not ◆: its width is East Asian
@@ -54,6 +68,20 @@ def node_row(node: Node, pod_count: int, now: datetime | None) -> tuple[str, ...
 def pod_row(pod: Pod, now: datetime | None) -> tuple[str, ...]:
     return (pod.namespace, pod.name, f"{pod.ready_containers}/{pod.total_containers}", pod.status,
             str(pod.restarts), pod.node or "<none>", pod.ip or "<none>", age(pod.created, now))
+
+
+def deployment_row(deployment: Deployment, now: datetime | None) -> tuple[str, ...]:
+    """As `kubectl get deploy`: READY is ready/desired; UP-TO-DATE and AVAILABLE from the status
+    (UP-TO-DATE is read from the object's raw status: the model has no field for it)."""
+    updated = ((deployment.raw.get("status") or {}).get("updatedReplicas") or 0)
+    return (deployment.namespace, deployment.name, f"{deployment.ready_replicas}/{deployment.replicas}",
+            str(updated), str(deployment.available_replicas), age(deployment.created, now))
+
+
+def ingress_row(ingress: Ingress, now: datetime | None) -> tuple[str, ...]:
+    """As `kubectl get ingress`: the rules' hosts (`*` when none names one) and the addresses."""
+    return (ingress.namespace, ingress.name, ingress.ingress_class or "<none>", ",".join(ingress.hosts) or "*",
+            ",".join(ingress.addresses), age(ingress.created, now))
 
 
 def service_ports(service: Service) -> str:

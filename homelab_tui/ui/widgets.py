@@ -268,25 +268,32 @@ class LiveTable(DataTable):
 
 
 class KeysFooter(Footer):
-    """The compact footer. Where its keys would not fit (under TIGHT_WIDTH columns) it leaves out
-    those of `optional` actions, which `?` still lists, rather than let the palette's key cover
-    the rest ("^p alette" at 80 columns)."""
+    """The compact footer. Where all its keys would not fit, it shows only the `essential` ones
+    (moving around, the pane's first keys, help, filter, quit), which `?` lists in full, rather
+    than let the palette's key cover the rest ("^p alette" at 80 columns)."""
 
     DEFAULT_CSS = """
     KeysFooter.-tight FooterKey.-optional { display: none; }
     KeysFooter.-compact FooterLabel { margin-right: 1; }
     """
-    TIGHT_WIDTH = 116  # every key of the panes, compact, and the palette's
+    SLACK = 16  # the group's label, the palette key's padding
 
-    def __init__(self, optional: Iterable[str]) -> None:
+    def __init__(self, essential: Iterable[str]) -> None:
         super().__init__(compact=True)
-        self.optional = frozenset(optional)
+        self.essential = frozenset(essential)
+        self._needed = 0  # columns every key takes, as last composed
 
     def compose(self) -> ComposeResult:
+        needed = self.SLACK
         for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget.action in self.optional:
-                widget.add_class("-optional")
+            if isinstance(widget, FooterKey):
+                needed += cell_len(widget.key_display or widget.key) + (
+                    1 + cell_len(widget.description) if widget.description else 0)
+                if widget.action not in self.essential:
+                    widget.add_class("-optional")
             yield widget
+        self._needed = needed
+        self.on_resize()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self.TIGHT_WIDTH, "-tight")
+        self.set_class(self.size.width < self._needed, "-tight")

@@ -207,11 +207,11 @@ async def test_namespace_key_switches_pods_and_services(lab, app):
 async def test_sort_by_any_column_survives_live_updates(lab, app):
     async with app.run_test(size=(140, 36)) as pilot:
         await until(pilot, lambda: app.table("pods").row_count == 5)
-        await pilot.press("2", "s")  # NAMESPACE → NAME
+        await pilot.press("2", "N")  # k9s's shift+n: by NAME
         assert app.table("pods").sorting == ("NAME", False)
         names = [key.split("/")[1] for key in shown_keys(app, "pods")]
         assert names == sorted(names)
-        await pilot.press("S")
+        await pilot.press("N")  # again: reversed
         assert [key.split("/")[1] for key in shown_keys(app, "pods")] == sorted(names, reverse=True)
         lab.kube.create(pod("zzz-last", "kube-system"))
         await until(pilot, lambda: "kube-system/zzz-last" in app.table("pods").rows)

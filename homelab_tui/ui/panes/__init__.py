@@ -4,17 +4,21 @@ it keys of its own); dashboard.py holds them and feeds them."""
 from __future__ import annotations
 
 from .base import KubePane, Pane
+from .deployments import DeploymentsPane
 from .dns import DnsPane
+from .ingresses import IngressesPane
 from .nat import NatPane
 from .nodes import NodesPane
 from .pods import PodsPane
 from .services import ServicesPane
 
-PANES: tuple[type[Pane], ...] = (NodesPane, PodsPane, ServicesPane, NatPane, DnsPane)  # by KEY
-# The Kubernetes kinds watched: the kube panes' and Ingress, whose hosts feed the DNS checks.
-WATCHED_KINDS = (*(pane.SOURCE for pane in PANES if issubclass(pane, KubePane)), "Ingress")
+PANES: tuple[type[Pane], ...] = (NodesPane, PodsPane, ServicesPane, NatPane, DnsPane, DeploymentsPane,
+                                 IngressesPane)  # by KEY
+# The Kubernetes kinds watched: the kube panes' (Ingress's hosts also feed the DNS checks).
+WATCHED_KINDS = tuple(dict.fromkeys(pane.SOURCE for pane in PANES if issubclass(pane, KubePane)))
+KEPT_RAW_KINDS = frozenset(pane.SOURCE for pane in PANES if issubclass(pane, KubePane) and pane.KEEP_RAW)
 # The dashboard's order (Tab order too): services and DNS share a row on wide screens.
 DASHBOARD_ORDER = ("nodes", "pods", "services", "dns", "nat")
 
-__all__ = ["DASHBOARD_ORDER", "PANES", "WATCHED_KINDS", "DnsPane", "KubePane", "NatPane", "NodesPane", "Pane",
-           "PodsPane", "ServicesPane"]
+__all__ = ["DASHBOARD_ORDER", "KEPT_RAW_KINDS", "PANES", "WATCHED_KINDS", "DeploymentsPane", "DnsPane",
+           "IngressesPane", "KubePane", "NatPane", "NodesPane", "Pane", "PodsPane", "ServicesPane"]

@@ -23,7 +23,9 @@ Adding a pane action (k9s-style, e.g. `l` for a pod's logs) is a binding and an 
 
 Textual looks a key up on the focused widget first, so the action runs only while its pane has
 focus; under a modal or a wizard no pane has focus, so its keys are off. A pane key must not be
-one the app binds (0-5, /, escape, n, s, S, B, J, ?, :, q): tests/ui/test_bindings.py fails if it is.
+one the app binds (the digits, /, escape, n, ?, :, q, the wizards' capitals) nor a sort letter of
+its columns (rows.SORT_LETTERS, bound here for every pane): tests/ui/test_bindings.py fails if it is.
+A dangerous action (a shell) is named in the app's DANGEROUS_ACTIONS: --read-only hides and refuses it.
 Give the binding an `id=` so `[ui.keymap]` can rebind it. Run I/O with `self.app.run_worker`
 (not `@work` on the pane), so that a failure reaches the app's one error router. An action that
 changes the lab (delete, scale, restart, expose) is a plan applied by the engine, as
@@ -44,7 +46,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ...state import LabState
-from .. import rows
+from .. import describe, rows
 from ..modals import DetailScreen
 from ..themes import VARIABLE_DEFAULTS
 from ..widgets import Cell, LiveTable
@@ -62,6 +64,8 @@ class Pane(LiveTable):
     SOURCE: ClassVar[str]
     DEPENDS: ClassVar[tuple[str, ...]] = ()
     NAMESPACED: ClassVar[bool] = False
+    ON_DASHBOARD: ClassVar[bool] = True  # False: shown only alone (its key, `:`), not among all the panes
+    KEEP_RAW: ClassVar[bool] = False  # its kind is watched with the whole object kept (rows read `raw`)
     CAPTION_NOTE: ClassVar[str] = ""  # said last in the caption
     COMMANDS: ClassVar[tuple[str, ...]] = ()  # its `:` commands (k9s's names and aliases), after NAME
     # Every pane's keys: vim's and k9s's j/k beside the arrows, and the footer's hints for Enter and Tab.
@@ -71,6 +75,16 @@ class Pane(LiveTable):
         Binding("enter", "select_cursor", "Open", id="open", tooltip="The row in full"),
         Binding("tab", "app.focus_next", "Next", id="next_pane", tooltip="The next pane"),
     ]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A pane with columns gets k9s's sort keys for them: shift and the column's letter."""
+        if "COLUMNS" in cls.__dict__:
+            cls.BINDINGS = [*cls.__dict__.get("BINDINGS", []), *(
+                Binding(rows.SORT_LETTERS[column], f"sort_column('{column}')", f"Sort {column}", show=False,
+                        id=f"sort_{column.lower().replace(' ', '')}",
+                        tooltip=f"Sort by {column}; again to reverse")
+                for column in cls.COLUMNS if column in rows.SORT_LETTERS)]
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, state: LabState, clock: Callable[[], datetime | None]) -> None:
         super().__init__(id=f"{self.NAME}-table", cursor_type="row", zebra_stripes=True)
@@ -184,19 +198,18 @@ class Pane(LiveTable):
         self.sorting = (column, reverse)
         self.show_rows((), lambda key: None, sort=True)
 
-    def sort_next(self) -> None:
-        column, _ = self.sorting
-        self.sort_by(self.COLUMNS[(self.COLUMNS.index(column) + 1) % len(self.COLUMNS)])
-
-    def sort_reverse(self) -> None:
-        column, reverse = self.sorting
-        self.sort_by(column, not reverse)
+    def action_sort_column(self, column: str) -> None:
+        """Sort by `column`; by the same column again, reversed (k9s's shift+letter, a header click)."""
+        current, reverse = self.sorting
+        self.sort_by(column, not reverse if column == current else False)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        column, reverse = self.sorting
-        clicked = str(event.column_key.value)
-        self.sort_by(clicked, not reverse if clicked == column else False)
+        self.action_sort_column(str(event.column_key.value))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A dangerous action is hidden and refused under --read-only (the app says which)."""
+        return action not in getattr(self.app, "blocked_actions", ())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -225,7 +238,9 @@ class KubePane(Pane):
 
     COMPONENT = "kubernetes"
     BINDINGS = [Binding("ctrl+d", "delete", "Delete", id="delete", tooltip="Delete the object under the cursor "
-                        "(its plan is shown first)")]
+                        "(its plan is shown first)"),
+                Binding("d", "describe", "Describe", id="describe", tooltip="Its fields and its Events"),
+                Binding("y", "yaml", "YAML", id="yaml", tooltip="The live object as YAML, without managedFields")]
 
     def action_delete(self) -> None:
         from ...flows.delete import plan_delete  # the plans load on the first change, not at start
@@ -239,19 +254,45 @@ class KubePane(Pane):
         return obj.created if obj is not None else ""
 
     def open(self, key: str) -> None:
-        self.app.run_worker(self._show_object(key), group="detail", exclusive=True, exit_on_error=False,
-                            description="show the object")
+        self.action_yaml(key)
+
+    def action_yaml(self, key: str | None = None) -> None:
+        if (key := key or self.cursor_key()) is not None:
+            self.app.run_worker(self._show_object(key), group="detail", exclusive=True, exit_on_error=False,
+                                description="show the object")
+
+    def action_describe(self) -> None:
+        if (key := self.cursor_key()) is not None:
+            self.app.run_worker(self._describe(key), group="detail", exclusive=True, exit_on_error=False,
+                                description="describe the object")
+
+    @property
+    def kube(self):
+        """The Dashboard's client, while its watches run."""
+        if (client := self.parent.kube) is None:
+            raise RuntimeError("not connected to the Kubernetes API")
+        return client
+
+    async def live_object(self, key: str) -> dict | None:
+        """The whole object as the API has it now (the panes keep only the fields they show);
+        None, said in a notification, when it is gone."""
+        namespace, _, name = key.rpartition("/")
+        raw = await self.kube.get(self.SOURCE, namespace or None, name)
+        if raw is None:
+            self.app.notify(f"{self.SOURCE} {key} no longer exists", severity="warning")
+        return raw
 
     async def _show_object(self, key: str) -> None:
-        """The whole object (the panes keep only the fields they show), in YAML without
-        managedFields, as `kubectl get -o yaml` shows it."""
-        kind, (namespace, _, name) = self.SOURCE, key.rpartition("/")
-        client = self.parent.kube  # the Dashboard's, while its watches run
-        if client is None:
-            raise RuntimeError("not connected to the Kubernetes API")
-        raw = await client.get(kind, namespace or None, name)
-        if raw is None:
-            self.app.notify(f"{kind} {key} no longer exists", severity="warning")
+        """In YAML without managedFields, as `kubectl get -o yaml` shows it."""
+        if (raw := await self.live_object(key)) is not None:
+            raw["metadata"] = {k: v for k, v in raw.get("metadata", {}).items() if k != "managedFields"}
+            self.show_detail(f"{self.SOURCE} {key}", raw)
+
+    async def _describe(self, key: str) -> None:
+        """As `kubectl describe`: the object's fields that matter, then its Events."""
+        if (raw := await self.live_object(key)) is None:
             return
-        raw["metadata"] = {k: v for k, v in raw.get("metadata", {}).items() if k != "managedFields"}
-        self.show_detail(f"{kind} {key}", raw)
+        namespace, _, name = key.rpartition("/")
+        events = await self.kube.events_for(namespace or None, self.SOURCE, name)
+        self.app.push_screen(DetailScreen(f"describe {self.SOURCE} {key}",
+                                          describe.describe(raw, events, self.clock())))

@@ -27,7 +27,7 @@ from ...connect import cloudflare_client, dns_client, kube_client, router_client
 from ...facts.dns import dns_checks
 from ...models import CloudStatus, DnsCheck, EventType, MangleRule, NatRule, RouterIdentity
 from ...state import Health, LabState
-from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS, Pane
+from . import DASHBOARD_ORDER, KEPT_RAW_KINDS, PANES, WATCHED_KINDS, Pane
 
 if TYPE_CHECKING:
     from ...clients.kube import KubeClient
@@ -104,6 +104,10 @@ class Dashboard(Container):
     def compose(self) -> ComposeResult:
         for name in DASHBOARD_ORDER:
             yield self.panes[name]
+        for pane in self.panes.values():
+            if not pane.ON_DASHBOARD:  # shown only alone
+                pane.display = False
+                yield pane
 
     def on_mount(self) -> None:
         # The live view keeps a large, stable heap (listings, rows, render caches). Full passes of
@@ -134,6 +138,9 @@ class Dashboard(Container):
         if name is not None:
             for pane in self.panes.values():
                 pane.set_class(pane.NAME == name, "-shown")
+        for pane in self.panes.values():
+            if not pane.ON_DASHBOARD:
+                pane.display = pane.NAME == name
         self.fit_panes()
 
     def follow(self, changed: Mapping[str, Collection[str] | None]) -> None:
@@ -257,7 +264,8 @@ class Dashboard(Container):
             await client.close()
 
     async def _pump(self, client: KubeClient, kind: str) -> None:
-        async for event in client.watch(kind, keep_raw=False, preview=PREVIEW_OBJECTS):  # Enter fetches it whole
+        async for event in client.watch(kind, keep_raw=kind in KEPT_RAW_KINDS,  # Enter fetches it whole
+                                        preview=PREVIEW_OBJECTS):
             change = self.state.kube.apply(event)
             self._relisted = self._relisted or event.type is EventType.RELISTED
             if change:
