@@ -47,7 +47,8 @@ def _strings() -> JsonObject:
 
 def _selectors() -> JsonObject:
     return {"type": "array", "items": {"type": "object", "x-kubernetes-map-type": "atomic", "properties": {
-        "matchExpressions": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+        "matchExpressions": {"type": "array",
+                             "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
         "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}}}}
 
 
