@@ -9,6 +9,7 @@ ends at once with the pod's reason, message and last events, instead of at the p
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +31,6 @@ class RolloutFailed(Exception):
 class RolloutStatus:
     message: str
     done: bool
-    updated: int = 0  # for a progress bar: updated and available replicas of `wanted`
-    available: int = 0
-    wanted: int = 0
 
 
 def rollout_status(deploy: JsonObject) -> RolloutStatus:
@@ -42,22 +40,32 @@ def rollout_status(deploy: JsonObject) -> RolloutStatus:
     wanted = int(spec.get("replicas", 1))
     updated, replicas = int(status.get("updatedReplicas", 0)), int(status.get("replicas", 0))
     available = int(status.get("availableReplicas", 0))
-    counts = {"updated": updated, "available": available, "wanted": wanted}
     if deploy["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
-        return RolloutStatus("Waiting for deployment spec update to be observed...", False, **counts)
+        return RolloutStatus("Waiting for deployment spec update to be observed...", False)
     progressing = next((c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), {})
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         raise RolloutFailed(f'deployment "{name}" exceeded its progress deadline')
     waiting = f'Waiting for deployment "{name}" rollout to finish: '
     if updated < wanted:
-        return RolloutStatus(f"{waiting}{updated} out of {wanted} new replicas have been updated...", False, **counts)
+        return RolloutStatus(f"{waiting}{updated} out of {wanted} new replicas have been updated...", False)
     if replicas > updated:
-        return RolloutStatus(f"{waiting}{replicas - updated} old replicas are pending termination...", False,
-                             **counts)
+        return RolloutStatus(f"{waiting}{replicas - updated} old replicas are pending termination...", False)
     if available < updated:
-        return RolloutStatus(f"{waiting}{available} of {updated} updated replicas are available...", False,
-                             **counts)
-    return RolloutStatus(f'deployment "{name}" successfully rolled out', True, **counts)
+        return RolloutStatus(f"{waiting}{available} of {updated} updated replicas are available...", False)
+    return RolloutStatus(f'deployment "{name}" successfully rolled out', True)
+
+
+_COUNTS = re.compile(r"(\d+) (?:out )?of (\d+) (?:new|updated) replicas")
+
+
+def rollout_progress(line: str) -> tuple[int, int] | None:
+    """(done, total) from one of `rollout_status`'s messages, for a progress bar: the updated
+    replicas, then the available ones; (1, 1) once rolled out; None for another line."""
+    if line.endswith("successfully rolled out"):
+        return 1, 1
+    if match := _COUNTS.search(line):
+        return int(match[1]), int(match[2])
+    return None
 
 
 def stuck_pod(pods: list[JsonObject]) -> tuple[JsonObject, str] | None:

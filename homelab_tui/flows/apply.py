@@ -27,7 +27,8 @@ class ApplyRequest:
                          initial=lambda config: "default")
     name: str = ask("app name", "the app the objects belong to, for undeploy (default: the file's name)")
     on_conflict: str = ask("on conflict", "when another field manager owns a field: force (take it) or keep-live "
-                           "(keep its value); default: stop and say which", choices=CONFLICT_CHOICES)
+                           "(keep its value); default: stop and say which", choices=CONFLICT_CHOICES,
+                           hint="stop and say which field")
 
 
 def app_name(filename: str) -> str:

@@ -46,7 +46,8 @@ class DeployRequest:
     manifest: str = ask("manifest file", "apply this manifest (multi-document YAML) instead of the form's app",
                         metavar="FILE", hint="a file of any kinds the API serves, instead of the fields above")
     on_conflict: str = ask("on conflict", "when another field manager owns a field: force (take it) or keep-live "
-                           "(keep its value); default: stop and say which", choices=CONFLICT_CHOICES)
+                           "(keep its value); default: stop and say which", choices=CONFLICT_CHOICES,
+                           hint="stop and say which field")
 
 
 def read_manifest(path: str) -> str:

@@ -47,9 +47,13 @@ class WizardForm(Vertical):
         if kind == "select":
             options = (spec.options(self.config, self.in_cluster) if spec.options
                        else [(choice, choice, choice == initial) for choice in spec.choices])
-            value = next((value for _, value, chosen in options if chosen), options[0][1] if options else Select.BLANK)
-            answer = Select([(label, value) for label, value, _ in options], value=value, allow_blank=not options,
-                            compact=True, id=name)
+            # A fixed choice with no default starts blank (the hint says what blank means): the
+            # form never picks one for the user (on_conflict's force, say).
+            blank = not options or (not spec.options and not initial)
+            first = Select.NULL if blank else options[0][1]
+            value = next((value for _, value, chosen in options if chosen), first)
+            answer = Select([(label, value) for label, value, _ in options], value=value, allow_blank=blank,
+                            prompt=spec.hint or "Select", compact=True, id=name)
         elif kind == "checkboxes":
             answer = Horizontal(*(Checkbox(choice, compact=True, id=f"{name}-{choice}") for choice in spec.choices))
         else:
@@ -83,7 +87,7 @@ class WizardForm(Vertical):
                 values[f.name] = tuple(self.query_one(f"#{name}", SelectionList).selected)
             elif kind == "select":
                 value = self.query_one(f"#{name}", Select).value
-                values[f.name] = "" if value is Select.BLANK else value
+                values[f.name] = "" if value is Select.NULL else value
             elif kind == "checkboxes":
                 values[f.name] = tuple(c for c in spec.choices if self.query_one(f"#{name}-{c}", Checkbox).value)
             else:

@@ -19,8 +19,9 @@ from textual.widgets import Footer, Label, Log, ProgressBar, Static, TabbedConte
 
 from ...clients.ssh import HostKeyUnknown
 from ...config import Config
-from ...engine import ApplyResult, StepDone, event_line
+from ...engine import ApplyResult, StepDone, StepOutput, event_line
 from ...executors import Executors, build_executors
+from ...executors.rollout import rollout_progress
 from ...export import export_staged
 from ...flows import WIZARDS
 from ...flows.staged import apply_staged
@@ -40,11 +41,19 @@ class PlanProgress(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(self.plan.title, classes="bar-label")
-        yield ProgressBar(total=len(self.plan.changes), show_eta=False)
+        yield ProgressBar(total=len(self.plan.changes), show_eta=False, id="steps")
+        yield ProgressBar(show_eta=False, show_percentage=False, id="rollout")
         yield Label(classes="outcome")
 
     def advance(self) -> None:
-        self.query_one(ProgressBar).advance(1)
+        self.query_one("#steps", ProgressBar).advance(1)
+
+    def rollout(self, done: int, total: int, message: str) -> None:
+        """A rollout's progress, in kubectl's words beside its own bar."""
+        bar = self.query_one("#rollout", ProgressBar)
+        bar.display = True
+        bar.update(total=total, progress=done)
+        self.query_one(".outcome", Label).update(Text(message))
 
     def finish(self, result: ApplyResult | None) -> None:
         """✓; or ✗ with the step that failed and why (the error is masked); or not run at all."""
@@ -70,6 +79,7 @@ class WizardScreen(Screen[None]):
     WizardScreen #plan-view { height: 1fr; border: round $panel-lighten-2; padding: 0 1; }
     WizardScreen #progress { height: auto; max-height: 8; overflow-y: auto; }
     WizardScreen PlanProgress { height: auto; }
+    WizardScreen PlanProgress #rollout { display: none; width: 20; }
     WizardScreen .bar-label { width: 36; padding: 0 1; }
     WizardScreen .outcome { width: 1fr; padding: 0 1; }
     WizardScreen .-ok .outcome { color: $success; }
@@ -80,6 +90,7 @@ class WizardScreen(Screen[None]):
     WizardScreen.-applied #logs { display: block; }
     WizardScreen .plan-log { height: 1fr; border: round $panel-lighten-2; }
     """
+    AUTO_FOCUS = "WizardForm Input, WizardForm Select, WizardForm SelectionList, WizardForm Checkbox"  # the first
     BINDINGS = [Binding("f2", "plan", "Plan", id="wizard_plan"),
                 Binding("f3", "apply", "Apply", id="wizard_apply"),
                 Binding("f4", "export", "Export", id="wizard_export"),
@@ -207,6 +218,8 @@ class WizardScreen(Screen[None]):
                     rows[plan.title].advance()
                 elif (line := event_line(event)) is not None:
                     log.write_line(line)
+                    if isinstance(event, StepOutput) and (progress := rollout_progress(event.line)):
+                        rows[plan.title].rollout(*progress, event.line)
             return report
 
         try:
