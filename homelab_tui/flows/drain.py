@@ -24,5 +24,6 @@ async def plan_drain(config: Config, node: str) -> Plan:
         if raw is not None:
             pods, _ = await client.list_raw("Pod", field_selector=f"spec.nodeName={node}")
     unschedulable = bool(((raw or {}).get("spec") or {}).get("unschedulable"))
-    facts = DrainFacts(raw is not None, unschedulable, tuple(sorted(map(node_pod, pods))))
+    on_node = sorted(map(node_pod, pods), key=lambda pod: (pod.namespace, pod.name))
+    facts = DrainFacts(raw is not None, unschedulable, tuple(on_node))
     return drain_plan(DrainAnswers(node), facts)

@@ -1,6 +1,6 @@
 """Pane actions change the lab only through a plan: ctrl+d on a row shows the exact deletion with
 Cancel focused, applies it through the engine (audited) only when confirmed, and --read-only
-refuses it."""
+hides it and refuses it."""
 
 from __future__ import annotations
 
@@ -58,10 +58,18 @@ async def test_delete_shows_the_plan_with_cancel_focused_and_applies_only_when_c
         ("applied", "kubectl delete pod debug -n default")]
 
 
-async def test_read_only_shows_no_apply(lab, tmp_path):
+async def test_read_only_hides_delete_and_refuses_a_change_reached_another_way(lab, tmp_path):
+    from functools import partial
+
+    from homelab_tui.flows.delete import plan_delete
+
     app = lab_app(lab, tmp_path, read_only=True)
     async with app.run_test(size=(140, 40)) as pilot:
         await press_delete_on(pilot, app, "default/debug")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert "delete" not in {active.binding.action for active in app.screen.active_bindings.values()}
+        app.apply_change(partial(plan_delete, kind="Pod", namespace="default", name="debug"), "Delete")
         await until(pilot, lambda: any("read-only: Delete Pod default/debug" in n.message
                                        for n in app._notifications))
         assert not isinstance(app.screen, ConfirmScreen)
