@@ -25,7 +25,7 @@ Textual looks a key up on the focused widget first, so the action runs only whil
 focus; under a modal or a wizard no pane has focus, so its keys are off. A pane key must not be
 one the app binds (the digits, /, escape, n, ?, :, q, the wizards' capitals) nor a sort letter of
 its columns (rows.SORT_LETTERS, bound here for every pane): tests/ui/test_bindings.py fails if it is.
-A dangerous action (a shell) is named in the app's DANGEROUS_ACTIONS: --read-only hides and refuses it.
+A dangerous action (a shell, any change) is named in the app's DANGEROUS_ACTIONS: --read-only hides and refuses it.
 Give the binding an `id=` so `[ui.keymap]` can rebind it. Run I/O with `self.app.run_worker`
 (not `@work` on the pane), so that a failure reaches the app's one error router. An action that
 changes the lab (delete, scale, restart, expose) is a plan applied by the engine, as
