@@ -85,7 +85,13 @@ async def _show_and_apply(staged: Staged, config: Config, args: argparse.Namespa
         for plan, result in failed:
             step = plan.steps[result.failed_index].description if result.failed_index is not None else ""
             print(f"failed: {plan.title}" + (f", at “{step}”" if step else "") + f": {result.error}", file=out)
-        print("What succeeded stays done. Run the same command again to retry the rest.", file=out)
+            if result.undone:
+                print(f"rolled back: {len(result.undone)} step(s) undone"
+                      + (f", {len(result.undo_failed)} could not be undone (see above)" if result.undo_failed else ""),
+                      file=out)
+        kept = any(set(result.applied) - set(result.undone) for _, result in failed)
+        print("What succeeded stays done. Run the same command again to retry the rest." if kept
+              else "Nothing it did stays. Run the same command again to retry.", file=out)
         return EXIT_FAILED
     print("\ndone", file=out)
     return EXIT_OK

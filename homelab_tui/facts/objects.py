@@ -66,15 +66,20 @@ async def _skipped(live: JsonObject | None) -> LiveObject:
 
 
 async def _dry_run(kube: KubeClient, obj: JsonObject, live: JsonObject | None, on_conflict: str) -> LiveObject:
+    """The dry run of `obj` as it is; on a conflict, as answered: forced, or with the conflicting
+    fields at their live values (shared with their manager). The conflicts are kept either way:
+    the plan says what forcing takes, and from whom."""
     try:
-        return LiveObject(live, await kube.server_side_apply(obj, dry_run=True, force=on_conflict == "force"))
+        return LiveObject(live, await kube.server_side_apply(obj, dry_run=True))
     except KubeError as error:
         if error.code != 409 or not error.conflicts:
             return LiveObject(live, error=error.message or str(error))
         conflicts = error.conflicts
-    if on_conflict != "keep-live" or live is None:
+    if on_conflict not in ("force", "keep-live") or live is None:
         return LiveObject(live, conflicts=conflicts)
-    try:  # the conflicting fields at their live values: shared with their manager
+    try:
+        if on_conflict == "force":
+            return LiveObject(live, await kube.server_side_apply(obj, dry_run=True, force=True), conflicts)
         shared = keep_live_values(obj, live, list(conflicts))
         return LiveObject(live, await kube.server_side_apply(shared, dry_run=True), conflicts)
     except KubeError as error:

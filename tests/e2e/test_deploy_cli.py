@@ -6,6 +6,7 @@ undeploy removes exactly what deploy made."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -30,7 +31,8 @@ def lab(tmp_path, monkeypatch):
 
 def cli(lab, capsys, *argv: str) -> tuple[int, str]:
     code = main([*argv, "--config", str(lab.config_path)])
-    return code, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
 
 
 def kubectl(lab, *args: str) -> str:
@@ -53,12 +55,12 @@ def test_deploy_rolls_out_then_is_a_no_op_then_undeploys(lab, capsys):
     code, out = cli(lab, capsys, *DEPLOY, "--yes")
     assert code == 0, out
     assert 'deployment "web" successfully rolled out' in out
-    deploy = json.loads(kubectl(lab, "get", "deploy", "web", "-o", "json"))
+    deploy = json.loads(kubectl(lab, "get", "deploy", "web", "-o", "json", "--show-managed-fields"))
     assert (deploy["status"]["availableReplicas"], deploy["spec"]["replicas"]) == (2, 2)
     assert "homelab-tui" in {entry["manager"] for entry in deploy["metadata"]["managedFields"]}
     service = json.loads(kubectl(lab, "get", "svc", "web", "-o", "json"))
     assert (service["spec"]["type"], service["spec"]["ports"][0]["nodePort"]) == ("NodePort", 31681)
-    assert "web   2/2" in kubectl(lab, "get", "deploy", "web")
+    assert re.search(r"^web +2/2 +2 +2 ", kubectl(lab, "get", "deploy", "web"), re.M)
 
     code, out = cli(lab, capsys, *DEPLOY, "--yes")
     assert code == 0 and "nothing to do: every step is a no-op" in out, out
@@ -91,7 +93,7 @@ def test_a_field_another_manager_took_is_never_forced_silently(lab, capsys):
     kubectl(lab, "scale", "deploy/web", "--replicas", "3")
 
     code, out = cli(lab, capsys, *DEPLOY, "--dry-run")
-    assert code == 2 and "on_conflict" in out + capsys.readouterr().err
+    assert code == 2 and "on_conflict" in out and ".spec.replicas" in out, out
     code, out = cli(lab, capsys, *DEPLOY, "--on-conflict", "keep-live", "--yes")
     assert code == 0, out
     assert json.loads(kubectl(lab, "get", "deploy", "web", "-o", "json"))["spec"]["replicas"] == 3
@@ -132,8 +134,7 @@ spec:
 
     manifest.write_text(manifest.read_text().replace("replicass", "x").replace("replicas: 1", "replicass: 1"))
     code, out = cli(lab, capsys, "apply", "-f", str(manifest), "--namespace", "store", "--dry-run")
-    err = capsys.readouterr().err
-    assert code == 2 and "replicass" in out + err
+    assert code == 2 and "replicass" in out, out
 
     code, out = cli(lab, capsys, "undeploy", "--name", "shop", "--namespace", "store", "--yes")
     assert code == 0, out

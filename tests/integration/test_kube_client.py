@@ -220,6 +220,8 @@ async def test_server_side_apply_changes_only_what_differs(sim: KubeApiSim, kube
         created = await kube.server_side_apply(obj)
         again = await kube.server_side_apply(obj)
         assert again["metadata"].get("generation") == created["metadata"].get("generation"), obj["kind"]
+        managers = {entry["manager"] for entry in again["metadata"].get("managedFields", [])}
+        assert "homelab-tui" in managers, obj["kind"]
 
     preview = await kube.server_side_apply(deployment("web", replicas=3), dry_run=True)
     assert preview["spec"]["replicas"] == 3 and sim.get("Deployment", "default", "web")["spec"]["replicas"] == 1

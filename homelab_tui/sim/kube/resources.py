@@ -60,6 +60,17 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
                  subresources=("status",)),
     ResourceType("CustomResourceDefinition", "customresourcedefinitions", "apiextensions.k8s.io", "v1", False,
                  ("crd", "crds"), ("api-extensions",), subresources=("status",)),
+    ResourceType("ReplicaSet", "replicasets", "apps", "v1", True, ("rs",), ("all",),
+                 subresources=("scale", "status"), field_labels=("status.replicas",)),
+    ResourceType("DaemonSet", "daemonsets", "apps", "v1", True, ("ds",), ("all",), subresources=("status",)),
+    ResourceType("Event", "events", "", "v1", True, ("ev",), has_status=False,
+                 field_labels=("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                               "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type")),
+    ResourceType("Endpoints", "endpoints", "", "v1", True, ("ep",), has_status=False),
+    ResourceType("ConfigMap", "configmaps", "", "v1", True, ("cm",), has_status=False),
+    ResourceType("Secret", "secrets", "", "v1", True, has_status=False),
+    ResourceType("EndpointSlice", "endpointslices", "discovery.k8s.io", "v1", True, has_status=False),
 )
 BY_PATH = {(rt.base_path, rt.plural): rt for rt in RESOURCE_TYPES}
 GROUP_VERSIONS = {
