@@ -348,3 +348,11 @@ async def test_eviction_deletes_the_pod_gracefully(sim: KubeApiSim, http: Http) 
     core = (await http("GET", "/api/v1")).body["resources"]
     assert {"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy", "version": "v1",
             "kind": "Eviction", "verbs": ["create"]} in core
+
+
+async def test_re_applying_a_crd_changes_nothing(quiet_http: Http) -> None:
+    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.org"
+    first = await apply(quiet_http, path, widget_crd())
+    again = await apply(quiet_http, path, widget_crd())
+    assert (first.status, again.status) == (201, 200)
+    assert again.body["metadata"]["resourceVersion"] == first.body["metadata"]["resourceVersion"]

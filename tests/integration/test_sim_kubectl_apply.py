@@ -171,3 +171,14 @@ async def test_metallb_pools_are_served_once_its_crds_are_created(
     code, _, err = await kubectl(env, "delete", "crd", "ipaddresspools.metallb.io")
     assert code == 0, err
     assert sim.list("CustomResourceDefinition")[0]["metadata"]["name"] == "l2advertisements.metallb.io"
+
+
+async def test_server_side_apply_takes_over_a_client_side_apply(env: dict[str, str], tmp_path: Path) -> None:
+    code, out, err = await kubectl(env, "apply", "-f", manifest(tmp_path))
+    assert code == 0 and "deployment.apps/web created" in out, err
+    code, out, err = await kubectl(env, "apply", "--server-side", "-f", manifest(tmp_path))
+    assert code == 0 and err == "", err  # kubectl migrated the managers with a JSON patch, silently
+    code, out, err = await kubectl(env, "get", "deploy", "web", "-n", "shop", "-o", "yaml", "--show-managed-fields")
+    managers = {(e["manager"], e["operation"]) for e in yaml.safe_load(out)["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers and ("kubectl-client-side-apply", "Update") not in managers
+    assert yaml.safe_load(out)["spec"]["template"]["metadata"]["labels"] == {"app": "web"}

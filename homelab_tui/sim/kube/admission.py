@@ -88,6 +88,11 @@ def default_deployment(obj: JsonObject) -> list[FieldError]:
     return errors
 
 
+def _condition_states(obj: JsonObject) -> list[tuple[str, str, str]]:
+    return [(c.get("type", ""), c.get("status", ""), c.get("reason", ""))
+            for c in (obj.get("status") or {}).get("conditions") or []]
+
+
 class Admission:
     """Runs on every create and update; the Service allocations look at the services stored."""
 
@@ -118,6 +123,8 @@ class Admission:
         elif rt.kind == CRD_KIND:
             old_plural = ((old or {}).get("spec") or {}).get("names", {}).get("plural")
             errors += admit_crd(obj, self._store.types.all(), old_plural)
+            if old is not None and _condition_states(old) == _condition_states(obj):
+                obj["status"]["conditions"] = old["status"]["conditions"]  # unchanged: keep their times
         elif self._store.types.is_custom(rt):
             errors += admit_custom_resource(obj, self._store.types.schema(rt))
         if errors:

@@ -203,7 +203,7 @@ def record_update(rt: ResourceType, schema: Struct, old: JsonObject | None, new:
     before = field_entries(old or {}, schema, reset_status)
     after = field_entries(new, schema, reset_status)
     changed, removed = _compare(before, after)
-    managers = read_managers(old)
+    managers = read_managers(new)  # the old object's, or those the request set explicitly
     for owned in managers.values():
         owned.fields -= changed | removed
     key = ManagerId(manager, "Update", subresource)
@@ -225,8 +225,9 @@ def apply_config(rt: ResourceType, schema: Struct, live: JsonObject | None, conf
     last = managers[key].fields if key in managers else set()
     mine = applied_set(config_entries)
     merged = merge(live or {}, config, schema)
-    others = set().union(*(o.fields for k, o in managers.items() if k != key))
-    for path in sorted(last - mine - others, key=len, reverse=True):
+    owned = mine.union(*(o.fields for k, o in managers.items() if k != key))
+    holding = {path[:i] for path in owned for i in range(1, len(path))}  # parents of an owned field stay
+    for path in sorted(last - owned - holding, key=len, reverse=True):
         remove_path(merged, path, schema)
     before = field_entries(live or {}, schema, reset_status)
     after = field_entries(merged, schema, reset_status)

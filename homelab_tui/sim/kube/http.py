@@ -28,6 +28,8 @@ from .store import Store, Watcher
 from .verbs import Verbs, WriteOptions, validate_options
 
 APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = {"application/merge-patch+json": "merge", "application/strategic-merge-patch+json": "strategic",
+               "application/json-patch+json": "json", APPLY_PATCH: "apply"}
 
 
 class HttpApi:
@@ -150,7 +152,7 @@ class HttpApi:
     async def _serve_patch(self, request: web.Request, rt: ResourceType, namespace: str, name: str,
                            subresource: str) -> web.StreamResponse:
         content_type = request.content_type
-        if content_type not in (APPLY_PATCH, "application/merge-patch+json", "application/strategic-merge-patch+json"):
+        if content_type not in PATCH_TYPES:
             raise KubeApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
                                "accepted media types include: application/json-patch+json, "
                                "application/merge-patch+json, application/apply-patch+yaml")
@@ -164,7 +166,7 @@ class HttpApi:
             obj, created = self._verbs.apply(rt, namespace, name, body, options)
             return _json(obj, 201 if created else 200, options.warnings)
         patched = self._verbs.patch(rt, namespace, name, _decode_json(raw), subresource, options,
-                                    strategic=content_type == "application/strategic-merge-patch+json")
+                                    PATCH_TYPES[content_type])
         return _json(patched, 200, options.warnings)
 
     def _table(self, rt: ResourceType, objects: list[JsonObject], resource_version: str,

@@ -44,3 +44,82 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+class JsonPatchError(ValueError):
+    """An RFC 6902 patch that does not apply (the API answers 422)."""
+
+
+def json_patch(target: Any, operations: Any) -> Any:
+    """RFC 6902 JSON patch (add, remove, replace, move, copy, test) applied to a copy of `target`."""
+    if not isinstance(operations, list):
+        raise JsonPatchError("the JSON patch must be a list of operations")
+    doc = clone(target)
+    for op in operations:
+        kind, path = op.get("op"), op.get("path", "")
+        if kind == "test":
+            if _pointer_get(doc, path) != op.get("value"):
+                raise JsonPatchError(f"testing value {path} failed: test failed")
+        elif kind in ("add", "replace"):
+            if kind == "replace":
+                _pointer_get(doc, path)  # must exist
+            doc = _pointer_set(doc, path, clone(op.get("value")), insert=kind == "add")
+        elif kind == "remove":
+            doc = _pointer_remove(doc, path)
+        elif kind in ("move", "copy"):
+            value = clone(_pointer_get(doc, op.get("from", "")))
+            if kind == "move":
+                doc = _pointer_remove(doc, op["from"])
+            doc = _pointer_set(doc, path, value, insert=True)
+        else:
+            raise JsonPatchError(f"Unexpected kind: {kind}")
+    return doc
+
+
+def _tokens(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise JsonPatchError(f"invalid JSON pointer {path!r}")
+    return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+
+
+def _pointer_get(doc: Any, path: str) -> Any:
+    for token in _tokens(path):
+        try:
+            doc = doc[int(token)] if isinstance(doc, list) else doc[token]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise JsonPatchError(f"doc is missing path: {path}") from None
+    return doc
+
+
+def _pointer_set(doc: Any, path: str, value: Any, insert: bool) -> Any:
+    tokens = _tokens(path)
+    if not tokens:
+        return value
+    parent = _pointer_get(doc, "".join(f"/{t.replace('~', '~0').replace('/', '~1')}" for t in tokens[:-1]))
+    last = tokens[-1]
+    if isinstance(parent, list):
+        index = len(parent) if last == "-" else int(last)
+        if insert:
+            parent.insert(index, value)
+        else:
+            parent[index] = value
+    elif isinstance(parent, dict):
+        parent[last] = value
+    else:
+        raise JsonPatchError(f"doc is missing path: {path}")
+    return doc
+
+
+def _pointer_remove(doc: Any, path: str) -> Any:
+    tokens = _tokens(path)
+    parent = _pointer_get(doc, "".join(f"/{t.replace('~', '~0').replace('/', '~1')}" for t in tokens[:-1]))
+    try:
+        if isinstance(parent, list):
+            del parent[int(tokens[-1])]
+        else:
+            del parent[tokens[-1]]
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise JsonPatchError(f"unable to remove nonexistent key: {tokens[-1]}") from None
+    return doc

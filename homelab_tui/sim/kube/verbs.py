@@ -26,7 +26,7 @@ from .errors import (
     not_found,
     resource_details,
 )
-from .objects import clone, merge_patch, timestamp
+from .objects import JsonPatchError, clone, json_patch, merge_patch, timestamp
 from .resources import JsonObject, ResourceType, resource_type
 from .schema import drop_fields, unknown_fields
 from .store import Store
@@ -139,11 +139,13 @@ class Verbs:
         updated["apiVersion"], updated["kind"] = rt.api_version, rt.kind
         new_meta = updated.setdefault("metadata", {})
         for kept in ("name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp",
-                     "deletionGracePeriodSeconds", "managedFields"):
-            if kept in current["metadata"] and (kept != "managedFields" or record):
+                     "deletionGracePeriodSeconds"):
+            if kept in current["metadata"]:
                 new_meta[kept] = current["metadata"][kept]
-            elif kept != "managedFields":
+            else:
                 new_meta.pop(kept, None)
+        if record and new_meta.get("managedFields") is None and "managedFields" in current["metadata"]:
+            new_meta["managedFields"] = current["metadata"]["managedFields"]  # a body without them keeps them
         if subresource == "status":  # only the status changes
             updated = {**clone(current), "status": updated.get("status", {})}
         else:
@@ -166,9 +168,17 @@ class Verbs:
             self._store.types.serve(stored)
         return stored
 
-    def patch(self, rt: ResourceType, namespace: str, name: str, patch: JsonObject,
-              subresource: str = "", options: WriteOptions | None = None, strategic: bool = False) -> JsonObject:
+    def patch(self, rt: ResourceType, namespace: str, name: str, patch: Any, subresource: str = "",
+              options: WriteOptions | None = None, patch_type: str = "merge") -> JsonObject:
+        """A JSON merge patch, a strategic merge patch (merged the same way here) or an RFC 6902
+        JSON patch ("json", what kubectl sends to migrate managedFields)."""
         current = self._store.require(rt, namespace, name)
+        if patch_type == "json":
+            try:
+                patched = json_patch(current, patch)
+            except JsonPatchError as error:
+                raise KubeApiError(422, "Invalid", str(error)) from None
+            return self._update(rt, namespace, name, patched, subresource, options, record=True)
         if not isinstance(patch, dict):
             raise bad_request("the patch must be a JSON object")
         wanted_rv = (patch.get("metadata") or {}).get("resourceVersion")
@@ -178,7 +188,7 @@ class Verbs:
         if options is not None and not subresource:
             unknown = unknown_fields(merge_patch({}, patch), self._store.types.schema(rt))
             if unknown and options.validation == "Strict":
-                shown = go_map(patch) if strategic else json.dumps(merged, separators=(",", ":"))
+                shown = go_map(patch) if patch_type == "strategic" else json.dumps(merged, separators=(",", ":"))
                 raise KubeApiError(422, "Invalid", f' "" is invalid: patch: Invalid value: {json.dumps(shown)}: '
                                    f"{strict_decoding(unknown)}",
                                    {"causes": [{"reason": "FieldValueInvalid", "field": "patch", "message":
@@ -253,8 +263,8 @@ class Verbs:
             return current if not graceful else {**clone(current), "metadata": {
                 **current["metadata"], "deletionTimestamp": timestamp()}}
         if rt.kind == "Namespace":
-            for other in self._store.types.all():
-                if other.namespaced and self._store.types.by_path(other.base_path, other.plural) is other:
+            for other in self._store.types.all():  # a CRD's versions share their objects: once is enough
+                if other.namespaced:
                     for obj in self._store.select(other, name):
                         self._store.commit(other, "DELETED", clone(obj), obj)
         if rt.kind == CRD_KIND:
