@@ -182,3 +182,17 @@ async def test_server_side_apply_takes_over_a_client_side_apply(env: dict[str, s
     managers = {(e["manager"], e["operation"]) for e in yaml.safe_load(out)["metadata"]["managedFields"]}
     assert ("kubectl", "Apply") in managers and ("kubectl-client-side-apply", "Update") not in managers
     assert yaml.safe_load(out)["spec"]["template"]["metadata"]["labels"] == {"app": "web"}
+
+
+async def test_kubectl_drain_evicts_through_the_eviction_api(sim: KubeApiSim, env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    code, _, err = await kubectl(env, "apply", "--server-side", "-f", manifest(tmp_path))
+    assert code == 0, err
+    code, out, err = await kubectl(env, "rollout", "status", "deployment/web", "-n", "shop", "--timeout=20s")
+    assert code == 0, err
+    pods = [p["metadata"]["name"] for p in sim.list("Pod", "shop")]
+    code, out, err = await kubectl(env, "drain", "node1", "--ignore-daemonsets", "--timeout=20s")
+    assert code == 0, err
+    assert all(f"evicting pod shop/{name}" in out and f"pod/{name} evicted" in out for name in pods)
+    assert "node/node1 drained" in out
+    assert sim.get("Node", None, "node1")["spec"]["unschedulable"] is True
