@@ -5,6 +5,7 @@ that deletes what was created or puts back what was changed). Pure: the flow rea
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -202,7 +203,7 @@ def diff_lines(live: JsonObject, after: JsonObject) -> list[str]:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+    text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
