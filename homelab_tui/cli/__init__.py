@@ -209,14 +209,17 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _run_wizard(args: argparse.Namespace) -> int:
     from ..clients.ssh import SshError
+    from ..flows.wizard import flag
     from ..plans import PlanError
     from .wizard import run_wizard, ssh_failure
 
     config = _validated(_load(args))
     try:
         return asyncio.run(run_wizard(args.wizard, config, args))
-    except PlanError as exc:
-        print(f"{args.command}: {exc}", file=sys.stderr)
+    except PlanError as exc:  # each wrong answer by the flag that gives it
+        flags = {f.name: flag(f, spec) for f, spec in args.wizard.answers()}
+        for field, message in exc.errors:
+            print(f"{args.command}: {flags.get(field, field)}: {message}", file=sys.stderr)
         return EXIT_USAGE
     except SshError as exc:
         print(f"{args.command}: {ssh_failure(exc)}", file=sys.stderr)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..clients.kube import KubeClient, KubeError, UnknownKind
+from ..clients.kube import KubeClient, KubeClientError, KubeError, UnknownKind
 from ..config import Config
 from ..connect import kube_client
 from ..plans import PlanError
@@ -36,7 +36,7 @@ async def deploy_facts(config: Config, answers: DeployAnswers) -> DeployFacts:
     except KubeError as error:
         raise PlanError("cluster.kubeconfig", f"the API of context {config.cluster.kube_context} refused: {error}") \
             from None
-    except (OSError, UnknownKind) as error:
+    except (OSError, KubeClientError) as error:
         raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
     node_ports = {str(port["nodePort"]): f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
                   for svc in services for port in svc["spec"].get("ports") or [] if port.get("nodePort")}

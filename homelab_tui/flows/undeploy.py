@@ -7,10 +7,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..clients.kube import KubeError
+from ..clients.kube import KubeClientError
 from ..config import Config
 from ..connect import kube_client
 from ..plans import PlanError, Staged
+from ..plans.deploy import name_problem
 from ..plans.undeploy import Found, UndeployAnswers, UndeployFacts, selector, undeploy_plan
 from .wizard import Note, ask
 
@@ -26,6 +27,8 @@ class UndeployRequest:
 
 async def plan_undeploy(config: Config, request: UndeployRequest, executors: Executors, note: Note) -> Staged:
     answers = UndeployAnswers(request.name, request.namespace or "default")
+    if problem := name_problem(answers.name):
+        raise PlanError("name", problem)
     labels = selector(answers.name)
     try:
         async with kube_client(config, request_timeout=10.0) as kube:
@@ -33,7 +36,7 @@ async def plan_undeploy(config: Config, request: UndeployRequest, executors: Exe
             listed = await asyncio.gather(*(
                 kube.list_raw(kind, answers.namespace if info.namespaced else None, label_selector=labels,
                               api_version=info.api_version) for kind, info in kinds.items()))
-    except (KubeError, OSError) as error:
+    except (KubeClientError, OSError) as error:
         raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
     found = tuple(Found(obj.get("kind") or kind, info.api_version, obj["metadata"].get("namespace", ""),
                         obj["metadata"]["name"], obj["metadata"].get("uid", ""), _owner(obj))

@@ -38,7 +38,9 @@ _DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 # An image reference: [registry[:port]/]path[:tag][@digest] (distribution's reference grammar, simplified).
-_IMAGE = re.compile(r"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+# The first component is a registry only with a dot, a port, or as localhost; the path is lower case.
+_IMAGE = re.compile(r"(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost|[a-zA-Z0-9-]+(?=:[0-9]))(?::[0-9]+)?/)?"
+                    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
                     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
@@ -89,6 +91,14 @@ def _pairs(text: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in re.split(r"[,\s]+", text.strip()) if item)
 
 
+def name_problem(name: str) -> str:
+    """Why `name` cannot name an app (its Deployment, Service and Ingress), or ""."""
+    if len(name) <= 63 and _DNS1035.fullmatch(name):
+        return ""
+    return (f"{name!r} is not a valid name: lower-case letters, digits and '-', starting with a letter and ending "
+            "with a letter or digit, at most 63 characters (DNS-1035 label)")
+
+
 def check_answers(answers: DeployAnswers) -> None:
     """Every wrong answer at once, each naming its field, before the lab is contacted."""
     errors: list[tuple[str, str]] = []
@@ -97,9 +107,7 @@ def check_answers(answers: DeployAnswers) -> None:
         if not ok:
             errors.append((name, message))
 
-    need(len(answers.name) <= 63 and bool(_DNS1035.fullmatch(answers.name)), "name",
-         f"{answers.name!r} is not a valid name: lower-case letters, digits and '-', starting with a letter "
-         "and ending with a letter or digit, at most 63 characters (DNS-1035 label)")
+    need(not name_problem(answers.name), "name", name_problem(answers.name))
     need(len(_namespace(answers)) <= 63 and bool(_DNS1123_LABEL.fullmatch(_namespace(answers))), "namespace",
          f"{answers.namespace!r} is not a valid namespace: lower-case letters, digits and '-', at most 63 "
          "characters (DNS-1123 label)")

@@ -93,7 +93,7 @@ def test_a_field_another_manager_took_is_never_forced_silently(lab, capsys):
     kubectl(lab, "scale", "deploy/web", "--replicas", "3")
 
     code, out = cli(lab, capsys, *DEPLOY, "--dry-run")
-    assert code == 2 and "on_conflict" in out and ".spec.replicas" in out, out
+    assert code == 2 and "--on-conflict" in out and ".spec.replicas" in out, out
     code, out = cli(lab, capsys, *DEPLOY, "--on-conflict", "keep-live", "--yes")
     assert code == 0, out
     assert json.loads(kubectl(lab, "get", "deploy", "web", "-o", "json"))["spec"]["replicas"] == 3

@@ -209,6 +209,29 @@ def cases() -> list[Case]:
              lambda tmp: "x.toml"))
     add(Case("an escape in a flag", lambda tmp: ["check", "--timeout", "\x1b[2J"], lambda tmp: "--timeout"))
     add(Case("an escape in a command", lambda tmp: ["\x1b[2J"], lambda tmp: "invalid choice"))
+    # Wizard answers, refused before the cluster is contacted (the base config has none to reach).
+    deploy = ["deploy", "--name", "web", "--image", "nginx:1.27"]
+    for flag, value in (("--name", "Web_1"), ("--name", "9lives"), ("--name", "x" * 64), ("--image", "nginx::1"),
+                        ("--image", "UPPER/case"), ("--namespace", "Shop"), ("--replicas", "two"),
+                        ("--replicas", "-1"), ("--port", "0"), ("--port", "65536"), ("--env", "1BAD=x"),
+                        ("--env", "NOVALUE"), ("--requests", "gpu=1"), ("--limits", "memory=lots")):
+        add(Case(f"deploy {flag} {value!r}", lambda tmp, flag=flag, value=value: [
+            *deploy, flag, value, "--config", str(tmp / "config.toml")], lambda tmp, flag=flag: flag, config=base_config))
+    for argv, named in ((["--expose", "nodeport", "--node-port", "80"], "--node-port"),
+                        (["--expose", "ingress", "--host", "web_.example.org"], "--host"),
+                        (["--expose", "ingress", "--path", "no-slash"], "--path"),
+                        (["--manifest", "missing.yaml"], "--manifest")):
+        add(Case(f"deploy {' '.join(argv)}", lambda tmp, argv=argv: [*deploy, *argv, "--config", str(tmp / "config.toml")],
+                 lambda tmp, named=named: named, config=base_config))
+    add(Case("apply -f missing", lambda tmp: ["apply", "-f", str(tmp / "none.yaml"), "--config", str(tmp / "config.toml")],
+             lambda tmp: "none.yaml", config=base_config))
+    add(Case("apply -f not yaml", lambda tmp: ["apply", "-f", str(tmp / "bad.yaml"), "--config", str(tmp / "config.toml")],
+             lambda tmp: "bad.yaml", config=base_config, setup=lambda tmp: (tmp / "bad.yaml").write_text("a: [\n")))
+    add(Case("apply -f no name", lambda tmp: ["apply", "-f", str(tmp / "x.yaml"), "--config", str(tmp / "config.toml")],
+             lambda tmp: "document 1: metadata.name", config=base_config,
+             setup=lambda tmp: (tmp / "x.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")))
+    add(Case("undeploy --name", lambda tmp: ["undeploy", "--name", "", "--config", str(tmp / "config.toml")],
+             lambda tmp: "--name", config=base_config))
     add(Case("unknown flag", lambda tmp: ["check", "--tiemout", "3"], lambda tmp: "--tiemout"))
     add(Case("unknown command", lambda tmp: ["chekc"], lambda tmp: "chekc"))
     return found
