@@ -100,7 +100,12 @@ class KubeExecutor:
         async with kube_client(self.config) as kube:
             info = await kube.resource(obj["apiVersion"], obj["kind"])
             path = info.path(meta.get("namespace") if info.namespaced else None, meta["name"])
-            await kube.replace(path, obj)
+            live = await kube.get(obj["kind"], meta.get("namespace"), meta["name"], obj["apiVersion"])
+            if live is None:  # gone meanwhile: made again as it was
+                await kube.server_side_apply(obj, force=True)
+            else:  # over the version read now: custom resources refuse an unconditional update
+                version = live["metadata"]["resourceVersion"]
+                await kube.replace(path, {**obj, "metadata": {**meta, "resourceVersion": version}})
         output(f"{object_name(obj)} put back as it was")
 
     async def _patch(self, action: PatchObject, output: Callable[[str], None]) -> None:

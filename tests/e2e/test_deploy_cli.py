@@ -88,6 +88,18 @@ def test_an_image_that_cannot_be_pulled_fails_fast_and_leaves_nothing(lab, capsy
     assert "trial" not in kubectl(lab, "get", "namespaces", "-o", "name")
 
 
+def test_a_failed_update_puts_the_app_back_as_it_was(lab, capsys):
+    assert cli(lab, capsys, *DEPLOY, "--yes")[0] == 0
+    before = json.loads(kubectl(lab, "get", "deploy", "web", "-o", "json"))
+    broken = [arg if arg != "nginx:1.27" else "nginx:does-not-exist" for arg in DEPLOY]
+    code, out = cli(lab, capsys, *broken, "--yes")
+    assert code == 1 and ("ImagePullBackOff" in out or "ErrImagePull" in out), out
+    assert "put back as it was" in out and "rolled back: 1 step(s) undone" in out, out
+    after = json.loads(kubectl(lab, "get", "deploy", "web", "-o", "json"))
+    assert after["spec"]["template"] == before["spec"]["template"]
+    assert "web" in kubectl(lab, "get", "svc", "web", "-o", "name")  # unchanged by the failed deploy: kept
+
+
 def test_a_field_another_manager_took_is_never_forced_silently(lab, capsys):
     assert cli(lab, capsys, *DEPLOY, "--yes")[0] == 0
     kubectl(lab, "scale", "deploy/web", "--replicas", "3")
