@@ -19,9 +19,12 @@ It speaks enough of the real REST API for `kubectl` and kubernetes-asyncio:
 - Status bodies for errors, shaped like the real ones (NotFound, AlreadyExists, Conflict, Invalid).
 
 A small controller, run as one asyncio task, does what kube-controller-manager, the scheduler,
-the kubelets and MetalLB would: Deployment -> Pods (Pending -> ContainerCreating -> Running),
-graceful pod deletion, garbage collection, LoadBalancer IPs from IPAddressPools. Cluster IPs and
-node ports are allocated synchronously on create, as the real API server does.
+the kubelets, k3s ServiceLB and MetalLB would (kube/controller.py): Deployment -> ReplicaSet ->
+Pods with rolling updates, DaemonSets, pod lifecycles with image-pull and crash-loop failures
+(rules in kube/pods.py), Events, Endpoints and EndpointSlices, garbage collection, LoadBalancer
+addresses. Cluster IPs and node ports are allocated synchronously on create, as the real API
+server does. `time_scale` shortens every duration the controller waits out (back-offs, progress
+deadlines) for tests.
 
 `KubeApiSim` assembles the parts in `homelab_tui.sim.kube` (store, verbs, admission, controller,
 HTTP, TLS) and adds the plain-Python API the lab and the tests seed and steer it with.
@@ -45,6 +48,7 @@ from homelab_tui.files import atomic_write
 from .kube.admission import Admission
 from .kube.controller import Controller, node_conditions
 from .kube.http import HttpApi
+from .kube.logs import append as append_log
 from .kube.objects import clone, labels_of, merge_patch, timestamp
 from .kube.metallb import manifest_documents as metallb_documents
 from .kube.resources import K3S_VERSION, JsonObject, ResourceType, resource_type
@@ -60,14 +64,15 @@ class KubeApiSim:
 
     def __init__(self, token: str, pod_cidr: str = "10.42.0.0/16", service_cidr: str = "10.43.0.0/16",
                  history_limit: int = 1000, controller_delay: float = 0.0, seed: int = 0, tls: bool = True,
-                 metallb_webhook_warmup: float = 2.0):
+                 time_scale: float = 1.0, metallb_webhook_warmup: float = 2.0):
         self._token = token
         self.ca_pem, server_ssl = make_tls_material() if tls else (b"", None)
         services = ipaddress.ip_network(service_cidr)
         self._store = Store(history_limit, seed)
         self._admission = Admission(self._store, services, metallb_webhook_warmup)
         self._verbs = Verbs(self._store, self._admission)
-        self._controller = Controller(self._store, self._verbs, ipaddress.ip_network(pod_cidr), controller_delay)
+        self._controller = Controller(self._store, self._verbs, ipaddress.ip_network(pod_cidr), controller_delay,
+                                      time_scale)
         self._http = HttpApi(self._store, self._verbs, token, server_ssl)
         for namespace in DEFAULT_NAMESPACES:
             self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
@@ -274,10 +279,39 @@ class KubeApiSim:
         updated["status"]["conditions"] = node_conditions(ready)
         self._store.commit(rt, "MODIFIED", updated, node)
 
-    def append_pod_log(self, namespace: str, name: str, line: str) -> None:
-        """Add a line to a pod's log (followers of the log receive it at once)."""
+    def append_pod_log(self, namespace: str, name: str, line: str, container: str | None = None) -> None:
+        """Add a line to the log of a pod's running container (followers receive it at once)."""
         self._store.require(resource_type("Pod"), namespace, name)
-        self._store.append_logs((namespace, name), [line])
+        append_log(self._store, self._controller.pods.running_log_key(namespace, name, container), [line])
+
+    def write_pod_logs(self, namespace: str, name: str, lines_per_second: float, seconds: float | None = None,
+                       container: str | None = None) -> asyncio.Task[int]:
+        """Make a running container print numbered lines (`line 00000001 from <pod>/<container>`)
+        at `lines_per_second` for `seconds` (None: while it runs); the task returns how many it
+        wrote. A pod template can ask for the same with the annotation
+        `sim.homelab-tui.io/log-lines-per-second` (and `sim.homelab-tui.io/log-seconds`)."""
+        pod = self._store.require(resource_type("Pod"), namespace, name)
+        key = self._controller.pods.running_log_key(namespace, name, container)
+        label = f"{name}/{container or pod['spec']['containers'][0]['name']}"
+        return self._controller.write_logs(key, label, lines_per_second, seconds)
+
+    @property
+    def servicelb(self) -> bool:
+        """k3s ServiceLB (Klipper) runs: svclb DaemonSets for LoadBalancer Services."""
+        return self._controller.networking.servicelb
+
+    @servicelb.setter
+    def servicelb(self, enabled: bool) -> None:
+        self._controller.networking.servicelb = enabled
+        self._store.changed.set()
+
+    @property
+    def time_scale(self) -> float:
+        return self._controller.time_scale
+
+    @time_scale.setter
+    def time_scale(self, scale: float) -> None:
+        self._controller.time_scale = scale
 
     def force_compact(self) -> None:
         """Drop the watch history: every watch from an older resourceVersion now gets 410 Expired,

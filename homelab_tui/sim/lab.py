@@ -190,6 +190,7 @@ class Lab:
                 await self._run_as_root(node, join)
         await self._settle()
         self._seed_workloads()
+        await self._workloads_available()
         agents = [node.address for node in self.nodes if node.role == "agent"]
         mangle, nat = pcc_rules(agents)
         for rule in mangle:
@@ -210,6 +211,16 @@ class Lab:
         """Wait for the delayed Ready transitions of the preset's nodes."""
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _workloads_available(self, timeout: float = 30.0) -> None:
+        """The preset ends as the articles do: every Deployment available (its ReplicaSet and pods
+        come up over a few controller passes)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and any(
+                d.get("status", {}).get("availableReplicas", 0) < d["spec"].get("replicas", 1)
+                for d in self.kube.list("Deployment")):
+            await asyncio.sleep(0.01)
 
     def _seed_workloads(self) -> None:
         for name, image in (("coredns", "rancher/mirrored-coredns-coredns:1.11.3"),
@@ -240,7 +251,12 @@ class Lab:
                                        options["service-cidr"])
         # kubeadm nodes stay NotReady until a CNI (flannel) is applied.
         self._join(node, roles, ready=distribution == "k3s")
+        self.server_restarted(node, distribution, options)
         return self._admin_kubeconfig()
+
+    def server_restarted(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> None:
+        """k3s runs ServiceLB unless `disable` (flags or config.yaml) names it."""
+        self.kube.servicelb = distribution == "k3s" and "servicelb" not in (options.get("disable") or [])
 
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
         self._join(node, (), ready=not self._cni_pending())

@@ -176,8 +176,12 @@ async def test_kubectl_expose_load_balancer_then_metallb_pool(
         "spec: {addresses: ['10.0.0.5-10.0.0.10']}\n---\n"
         "apiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {name: lan, namespace: metallb-system}\n"
         "spec: {ipAddressPools: [lan]}\n")
-    code, out, err = await kubectl(kubectl_env, "apply", "-f", str(manifest))
-    assert code == 0, err
+
+    async def applied() -> str:  # the webhook refuses for a moment after the install
+        code, out, _ = await kubectl(kubectl_env, "apply", "-f", str(manifest))
+        return out if code == 0 else ""
+
+    out = await eventually(applied)
     assert "ipaddresspool.metallb.io/lan created" in out and "l2advertisement.metallb.io/lan created" in out
     code, out, err = await kubectl(kubectl_env, "apply", "-f", str(manifest))
     assert "ipaddresspool.metallb.io/lan unchanged" in out, err
@@ -315,7 +319,7 @@ async def test_watch_from_a_compacted_version_gets_410(sim: KubeApiSim) -> None:
 
 
 async def test_history_limit_expires_old_versions() -> None:
-    server = KubeApiSim(TOKEN, history_limit=3, tls=False)
+    server = KubeApiSim(TOKEN, history_limit=3, tls=False, controller_delay=3600)  # only these changes
     await server.start()
     try:
         start = server.resource_version

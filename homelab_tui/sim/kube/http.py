@@ -11,6 +11,8 @@ import hmac
 import json
 import re
 import ssl
+import time
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -19,9 +21,11 @@ from multidict import CIMultiDict
 
 from .crds import CRD_KIND, TypeRegistry, render_columns_table
 from .discovery import discovery_document
+from .logs import LogError, container_run_id, run_key, select_lines, shown
+from .logs import stamp as log_stamp
 from .errors import KubeApiError, bad_request, not_found, resource_details, status_body
 from .objects import labels_of
-from .printing import pod_status, render_table, selector_text
+from .printing import render_table, selector_text
 from .resources import JsonObject, ResourceType
 from .selectors import compile_field_selector, compile_label_selector
 from .store import Store, Watcher
@@ -239,34 +243,53 @@ class HttpApi:
 
     async def _serve_log(self, request: web.Request, rt: ResourceType, namespace: str | None,
                          name: str | None) -> web.StreamResponse:
+        """A container's log as the kubelet serves it: the run the kubelet's rules pick
+        (`previous` for the last terminated one), `tailLines`, `sinceSeconds`/`sinceTime`,
+        `timestamps`, and `follow` until the run ends (kube/logs.py)."""
         pod = self._store.require(rt, namespace or "", name or "")
         containers = [c["name"] for c in pod["spec"]["containers"]]
-        container = request.query.get("container")
+        query = request.query
+        container = query.get("container")
         if container is None and len(containers) > 1:
             raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
                               f"[{' '.join(containers)}]")
         if container is not None and container not in containers:
             raise bad_request(f"container {container} is not valid for pod {name}")
-        if pod.get("status", {}).get("phase") != "Running":
-            raise bad_request(f'container "{container or containers[0]}" in pod "{name}" is waiting to start: '
-                              f"{pod_status(pod)[0]}")
-        key = (namespace or "", name or "")
-        lines = list(self._store.logs.get(key, []))
-        if "tailLines" in request.query:
-            lines = lines[-int(request.query["tailLines"]):] if int(request.query["tailLines"]) else []
-        follow = request.query.get("follow") in ("1", "true", "True")
+        truthy = ("1", "true", "True")
+        previous = query.get("previous") in truthy
+        try:
+            run_id = container_run_id(pod, container or containers[0], previous)
+        except LogError as error:
+            raise bad_request(str(error)) from None
+        key = run_key(namespace or "", name or "", run_id)
+        since = None
+        if "sinceSeconds" in query:
+            since = log_stamp(time.time_ns() - int(query["sinceSeconds"]) * 1_000_000_000)
+        elif "sinceTime" in query:
+            when = datetime.fromisoformat(query["sinceTime"].replace("Z", "+00:00"))
+            since = log_stamp(int(when.timestamp()) * 1_000_000_000)
+        timestamps = query.get("timestamps") in truthy
+        lines = select_lines(self._store.logs.get(key, []), tail=int(query["tailLines"]) if "tailLines" in query
+                             else None, since=since)
+        status = next(s for s in pod["status"]["containerStatuses"] if s["name"] == (container or containers[0]))
+        follow = (query.get("follow") in truthy and not previous
+                  and (status.get("state") or {}).get("running") is not None and key in self._store.logs)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
-        if follow:
+        if follow:  # subscribed before the first write, so no line falls between
             self._store.log_followers.setdefault(key, set()).add(queue)
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
         try:
             await response.prepare(request)
-            await response.write("".join(f"{line}\n" for line in lines).encode())
+            await response.write("".join(f"{shown(line, timestamps)}\n" for line in lines).encode())
             while follow and self.serving:
-                line = await queue.get()
-                if line is None:
+                batch = [await queue.get()]
+                while not queue.empty() and len(batch) < 1000:
+                    batch.append(queue.get_nowait())
+                ended = None in batch
+                await response.write("".join(f"{shown(line, timestamps)}\n" for line in batch if line is not None)
+                                     .encode())
+                if ended:
                     break
-                await response.write(f"{line}\n".encode())
             await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             pass

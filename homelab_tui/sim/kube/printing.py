@@ -42,12 +42,15 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def _age(obj: JsonObject) -> str:
-    created = obj.get("metadata", {}).get("creationTimestamp")
-    if not created:
+def _since(when: str | None) -> str:
+    if not when or when == "Z":
         return "<unknown>"
-    then = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    then = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return human_duration((datetime.now(UTC) - then).total_seconds())
+
+
+def _age(obj: JsonObject) -> str:
+    return _since(obj.get("metadata", {}).get("creationTimestamp"))
 
 
 
@@ -193,6 +196,41 @@ def pod_status(pod: JsonObject) -> tuple[str, int, int, int]:
     return shown, ready, total, restarts
 
 
+def _more(items: list[str], limit: int = 3) -> str:
+    """The first `limit` items, then ` + N more...`, as the printers list endpoints."""
+    shown = ",".join(items[:limit])
+    return shown + (f" + {len(items) - limit} more..." if len(items) > limit else "")
+
+
+def _endpoints_cell(ep: JsonObject) -> str:
+    pairs = [f"{a.get('ip')}:{p.get('port')}" for subset in ep.get("subsets") or []
+             for p in subset.get("ports") or [{}] for a in subset.get("addresses") or []]
+    return _more(pairs) or "<none>"
+
+
+def _slice_endpoints_cell(eps: JsonObject) -> str:
+    return _more([a for e in eps.get("endpoints") or [] for a in e.get("addresses") or []]) or "<none>"
+
+
+def _slice_ports_cell(eps: JsonObject) -> str:
+    ports = [str(p["port"]) if p.get("port") is not None else "<unset>" for p in eps.get("ports") or []]
+    return _more(ports) or "<unset>"
+
+
+def _workload_columns(counts: list[tuple[str, Callable[[JsonObject], Any]]], *before_age: Column) -> list[Column]:
+    """NAME, the counts, AGE, and -o wide's CONTAINERS, IMAGES, SELECTOR (ReplicaSet, DaemonSet)."""
+    return [
+        _name_column(), *(Column(title, cell, type="integer") for title, cell in counts), *before_age, _age_column(),
+        Column("Containers", lambda o: ",".join(c.get("name", "") for c in _containers(o)), 1),
+        Column("Images", lambda o: ",".join(c.get("image", "") for c in _containers(o)), 1),
+        Column("Selector", lambda o: selector_text(o.get("spec", {}).get("selector", {}).get("matchLabels")), 1),
+    ]
+
+
+def _status_count(field: str) -> Callable[[JsonObject], int]:
+    return lambda o: o.get("status", {}).get(field, 0)
+
+
 TABLE_COLUMNS: dict[str, list[Column]] = {
     "Namespace": [_name_column(), Column("Status", lambda o: o.get("status", {}).get("phase", "")),
                   _age_column()],
@@ -241,6 +279,32 @@ TABLE_COLUMNS: dict[str, list[Column]] = {
         Column("Address", lambda o: ",".join(
             i.get("ip", "") for i in o.get("status", {}).get("loadBalancer", {}).get("ingress") or [])),
         Column("Ports", lambda o: "80, 443" if o.get("spec", {}).get("tls") else "80"), _age_column(),
+    ],
+    "ReplicaSet": _workload_columns([("Desired", lambda o: o.get("spec", {}).get("replicas", 0)),
+                                     ("Current", _status_count("replicas")), ("Ready", _status_count("readyReplicas"))]),
+    "DaemonSet": _workload_columns(
+        [("Desired", _status_count("desiredNumberScheduled")), ("Current", _status_count("currentNumberScheduled")),
+         ("Ready", _status_count("numberReady")), ("Up-to-date", _status_count("updatedNumberScheduled")),
+         ("Available", _status_count("numberAvailable"))],
+        Column("Node Selector", lambda o: selector_text(
+            o.get("spec", {}).get("template", {}).get("spec", {}).get("nodeSelector")))),
+    "Event": [
+        Column("Last Seen", lambda o: _since(o.get("lastTimestamp") or (o.get("eventTime") or "")[:19] + "Z")),
+        Column("Type", lambda o: o.get("type", "")), Column("Reason", lambda o: o.get("reason", "")),
+        Column("Object", lambda o: f"{o.get('involvedObject', {}).get('kind', '').lower()}/"
+                                   f"{o.get('involvedObject', {}).get('name', '')}"),
+        Column("Subobject", lambda o: o.get("involvedObject", {}).get("fieldPath", ""), 1),
+        Column("Source", lambda o: ", ".join(v for v in (o.get("source", {}).get("component"),
+                                                          o.get("source", {}).get("host")) if v), 1),
+        Column("Message", lambda o: o.get("message", "")),
+        Column("First Seen", lambda o: _since(o.get("firstTimestamp")), 1),
+        Column("Count", lambda o: str(o.get("count", 1)), 1),
+        Column("Name", lambda o: o["metadata"]["name"], 1, format="name"),
+    ],
+    "Endpoints": [_name_column(), Column("Endpoints", _endpoints_cell), _age_column()],
+    "EndpointSlice": [
+        _name_column(), Column("AddressType", lambda o: o.get("addressType", "")),
+        Column("Ports", _slice_ports_cell), Column("Endpoints", _slice_endpoints_cell), _age_column(),
     ],
     "IPAddressPool": [
         _name_column(),

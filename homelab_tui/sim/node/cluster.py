@@ -20,6 +20,10 @@ class SimCluster(Protocol):
     def server_installed(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> str:
         """A control plane came up on `node`; return the admin kubeconfig YAML to store on it."""
 
+    def server_restarted(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> None:
+        """The control plane on `node` started again with `options` (k3s rereads its flags and
+        config.yaml: `disable: [servicelb]` turns ServiceLB off)."""
+
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
         """`node` joined the cluster at `server_url` (k3s agent or `kubeadm join`)."""
 
@@ -54,6 +58,7 @@ class InMemoryCluster:
         self.servers: list[tuple[str, str, dict[str, Any]]] = []  # (hostname, distribution, options)
         self.joined: list[tuple[str, str, str]] = []  # (hostname, role, server_url)
         self.manifests: list[tuple[str, str]] = []  # (hostname, source)
+        self.restarts: list[tuple[str, str, dict[str, Any]]] = []  # (hostname, distribution, options)
 
     def __repr__(self) -> str:
         return f"InMemoryCluster(servers={len(self.servers)}, joined={len(self.joined)})"
@@ -63,6 +68,9 @@ class InMemoryCluster:
         if distribution == "k3s":
             return render_kubeconfig("https://127.0.0.1:6443")
         return render_kubeconfig(f"https://{node.address}:6443", cluster="kubernetes", user="kubernetes-admin")
+
+    def server_restarted(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> None:
+        self.restarts.append((node.hostname, distribution, dict(options)))
 
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
         self.joined.append((node.hostname, role, server_url))

@@ -2,8 +2,9 @@
 INSTALL_K3S_* and K3S_* variables and its arguments, like the real script; any script holding
 INSTALL_K3S_ counts as it, wherever it came from), the k3s uninstall scripts, `k3s --version` and
 `k3s kubectl`, kubeadm (init, join, token create, with its preflight checks) and `kubectl apply
--f` / `version`. A control plane coming up, a node joining and a manifest applied go to the
-cluster side through the `SimCluster` hooks."""
+-f` / `version`. A control plane coming up (or k3s restarted by systemctl, which rereads its
+flags and `/etc/rancher/k3s/config.yaml`, e.g. `disable: [servicelb]`), a node joining and a
+manifest applied go to the cluster side through the `SimCluster` hooks."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ...kube.resources import K3S_VERSION  # one release for the nodes and the A
 from ..cluster import kubeadm_credentials
 from ..parser import parse_cli_options, parse_flags
 from ..proc import Proc, Sink, need_root
-from ..state import SIM_BINARY, FsError
+from ..state import SIM_BINARY, FsError, SimNodeState
 from .packages import CONTAINER_RUNTIMES, KUBE_VERSION
 from .registry import command
 
@@ -33,6 +34,8 @@ K3S_INSTALL_URL = "https://get.k3s.io"
 FLANNEL_MANIFEST_URL = "https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml"
 K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/node-token"
 K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
+K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml"
+K3S_UNIT_PATH = "/etc/systemd/system/k3s.service"
 KUBEADM_ADMIN_CONF = "/etc/kubernetes/admin.conf"
 # What `curl https://get.k3s.io` serves. Any script containing INSTALL_K3S_ counts as the installer.
 K3S_INSTALL_SCRIPT = """\
@@ -136,6 +139,7 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
         await _install_line(shell, out, line)
     for tool in ("k3s", "kubectl", "crictl", "ctr", "k3s-killall.sh", uninstall):
         s.install_file(f"/usr/local/bin/{tool}", SIM_BINARY if "." not in tool else "#!/bin/sh\n", 0o755)
+    s.install_file(f"/etc/systemd/system/{unit}.service", _k3s_unit(command, flags))
     failure = _k3s_start_failure(shell, command, token)
     if failure:
         await proc.err.line(f"Job for {unit}.service failed because the control process exited with error code.")
@@ -149,19 +153,65 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
     s.installed, s.role = f"k3s-{command}", "server" if command == "server" else "agent"
     if command == "server":
         s.port_6443_in_use = True
+        options = k3s_server_options(s)
         if first_install:
-            options = parse_cli_options(flags)
-            options.setdefault("cluster-cidr", "10.42.0.0/16")
-            options.setdefault("service-cidr", "10.43.0.0/16")
             if token:
                 options.setdefault("token", token)
             kubeconfig = shell.sim.cluster.server_installed(s, "k3s", options)
             mode = int(str(options.get("write-kubeconfig-mode", "600")), 8)
             s.install_file(K3S_KUBECONFIG_PATH, kubeconfig, mode)
             s.install_file(K3S_TOKEN_PATH, shell.sim.cluster.join_token() + "\n", ROOT_ONLY)
+        else:
+            shell.sim.cluster.server_restarted(s, "k3s", options)
     elif first_install:
         shell.sim.cluster.node_joined(s, "agent", server_url)
     return 0
+
+
+def _k3s_unit(command: str, flags: list[str]) -> str:
+    """The systemd unit the installer writes: ExecStart carries the k3s command and its flags."""
+    exec_start = " \\\n    ".join(["/usr/local/bin/k3s", command, *(shlex.quote(f) for f in flags)])
+    return (f"[Unit]\nDescription=Lightweight Kubernetes\nDocumentation=https://k3s.io\nWants=network-online.target\n"
+            f"After=network-online.target\n\n[Service]\nType={'notify' if command == 'server' else 'exec'}\n"
+            f"EnvironmentFile=-/etc/systemd/system/k3s.service.env\nKillMode=process\nDelegate=yes\n"
+            f"Restart=always\nRestartSec=5s\nExecStart={exec_start}\n\n[Install]\nWantedBy=multi-user.target\n")
+
+
+def k3s_server_options(state: SimNodeState) -> dict[str, Any]:
+    """The k3s server's options as it starts: the unit's flags over /etc/rancher/k3s/config.yaml
+    (k3s merges both; `disable` from either adds up), with the default CIDRs."""
+    try:
+        unit = state.read(K3S_UNIT_PATH, root=True)
+    except FsError:
+        unit = ""
+    exec_start = unit.partition("ExecStart=")[2].partition("\n\n")[0].replace("\\\n", " ")
+    flags = shlex.split(exec_start)[2:]
+    options = parse_cli_options(flags)
+    try:
+        config = yaml.safe_load(state.read(K3S_CONFIG_PATH, root=True)) or {}
+    except (FsError, yaml.YAMLError):
+        config = {}
+    disabled = [*_as_list(config.get("disable") if isinstance(config, dict) else None), *_as_list(options.get("disable"))]
+    if isinstance(config, dict):
+        for key, value in config.items():
+            options.setdefault(key, value)
+    options["disable"] = sorted({part.strip() for item in disabled for part in str(item).split(",") if part.strip()})
+    options.setdefault("cluster-cidr", "10.42.0.0/16")
+    options.setdefault("service-cidr", "10.43.0.0/16")
+    return options
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value is True:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+async def k3s_service_started(shell: NodeShell, unit: str) -> None:
+    """systemctl (re)started `unit`: a k3s server rereads its flags and config file."""
+    s = shell.state
+    if unit == "k3s" and s.installed == "k3s-server":
+        shell.sim.cluster.server_restarted(s, "k3s", k3s_server_options(s))
 
 
 def _k3s_start_failure(shell: NodeShell, command: str, token: str) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..parser import ASSIGNMENT
 from ..proc import Proc, need_root
 from ..state import PATH_DIRS, FsError, os_pretty_name
+from .kubernetes import k3s_service_started
 from .packages import CONTAINER_RUNTIMES
 from .registry import command
 
@@ -238,6 +239,7 @@ async def systemctl(shell: NodeShell, args: list[str], proc: Proc) -> int:
             return 1
         if verb in ("start", "restart") or (verb == "enable" and "--now" in args):
             shell.state.services.add(unit)
+            await k3s_service_started(shell, unit)
         if verb == "stop" or (verb == "disable" and "--now" in args):
             shell.state.services.discard(unit)
         if verb == "enable":
