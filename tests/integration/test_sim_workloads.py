@@ -377,3 +377,38 @@ async def test_the_scale_subresource_of_a_replica_set(sim: KubeApiSim, http: Cal
     code, scale = await http("GET", "/apis/apps/v1/namespaces/default/replicasets/bare/scale")
     assert scale["status"]["selector"] == "app=bare"
     await until(lambda: sim.get("ReplicaSet", "default", "bare")["status"]["readyReplicas"] == 3)
+
+
+async def test_k3s_restarted_with_servicelb_disabled_removes_the_svclb_daemon_sets(tmp_path) -> None:
+    from homelab_tui.sim.lab import Lab
+
+    async with Lab("running", tmp_path / "lab") as lab:
+        assert lab.kube.servicelb  # k3s' default
+        svc = lab.kube.create(load_balancer("web"))
+        ds_name = f"svclb-web-{svc['metadata']['uid'][:8]}"
+        await until(lambda: lab.kube.get("DaemonSet", "kube-system", ds_name))
+        master = lab.fleet["master1.kube.local"]
+        for command in ("sh -c 'printf \"disable:\\n  - servicelb\\n\" > /etc/rancher/k3s/config.yaml'",
+                        "systemctl restart k3s"):
+            outcome = await master.run_command(command, root=True)
+            assert outcome.exit_status == 0, outcome.stderr
+        await until(lambda: lab.kube.get("DaemonSet", "kube-system", ds_name) is None)
+        assert not lab.kube.servicelb
+
+
+@pytest.mark.parametrize(("flags", "config", "disabled"), [
+    ("--disable servicelb", "", ["servicelb"]),
+    ("--disable=traefik,servicelb", "", ["servicelb", "traefik"]),
+    ("", "disable: servicelb\n", ["servicelb"]),
+    ("--disable=traefik", "disable:\n  - servicelb\n", ["servicelb", "traefik"]),
+    ("--cluster-cidr=10.42.0.0/16", "write-kubeconfig-mode: '0644'\n", []),
+])
+def test_k3s_reads_disable_from_its_flags_and_config_file(flags: str, config: str, disabled: list[str]) -> None:
+    from homelab_tui.sim.node.commands.kubernetes import K3S_CONFIG_PATH, k3s_unit, k3s_server_options
+    from homelab_tui.sim.node.state import SimNodeState
+
+    state = SimNodeState.prepared("master1", "192.168.40.102", hosts={})
+    state.install_file("/etc/systemd/system/k3s.service", k3s_unit("server", flags.split()))
+    if config:
+        state.install_file(K3S_CONFIG_PATH, config)
+    assert k3s_server_options(state)["disable"] == disabled

@@ -139,7 +139,7 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
         await _install_line(shell, out, line)
     for tool in ("k3s", "kubectl", "crictl", "ctr", "k3s-killall.sh", uninstall):
         s.install_file(f"/usr/local/bin/{tool}", SIM_BINARY if "." not in tool else "#!/bin/sh\n", 0o755)
-    s.install_file(f"/etc/systemd/system/{unit}.service", _k3s_unit(command, flags))
+    s.install_file(f"/etc/systemd/system/{unit}.service", k3s_unit(command, flags))
     failure = _k3s_start_failure(shell, command, token)
     if failure:
         await proc.err.line(f"Job for {unit}.service failed because the control process exited with error code.")
@@ -168,7 +168,7 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
     return 0
 
 
-def _k3s_unit(command: str, flags: list[str]) -> str:
+def k3s_unit(command: str, flags: list[str]) -> str:
     """The systemd unit the installer writes: ExecStart carries the k3s command and its flags."""
     exec_start = " \\\n    ".join(["/usr/local/bin/k3s", command, *(shlex.quote(f) for f in flags)])
     return (f"[Unit]\nDescription=Lightweight Kubernetes\nDocumentation=https://k3s.io\nWants=network-online.target\n"
