@@ -178,8 +178,8 @@ class RouterOsSim:
             "actual-interface": "pppoe-out1", **ADDRESSES.defaults, "dynamic": "true",
         })
         self._store("/ip/pool", {"name": "dhcp", "ranges": "192.168.40.50-192.168.40.254"})
-        self._store("/ip/dhcp-server", {"name": "defconf", "interface": "bridge", "address-pool": "dhcp",
-                                         **DHCP_SERVERS.defaults, "lease-time": "10m"})
+        self._store("/ip/dhcp-server", {**DHCP_SERVERS.defaults, "name": "defconf", "interface": "bridge",
+                                         "address-pool": "dhcp", "lease-time": "10m"})
         self._store("/ip/dhcp-server/network", {
             "address": "192.168.40.0/24", "gateway": "192.168.40.1", "dns-server": "192.168.40.1",
         })
