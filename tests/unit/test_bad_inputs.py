@@ -91,7 +91,7 @@ def cases() -> list[Case]:
     # Control characters in any string never reach the terminal.
     for key in ("cluster.name", "nodes[0].name", "nodes[0].hostname", "ssh.user", "router.user", "router.host",
                 "router.wan_interface", "router.password_command", "dns.cloudflare.zone", "ui.theme",
-                "cluster.install_script", "cluster.context"):
+                "cluster.install_script", "cluster.context", "cluster.metallb_manifest"):
         for value in ("\x1b[31mred", "bell\x07", "rtl\u202eevil"):
             add(config_case(f"{key}=control {value!r}", key, value))
     # Names.
@@ -203,6 +203,22 @@ def cases() -> list[Case]:
     add(Case("init over an existing file", lambda tmp: ["init", "--config", str(tmp / "old.toml")],
              lambda tmp: "old.toml", setup=lambda tmp: (tmp / "old.toml").write_text("")))
     add(Case("init into a directory", lambda tmp: ["init", "--config", str(tmp)], lambda tmp: str(tmp)))
+    # The MetalLB wizard's answers: checked before anything is contacted.
+    def metallb(*args: str) -> Callable[[Path], list[str]]:
+        return lambda tmp: ["metallb", "--config", str(tmp / "config.toml"), *args, "--dry-run"]
+
+    for value in ("", "192.168.40.30-192.168.40.20", "10.0.0.300-10.0.0.305", "192.168.40.20/28", "a-b",
+                  "192.168.40.0/33", "fd00::1-fd00::9", "\x1b[31m", "rtl\u202e"):
+        add(Case(f"metallb --range {value!r}", metallb("--range", value), lambda tmp: "--range",
+                 config=base_config))
+    add(Case("metallb without --range", lambda tmp: ["metallb", "--config", str(tmp / "config.toml")],
+             lambda tmp: "--range", config=base_config))
+    add(Case("metallb --pool", metallb("--range", "192.168.40.20-192.168.40.30", "--pool", "My_Pool"),
+             lambda tmp: "--pool", config=base_config))
+    add(Case("metallb --servicelb", metallb("--range", "192.168.40.20-192.168.40.30", "--servicelb", "maybe"),
+             lambda tmp: "--servicelb", config=base_config))
+    for value in ("ftp://example.org/metallb.yaml", "https://", "", "file:///etc/passwd"):
+        add(config_case(f"cluster.metallb_manifest={value!r}", "cluster.metallb_manifest", value))
     add(Case("empty --config", lambda tmp: ["check", "--config", ""], lambda tmp: "--config"))
     add(Case("empty --config for the TUI", lambda tmp: ["--config", " "], lambda tmp: "--config"))
     add(Case("an escape in the config's name", lambda tmp: ["check", "--config", str(tmp / "\x1b[2Jx.toml")],
