@@ -215,7 +215,7 @@ def _servicelb_disabled(server: K3sServer) -> bool:
         config = {}
     named = config.get("disable") if isinstance(config, dict) else None
     names = named if isinstance(named, list) else str(named or "").split(",")
-    flags = re.findall(r"--disable(?:=|\s+)['\"]?([\w,-]+)", server.unit)
+    flags = re.findall(r"--disable(?:=|\s+)['\"]?([\w,-]+)", server.unit.replace("\\\n", " "))
     return "servicelb" in {str(name).strip() for name in names} | {n for flag in flags for n in flag.split(",")}
 
 
