@@ -157,7 +157,10 @@ class LogScreen(Screen[None]):
 
     def _write(self, lines: list[str]) -> None:
         # Unwrapped, a line keeps its length (scroll sideways); wrapped, it is cut to the width.
-        self.log_widget.write(Text("\n".join(lines), end=""), shrink=self.wrap)
+        log = self.log_widget
+        log.write(Text("\n".join(lines), end=""), shrink=self.wrap)
+        if log.auto_scroll:  # again once laid out: a long line's new scrollbar takes the last row
+            log.call_after_refresh(log.scroll_end, animate=False, x_axis=False)
 
     def _show_status(self) -> None:
         if not self.is_mounted:

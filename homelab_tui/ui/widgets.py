@@ -268,12 +268,13 @@ class LiveTable(DataTable):
 
 
 class KeysFooter(Footer):
-    """The compact footer. Where all its keys would not fit, it shows only the `essential` ones
-    (moving around, the pane's first keys, help, filter, quit), which `?` lists in full, rather
-    than let the palette's key cover the rest ("^p alette" at 80 columns)."""
+    """The compact footer. Where not all its keys fit, it leaves out keys that are not `essential`
+    (moving around, the panes' first keys, help, filter, quit), the last ones first, until the rest
+    fit (`?` lists them all), rather than let the palette's key cover them ("^p alette" at 80
+    columns)."""
 
     DEFAULT_CSS = """
-    KeysFooter.-tight FooterKey.-optional { display: none; }
+    KeysFooter FooterKey.-left-out { display: none; }
     KeysFooter.-compact FooterLabel { margin-right: 1; }
     """
     SLACK = 16  # the group's label, the palette key's padding
@@ -281,19 +282,22 @@ class KeysFooter(Footer):
     def __init__(self, essential: Iterable[str]) -> None:
         super().__init__(compact=True)
         self.essential = frozenset(essential)
-        self._needed = 0  # columns every key takes, as last composed
+        self._keys: list[tuple[FooterKey, int]] = []  # each key as last composed, and the columns it takes
 
     def compose(self) -> ComposeResult:
-        needed = self.SLACK
+        self._keys = []
         for widget in super().compose():
             if isinstance(widget, FooterKey):
-                needed += cell_len(widget.key_display or widget.key) + (
-                    1 + cell_len(widget.description) if widget.description else 0)
-                if widget.action not in self.essential:
-                    widget.add_class("-optional")
+                self._keys.append((widget, cell_len(widget.key_display or widget.key) + (
+                    1 + cell_len(widget.description) if widget.description else 0)))
             yield widget
-        self._needed = needed
         self.on_resize()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self._needed, "-tight")
+        room = self.size.width - self.SLACK
+        needed = sum(width for _, width in self._keys)
+        for widget, width in reversed(self._keys):
+            left_out = needed > room and widget.action not in self.essential
+            widget.set_class(left_out, "-left-out")
+            needed -= width if left_out else 0
+        self.set_class(any(widget.has_class("-left-out") for widget, _ in self._keys), "-tight")
