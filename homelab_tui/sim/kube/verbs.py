@@ -218,7 +218,7 @@ class Verbs:
         if unknown:
             where = f"{namespace if rt.namespaced else ''}/{name}; {rt.group}/{rt.version}, Kind={rt.kind}"
             details = unknown[0] if len(unknown) == 1 else "errors:\n  " + "\n  ".join(unknown)
-            # Not a Status error in the real server either: a 500 with no reason.
+            # The real server fails here with a plain error, not a Status: a 500 without a reason.
             raise KubeApiError(500, "", f"failed to create typed patch object ({where}): {details}")
         current = self._store.objects[rt.plural].get((namespace if rt.namespaced else "", name))
         merged = apply_config(rt, schema, current, body, options.manager, options.force)
