@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from textual.widgets import RichLog
+from textual.widgets import Log
 
 from homelab_tui.config import load_config
 from homelab_tui.sim.lab import Lab
@@ -49,7 +49,7 @@ async def open_on(pilot, pane_key: str, pane: str, row: str, key: str) -> None:
 
 
 def drawn(screen: LogScreen) -> str:
-    return "\n".join(strip.text for strip in screen.query_one(RichLog).lines)
+    return "\n".join(screen.query_one(Log).lines)
 
 
 async def test_l_follows_a_pod_from_its_tail_and_the_keys_work(lab, tmp_path, monkeypatch):
@@ -68,7 +68,7 @@ async def test_l_follows_a_pod_from_its_tail_and_the_keys_work(lab, tmp_path, mo
 
         lab.kube.append_pod_log("default", name, "followed 1")  # live
         await until(pilot, lambda: "followed 1" in drawn(screen))
-        log = screen.query_one(RichLog)
+        log = screen.query_one(Log)
         assert log.scroll_offset.y == log.max_scroll_y  # at the end
 
         await pilot.press("s")  # autoscroll off: lines keep coming, the view stays
@@ -87,7 +87,7 @@ async def test_l_follows_a_pod_from_its_tail_and_the_keys_work(lab, tmp_path, mo
         await until(pilot, lambda: screen.buffer[-1] == wide)
         await pilot.press("w")  # wrap: the long line takes several rows of the width
         await until(pilot, lambda: screen.wrap and log.virtual_size.width <= log.scrollable_content_region.width)
-        assert sum(1 for strip in log.lines if set(strip.text.strip()) == {"x"}) >= 3
+        assert sum(1 for line in log.lines if set(line.strip()) == {"x"}) >= 3
 
         await pilot.press("ctrl+s")
         await until(pilot, lambda: any("saved" in note.message for note in app._notifications))
@@ -143,7 +143,7 @@ async def test_the_buffer_keeps_the_last_5000_lines_none_lost(lab, tmp_path):
         numbered = [int(line.split()[1]) for line in screen.buffer if line.startswith("line ")]
         assert len(screen.buffer) == BUFFER_LINES
         assert numbered == list(range(7500 - len(numbered) + 1, 7501))  # consecutive: none lost in the window
-        assert len(screen.query_one(RichLog).lines) <= BUFFER_LINES
+        assert len(screen.query_one(Log).lines) <= BUFFER_LINES
 
 
 async def test_l_on_a_deployment_merges_its_pods_logs_by_pod_name(lab, tmp_path):
