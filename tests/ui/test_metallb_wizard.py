@@ -55,7 +55,8 @@ async def test_the_metallb_wizard_by_keyboard_gives_a_load_balancer_its_address(
         await pilot.press("tab")
         assert app.focused.id == "apply"
         await pilot.press("enter")
-        await until(pilot, lambda: not wizard.applying, timeout=60)
+        # the outcome label shows the rollout's progress until the plan ends with ✓ or ✗
+        await until(pilot, lambda: any(text.startswith(("✓", "✗")) for text in outcomes(wizard).values()), timeout=60)
         assert list(outcomes(wizard).values()) == ["✓ done"]
 
         await pilot.press("escape")
