@@ -137,3 +137,10 @@ async def test_a_pane_binding_works_only_while_its_pane_has_focus():
         app.query_one(NodesPane).focus()
         await pilot.press("x")
         assert pods.pokes == [None]
+
+
+def test_the_new_keys_can_be_remapped_by_id():
+    """[ui.keymap] knows the log view's keys and the sort keys (ids without '#' or '/')."""
+    from homelab_tui.cli import _keymap_issues
+
+    assert _keymap_issues({"log_wrap": "f6", "sort_position": "f7", "sort_up_to_date": "f8", "pod_shell": "f9"}) == []

@@ -81,7 +81,7 @@ class Pane(LiveTable):
         if "COLUMNS" in cls.__dict__:
             cls.BINDINGS = [*cls.__dict__.get("BINDINGS", []), *(
                 Binding(rows.SORT_LETTERS[column], f"sort_column('{column}')", f"Sort {column}", show=False,
-                        id=f"sort_{column.lower().replace(' ', '')}",
+                        id=f"sort_{re.sub(r'[^a-z0-9]+', '_', column.lower()).strip('_') or 'position'}",
                         tooltip=f"Sort by {column}; again to reverse")
                 for column in cls.COLUMNS if column in rows.SORT_LETTERS)]
         super().__init_subclass__(**kwargs)

@@ -8,6 +8,7 @@ from functools import partial
 from textual.binding import Binding
 
 from .. import rows
+from ..logs import deployment_logs
 from .base import KubePane, RowSource
 
 
@@ -55,7 +56,5 @@ class DeploymentsPane(KubePane):
             self.app.apply_change(partial(plan_restart, kind=self.SOURCE, namespace=namespace, name=name), "Restart")
 
     def action_logs(self) -> None:
-        from ..logs import deployment_logs
-
         if (key := self.cursor_key()) is not None and (deployment := self.state.kube.of("Deployment").get(key)):
             deployment_logs(self.app, deployment, self.state.kube.of("Pod").values())

@@ -9,6 +9,7 @@ from textual.binding import Binding
 
 from ...config import Config
 from .. import rows
+from ..logs import containers_of, open_logs, pod_sources
 from .base import KubePane, RowSource
 
 # k9s's shell (internal/view/exec.go): bash where the image has it, else sh.
@@ -90,8 +91,6 @@ class PodsPane(KubePane):
         self._on_pod(lambda key, raw: self._open_logs(key, raw, previous=True), "read the pod's previous log")
 
     async def _open_logs(self, key: str, raw: dict, *, previous: bool) -> None:
-        from ..logs import containers_of, open_logs, pod_sources
-
         namespace, _, name = key.rpartition("/")
         open_logs(self.app, f"{key}{' (previous)' if previous else ''}",
                   pod_sources(namespace, name, containers_of(raw)), previous=previous)
@@ -100,7 +99,6 @@ class PodsPane(KubePane):
         self._on_pod(self._shell, "open a shell in the pod")
 
     async def _shell(self, key: str, raw: dict) -> None:
-        from ..logs import containers_of
         from ..modals import PickScreen
 
         namespace, _, name = key.rpartition("/")
