@@ -411,4 +411,4 @@ def test_k3s_reads_disable_from_its_flags_and_config_file(flags: str, config: st
     state.install_file("/etc/systemd/system/k3s.service", k3s_unit("server", flags.split()))
     if config:
         state.install_file(K3S_CONFIG_PATH, config)
-    assert k3s_server_options(state)["disable"] == disabled
+    assert k3s_server_options(state).get("disable", []) == disabled

@@ -384,11 +384,11 @@ class Pods:
             logs.write_lines(self._store, key, label, per_second, seconds), name=f"sim-log-writer {label}")
 
     def running_log_key(self, namespace: str, name: str, container: str | None = None) -> LogKey:
-        """The log key of the pod's running (else latest) container run, or KeyError."""
+        """The log key of the pod's current container run (KeyError: no such pod)."""
         pod = self._store.objects["pods"][(namespace, name)]
         statuses = pod.get("status", {}).get("containerStatuses") or []
-        status = next(s for s in statuses if container is None or s["name"] == container)
-        return logs.run_key(namespace, name, status["containerID"])
+        status = next((s for s in statuses if container is None or s["name"] == container), {})
+        return logs.run_key(namespace, name, status.get("containerID", ""))
 
 
 def _fits(pod: JsonObject, node: JsonObject) -> bool:

@@ -195,7 +195,9 @@ def k3s_server_options(state: SimNodeState) -> dict[str, Any]:
     if isinstance(config, dict):
         for key, value in config.items():
             options.setdefault(key, value)
-    options["disable"] = sorted({part.strip() for item in disabled for part in str(item).split(",") if part.strip()})
+    disabled = sorted({part.strip() for item in disabled for part in str(item).split(",") if part.strip()})
+    if disabled:
+        options["disable"] = disabled
     options.setdefault("cluster-cidr", "10.42.0.0/16")
     options.setdefault("service-cidr", "10.43.0.0/16")
     return options
