@@ -412,3 +412,33 @@ def test_k3s_reads_disable_from_its_flags_and_config_file(flags: str, config: st
     if config:
         state.install_file(K3S_CONFIG_PATH, config)
     assert k3s_server_options(state).get("disable", []) == disabled
+
+
+async def test_recreate_stops_every_old_pod_before_starting_new_ones(
+        sim: KubeApiSim, http: Callable[..., Awaitable[tuple[int, Any]]]) -> None:
+    sim.create(deployment("db", replicas=2, strategy={"type": "Recreate"}))
+    await until(lambda: available(sim, "db"))
+    [old_rs] = sim.list("ReplicaSet", "default")
+    old_pods = {p["metadata"]["name"] for p in sim.list("Pod", "default", "app=db")}
+    mixed: list[bool] = []
+    code, _ = await http("PATCH", "/apis/apps/v1/namespaces/default/deployments/db",
+                         {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}}}})
+    assert code == 200
+    async def no_mix() -> None:
+        while True:
+            names = {p["metadata"]["name"] for p in sim.list("Pod", "default", "app=db")}
+            mixed.append(bool(names & old_pods) and bool(names - old_pods))
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(no_mix())
+    try:
+        await until(lambda: available(sim, "db") and sim.get("Deployment", "default", "db")["status"]
+                    ["observedGeneration"] == 2)
+    finally:
+        watcher.cancel()
+    assert not any(mixed)
+    messages = [e["message"] for e in sorted(sim.list("Event", "default"), key=lambda e: e["metadata"]["name"])
+                if e["reason"] == "ScalingReplicaSet"]
+    new_rs = next(rs for rs in sim.list("ReplicaSet", "default") if rs["metadata"]["name"] != old_rs["metadata"]["name"])
+    assert messages[-2:] == [f"Scaled down replica set {old_rs['metadata']['name']} to 0 from 2",
+                             f"Scaled up replica set {new_rs['metadata']['name']} to 2 from 0"]
