@@ -421,9 +421,7 @@ async def test_recreate_stops_every_old_pod_before_starting_new_ones(
     [old_rs] = sim.list("ReplicaSet", "default")
     old_pods = {p["metadata"]["name"] for p in sim.list("Pod", "default", "app=db")}
     mixed: list[bool] = []
-    code, _ = await http("PATCH", "/apis/apps/v1/namespaces/default/deployments/db",
-                         {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}}}})
-    assert code == 200
+
     async def no_mix() -> None:
         while True:
             names = {p["metadata"]["name"] for p in sim.list("Pod", "default", "app=db")}
@@ -432,6 +430,9 @@ async def test_recreate_stops_every_old_pod_before_starting_new_ones(
 
     watcher = asyncio.create_task(no_mix())
     try:
+        code, _ = await http("PATCH", "/apis/apps/v1/namespaces/default/deployments/db",
+                             {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.28"}]}}}})
+        assert code == 200
         await until(lambda: available(sim, "db") and sim.get("Deployment", "default", "db")["status"]
                     ["observedGeneration"] == 2)
     finally:
