@@ -74,12 +74,14 @@ class Networking:
     # -- Endpoints and EndpointSlices -----------------------------------------------------
 
     def _endpoints(self) -> None:
-        pods_by_namespace: dict[str, list[JsonObject]] = {}
-        for pod in self._store.objects["pods"].values():
-            if pod.get("status", {}).get("podIP") and not pod["metadata"].get("deletionTimestamp") and pod.get(
-                    "status", {}).get("phase") not in ("Succeeded", "Failed"):
-                pods_by_namespace.setdefault(pod["metadata"]["namespace"], []).append(pod)
         services = self._store.objects["services"]
+        selecting = {ns for (ns, _), svc in services.items() if svc["spec"].get("selector")}
+        pods_by_namespace: dict[str, list[JsonObject]] = {}
+        for (namespace, _), pod in self._store.objects["pods"].items() if selecting else ():
+            status = pod.get("status") or {}
+            if namespace in selecting and status.get("podIP") and not pod["metadata"].get("deletionTimestamp") \
+                    and status.get("phase") not in ("Succeeded", "Failed"):
+                pods_by_namespace.setdefault(namespace, []).append(pod)
         for svc in list(services.values()):
             if svc["spec"].get("selector"):
                 selector = svc["spec"]["selector"]

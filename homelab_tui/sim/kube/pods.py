@@ -101,6 +101,8 @@ class Pods:
         self._ip_cursors: dict[str, int] = {}
         self._runs: dict[tuple[str, str], ContainerRun] = {}  # (pod uid, container name)
         self._images: dict[str, set[str]] = {}  # node -> images pulled there
+        self._work: set[tuple[str, str]] = set()  # pods bound and not started, or waiting for a time
+        self._pods_seen = 0
         self._rt = resource_type("Pod")
 
     # -- the pod network ----------------------------------------------------------------
@@ -183,23 +185,32 @@ class Pods:
     # -- one pass --------------------------------------------------------------------------
 
     def reconcile(self) -> None:
-        nodes = self._store.objects["nodes"]
+        nodes, pods = self._store.objects["nodes"], self._store.objects["pods"]
         now = self._now()
-        self._schedule(nodes)
-        for pod in list(self._store.objects["pods"].values()):
+        pending, going = [], []
+        for pod in pods.values():  # one look at each pod: scheduling, or termination
             node_name = pod["spec"].get("nodeName")
-            node = nodes.get(("", node_name)) if node_name else None
-            if pod["metadata"].get("deletionTimestamp") or (node_name and node is None):
-                self._terminate(pod, node)
-            elif node is not None and node_status(node).startswith("Ready") and pod.get("status", {}).get(
-                    "containerStatuses"):
-                self._sync_pod(pod, node_name, now)
-        self._sweep_logs()
+            if pod["metadata"].get("deletionTimestamp") or (node_name and ("", node_name) not in nodes):
+                going.append(pod)
+            elif not (pod.get("status") or {}).get("containerStatuses") and (pod.get("status") or {}).get(
+                    "phase") in (None, "Pending"):
+                pending.append(pod)
+        self._schedule(nodes, pending)
+        for pod in going:
+            self._terminate(pod, nodes.get(("", pod["spec"].get("nodeName") or "")))
+        ready = {key for key, node in nodes.items() if node_status(node).startswith("Ready")}
+        for key in list(self._work):  # only the pods a kubelet has something to do for
+            pod = pods.get(key)
+            if pod is None:
+                self._work.discard(key)
+            elif ("", pod["spec"].get("nodeName") or "") in ready and pod.get("status", {}).get("containerStatuses"):
+                if not self._sync_pod(pod, pod["spec"]["nodeName"], now):
+                    self._work.discard(key)
+        if len(pods) < self._pods_seen:
+            self._sweep_logs()
+        self._pods_seen = len(pods)
 
-    def _schedule(self, nodes: dict[tuple[str, str], JsonObject]) -> None:
-        pending = [p for p in self._store.objects["pods"].values()
-                   if not p.get("status", {}).get("containerStatuses") and not p["metadata"].get("deletionTimestamp")
-                   and p.get("status", {}).get("phase") in (None, "Pending")]
+    def _schedule(self, nodes: dict[tuple[str, str], JsonObject], pending: list[JsonObject]) -> None:
         if not pending:
             return
         load = {name: 0 for _, name in nodes}
@@ -222,6 +233,7 @@ class Pods:
                 load[node["metadata"]["name"]] += 1
             used_ips = self.used_pod_ips() if used_ips is None else used_ips
             bound = self._store.commit(self._rt, "MODIFIED", self.bind_pod(clone(pod), node, used_ips, timestamp()), pod)
+            self._work.add(object_key(bound))
             if not node_name:
                 meta = bound["metadata"]
                 self._events.record(bound, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/"
@@ -261,16 +273,18 @@ class Pods:
             self._store.close_logs(key)
 
     def _sweep_logs(self) -> None:
-        """Logs of pods gone by a path that did not close them (a delete with grace 0)."""
+        """Logs of pods gone by a path that did not close them (a delete with grace 0), after a
+        pass that finds fewer pods than the last."""
         pods = self._store.objects["pods"]
         for key in [k for k in (*self._store.logs, *self._store.log_followers) if logs.pod_of(k) not in pods]:
             self._store.close_logs(key)
 
     # -- the kubelet -------------------------------------------------------------------------
 
-    def _sync_pod(self, pod: JsonObject, node_name: str, now: float) -> None:
+    def _sync_pod(self, pod: JsonObject, node_name: str, now: float) -> bool:
+        """Do what is due for the pod's containers; whether anything is left to do later."""
         uid = pod["metadata"]["uid"]
-        due = False
+        due = pending = False
         for status in pod["status"]["containerStatuses"]:
             run = self._runs.get((uid, status["name"]))
             waiting = ((status.get("state") or {}).get("waiting") or {}).get("reason")
@@ -278,8 +292,9 @@ class Pods:
                 run = self._runs[(uid, status["name"])] = ContainerRun()
             if run is not None and run.next_at <= now:
                 due = True
+            pending = pending or (run is not None and math.isfinite(run.next_at))
         if not due:
-            return
+            return pending
         updated = clone(pod)
         stamp = timestamp()
         specs = {c["name"]: c for c in updated["spec"]["containers"]}
@@ -291,6 +306,8 @@ class Pods:
                     self._wake(run.next_at)
         _pod_phase_and_conditions(updated, stamp)
         self._store.commit(self._rt, "MODIFIED", updated, pod)
+        return any(math.isfinite(r.next_at) for c in updated["status"]["containerStatuses"]
+                   if (r := self._runs.get((uid, c["name"]))) is not None)
 
     def _record(self, pod: JsonObject, container: str, node: str, event_type: str, reason: str, message: str) -> None:
         self._events.record(pod, event_type, reason, message, "kubelet", node, f"spec.containers{{{container}}}")

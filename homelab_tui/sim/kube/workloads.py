@@ -135,9 +135,10 @@ class Workloads:
 
     def _pods_by_owner(self) -> dict[str, list[JsonObject]]:
         owned: dict[str, list[JsonObject]] = {}
+        if not self._store.objects["replicasets"] and not self._store.objects["daemonsets"]:
+            return owned
         for pod in self._store.objects["pods"].values():
-            owner = controller_of(pod)
-            if owner:
+            if pod["metadata"].get("ownerReferences") and (owner := controller_of(pod)):
                 owned.setdefault(owner["uid"], []).append(pod)
         return owned
 
@@ -153,7 +154,7 @@ class Workloads:
         live = {o["metadata"]["uid"] for plural in OWNER_KINDS.values() for o in self._store.objects[plural].values()}
         for plural in ("replicasets", "pods", "endpointslices"):
             rt = resource_type(plural)
-            for obj in list(self._store.objects[plural].values()):
+            for obj in [o for o in self._store.objects[plural].values() if o["metadata"].get("ownerReferences")]:
                 owner = controller_of(obj)
                 if owner and owner.get("kind") in OWNER_KINDS and owner["uid"] not in live:
                     if not obj["metadata"].get("deletionTimestamp"):
