@@ -91,7 +91,7 @@ def test_bootstrap_then_join_on_bare_nodes(tmp_path, monkeypatch, capsys, distri
         # an answer the running cluster does not use is refused, not dropped as "nothing to do"
         other = "10.99.0.0/16" if distribution == "k3s" else "10.97.0.0/16"
         code, out = cli("bootstrap", "--node", "master1", "--service-cidr", other, "--dry-run")
-        assert code == 2 and f"bootstrap: service_cidr: {other} differs from the installed cluster's" in out, out
+        assert code == 2 and f"bootstrap: --service-cidr: {other} differs from the installed cluster's" in out, out
         assert f"changing it needs a reinstall of {distribution} on master1" in out
 
         audit = (tmp_path / "state" / "homelab-tui" / "audit.jsonl").read_text()
@@ -106,20 +106,20 @@ def test_bad_answers_exit_2_naming_the_field(tmp_path, capsys):
                       '[[nodes]]\nname = "node1"\naddress = "192.168.40.103"\n')
     for args, expected in (
         (["--node", "master1", "--k3s-release", "v1.31.4"],
-         "bootstrap: k3s_release: expected a k3s release such as v1.31.4+k3s1, or a channel: stable, latest, "
+         "bootstrap: --k3s-release: expected a k3s release such as v1.31.4+k3s1, or a channel: stable, latest, "
          "testing or a minor such as v1.31; got 'v1.31.4'"),
         (["--node", "master1", "--pod-cidr", "10.42.0.0/16", "--service-cidr", "10.42.0.0/17"],
-         "bootstrap: service_cidr: 10.42.0.0/17 overlaps the pod CIDR 10.42.0.0/16"),
+         "bootstrap: --service-cidr: 10.42.0.0/17 overlaps the pod CIDR 10.42.0.0/16"),
         (["--node", "master1", "--pod-cidr", "192.168.0.0/16"],
-         "bootstrap: pod_cidr: 192.168.0.0/16 contains the address of node master1 (192.168.40.102)"),
+         "bootstrap: --pod-cidr: 192.168.0.0/16 contains the address of node master1 (192.168.40.102)"),
         (["--node", "master9"], "bootstrap: --node: no node named 'master9' in the config (known: master1, node1)"),
         (["--node", "node1"], 'bootstrap: --node: node1 has role = "agent" in the config, and bootstrap makes a server'),
         (["--node", "master1", "--tls-san", "bad name!"],
-         "bootstrap: tls_sans: expected a DNS name or an IP address, got 'bad name!'"),
+         "bootstrap: --tls-san: expected a DNS name or an IP address, got 'bad name!'"),
         (["--node", "master1", "--pod-cidr", "fd00:42::/56"],
-         "bootstrap: pod_cidr: expected an IPv4 network such as 10.42.0.0/16, got fd00:42::/56"),
+         "bootstrap: --pod-cidr: expected an IPv4 network such as 10.42.0.0/16, got fd00:42::/56"),
         (["--node", "master1", "--distribution", "kubeadm", "--pod-cidr", "10.244.0.0/16", "--k3s-channel", "latest"],
-         "bootstrap: k3s_release: is a k3s option; kubeadm has no use for it (got 'latest')"),
+         "bootstrap: --k3s-release: is a k3s option; kubeadm has no use for it (got 'latest')"),
     ):
         assert main(["--config", str(config), "bootstrap", *args, "--dry-run"]) == 2
         err = capsys.readouterr().err
