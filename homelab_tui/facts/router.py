@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable
 
-from ..clients.router import RouterTrap
 from ..config import Config
 from ..connect import router_client
 from ..plans.metallb import RouterLan
@@ -33,6 +32,8 @@ async def router_lan(config: Config, node_addresses: Iterable[str]) -> tuple[Rou
     the static leases. (None, why) without a router, or when it cannot be read."""
     if config.router is None:
         return None, "no [router] in the config"
+    from ..clients.router import RouterTrap  # here: librouteros loads only when a router is read
+
     try:
         async with await router_client(config) as router:
             addresses = [a for a in await router.addresses() if not a.disabled]
