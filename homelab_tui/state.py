@@ -75,9 +75,10 @@ class KubeState:
 
 
 def _same(held: KubeObject, new: KubeObject) -> bool:
-    """Whether a pane would show `new` as it shows `held`. Models compare without `raw`; a kind
-    watched with its raw kept (Deployments: UP-TO-DATE is only there) changes with its raw too."""
-    return held == new and held.raw == new.raw
+    """Whether a pane would show `new` as it shows `held`. Models compare without `raw`; of a kind
+    watched with its raw kept (Deployments: UP-TO-DATE is only there), a change of its status
+    counts too (not its metadata: a new resourceVersion alone shows nothing new)."""
+    return held == new and held.raw.get("status") == new.raw.get("status")
 
 
 def describe_error(exc: BaseException) -> str:
