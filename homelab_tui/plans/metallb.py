@@ -229,6 +229,10 @@ def _servicelb_steps(answers: MetallbAnswers, facts: MetallbFacts) -> list[Step]
         raise PlanError("--servicelb", f"k3s runs its ServiceLB (Klipper){found}, which fights MetalLB over every "
                                        "LoadBalancer Service: answer disable, or add `disable: [servicelb]` to "
                                        f"{K3S_CONFIG} on the servers and restart k3s")
+    if facts.svclb and not servers:
+        raise PlanError("--servicelb", f"k3s runs its ServiceLB (its DaemonSets: {', '.join(facts.svclb)}), and the "
+                                       "config has no server node to disable it on: add the k3s server to [[nodes]] "
+                                       'with role = "server"')
     steps = []
     for server in servers:
         description = f"Disable k3s's ServiceLB on {server.name} ({K3S_CONFIG})"
