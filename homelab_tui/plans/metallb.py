@@ -206,17 +206,27 @@ def metallb_plan(answers: MetallbAnswers, facts: MetallbFacts) -> Plan:
     return Plan(f"MetalLB pool {answers.pool}: {pool_entry(answers.range)}", tuple(steps), warnings=warnings)
 
 
-def _servicelb_disabled(server: K3sServer) -> bool:
-    """Whether k3s starts with ServiceLB off: `disable` in its config file (a list, or a string of
-    comma-separated names) or a --disable flag of the install (in its unit's ExecStart)."""
+def _k3s_config(server: K3sServer) -> dict[str, Any] | None:
+    """A server's config file as a mapping ({} when there is none); None when it is not one."""
     try:
         config = yaml.safe_load(server.config or "") or {}
     except yaml.YAMLError:
-        config = {}
-    named = config.get("disable") if isinstance(config, dict) else None
-    names = named if isinstance(named, list) else str(named or "").split(",")
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def _names(value: Any) -> list[str]:
+    """k3s's `disable`: a list, or a string of comma-separated names."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [name for name in (str(item).strip() for item in items) if name]
+
+
+def _servicelb_disabled(server: K3sServer) -> bool:
+    """Whether k3s starts with ServiceLB off: `disable` in its config file, or a --disable flag of
+    the install (in its unit's ExecStart)."""
     flags = re.findall(r"--disable(?:=|\s+)['\"]?([\w,-]+)", server.unit.replace("\\\n", " "))
-    return "servicelb" in {str(name).strip() for name in names} | {n for flag in flags for n in flag.split(",")}
+    named = _names((_k3s_config(server) or {}).get("disable")) + [n for flag in flags for n in _names(flag)]
+    return "servicelb" in named
 
 
 def _servicelb_steps(answers: MetallbAnswers, facts: MetallbFacts) -> list[Step]:
@@ -251,20 +261,15 @@ def _servicelb_steps(answers: MetallbAnswers, facts: MetallbFacts) -> list[Step]
 def _config_write(server: K3sServer) -> str:
     """The command that puts servicelb in `disable` and keeps every other key: appended when the
     file names nothing to disable (its comments stay), else the file written again, merged."""
-    try:
-        config = yaml.safe_load(server.config or "") or {}
-    except yaml.YAMLError:
-        raise PlanError("--servicelb", f"{server.name}: {K3S_CONFIG} is not YAML; fix it, or disable ServiceLB "
-                                       "there by hand") from None
-    if not isinstance(config, dict):
-        raise PlanError("--servicelb", f"{server.name}: {K3S_CONFIG} is not a mapping of k3s flags")
+    config = _k3s_config(server)
+    if config is None:
+        raise PlanError("--servicelb", f"{server.name}: {K3S_CONFIG} is not a YAML mapping of k3s flags; fix it, or "
+                                       "disable ServiceLB there by hand")
     if "disable" not in config:
         text = ("\n" if server.config and not server.config.endswith("\n") else "") + "disable:\n  - servicelb\n"
         redirect = ">>"
     else:
-        named = config["disable"]
-        names = [str(n) for n in named] if isinstance(named, list) else [n for n in str(named or "").split(",") if n]
-        text = yaml.safe_dump({**config, "disable": [*names, "servicelb"]}, sort_keys=False)
+        text = yaml.safe_dump({**config, "disable": [*_names(config["disable"]), "servicelb"]}, sort_keys=False)
         redirect = ">"
     lines = " ".join(sh_quote(line) for line in text.splitlines())
     return f'mkdir -p /etc/rancher/k3s && printf "%s\\n" {lines} {redirect} {K3S_CONFIG}'
