@@ -46,7 +46,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ...state import LabState
-from .. import describe, rows
+from .. import rows
 from ..modals import DetailScreen
 from ..themes import VARIABLE_DEFAULTS
 from ..widgets import Cell, LiveTable
@@ -290,6 +290,7 @@ class KubePane(Pane):
 
     async def _describe(self, key: str) -> None:
         """As `kubectl describe`: the object's fields that matter, then its Events."""
+        from .. import describe  # loaded on the first `d`, not at start
         if (raw := await self.live_object(key)) is None:
             return
         namespace, _, name = key.rpartition("/")
