@@ -306,6 +306,16 @@ class KubeApiSim:
         self._store.changed.set()
 
     @property
+    def traefik(self) -> bool:
+        """k3s' traefik runs: Ingresses of class traefik (or none) get the nodes' addresses."""
+        return self._controller.networking.traefik
+
+    @traefik.setter
+    def traefik(self, enabled: bool) -> None:
+        self._controller.networking.traefik = enabled
+        self._store.changed.set()
+
+    @property
     def time_scale(self) -> float:
         return self._controller.time_scale
 

@@ -255,8 +255,10 @@ class Lab:
         return self._admin_kubeconfig()
 
     def server_restarted(self, node: SimNodeState, distribution: str, options: dict[str, Any]) -> None:
-        """k3s runs ServiceLB unless `disable` (flags or config.yaml) names it."""
-        self.kube.servicelb = distribution == "k3s" and "servicelb" not in (options.get("disable") or [])
+        """k3s runs ServiceLB and traefik unless `disable` (flags or config.yaml) names them."""
+        disabled = options.get("disable") or []
+        self.kube.servicelb = distribution == "k3s" and "servicelb" not in disabled
+        self.kube.traefik = distribution == "k3s" and "traefik" not in disabled
 
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
         self._join(node, (), ready=not self._cni_pending())

@@ -443,3 +443,21 @@ async def test_recreate_stops_every_old_pod_before_starting_new_ones(
     new_rs = next(rs for rs in sim.list("ReplicaSet", "default") if rs["metadata"]["name"] != old_rs["metadata"]["name"])
     assert messages[-2:] == [f"Scaled down replica set {old_rs['metadata']['name']} to 0 from 2",
                              f"Scaled up replica set {new_rs['metadata']['name']} to 2 from 0"]
+
+
+async def test_ingress_addresses_come_from_traefik_only(sim: KubeApiSim) -> None:
+    def ingress(name: str, klass: str) -> dict[str, Any]:
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"ingressClassName": klass, "rules": [{"host": f"{name}.example.org"}]}}
+
+    def addresses(name: str) -> list[str]:
+        status = sim.get("Ingress", "default", name).get("status") or {}
+        return [i["ip"] for i in status.get("loadBalancer", {}).get("ingress", [])]
+
+    sim.create(ingress("web", "traefik"))
+    sim.create(ingress("other", "nginx"))  # no nginx controller in k3s
+    await until(lambda: addresses("web") == [address for _, address in NODES])
+    assert addresses("other") == []
+    sim.traefik = False  # k3s restarted with --disable traefik
+    await until(lambda: addresses("web") == [])

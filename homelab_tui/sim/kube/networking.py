@@ -10,7 +10,7 @@
   LoadBalancer Service and reports the addresses of the nodes whose svclb pod is ready. The svclb
   DaemonSets exist whenever ServiceLB is enabled (with MetalLB too, as in k3s);
 - Ingress addresses: the Ready nodes' (traefik behind ServiceLB), for Ingresses of class traefik
-  or none."""
+  or none, while traefik runs (k3s without `--disable traefik`)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ class Networking:
         self._store = store
         self._verbs = verbs
         self.servicelb = False  # k3s with ServiceLB enabled
+        self.traefik = True  # an ingress controller for class traefik (k3s' bundled one)
 
     def reconcile(self) -> None:
         self._endpoints()
@@ -248,8 +249,8 @@ class Networking:
                      for n in self._store.select(resource_type("Node"), None) if node_status(n).startswith("Ready")]
         served = {"loadBalancer": {"ingress": addresses}} if addresses else {"loadBalancer": {}}
         for ingress in list(self._store.objects["ingresses"].values()):
-            wanted = served if (ingress.get("spec") or {}).get("ingressClassName") in (None, "traefik") else (
-                {"loadBalancer": {}})
+            wanted = served if self.traefik and (ingress.get("spec") or {}).get("ingressClassName") in (
+                None, "traefik") else {"loadBalancer": {}}
             if ingress.get("status") != wanted:
                 self._store.commit(ingress_rt, "MODIFIED", {**clone(ingress), "status": wanted}, ingress)
 
