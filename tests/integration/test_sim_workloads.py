@@ -461,3 +461,20 @@ async def test_ingress_addresses_come_from_traefik_only(sim: KubeApiSim) -> None
     assert addresses("other") == []
     sim.traefik = False  # k3s restarted with --disable traefik
     await until(lambda: addresses("web") == [])
+
+
+async def test_a_host_port_fits_once_per_node(sim: KubeApiSim) -> None:
+    app = deployment("edge", replicas=4)
+    app["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080}]
+    sim.create(app)
+
+    def placed() -> tuple[list[str], list[dict[str, Any]]]:
+        pods = sim.list("Pod", "default", "app=edge")
+        return sorted(p["spec"].get("nodeName", "") for p in pods if p["spec"].get("nodeName")), [
+            p for p in pods if not p["spec"].get("nodeName") and p["status"].get("conditions")]
+
+    nodes, [waiting_pod] = await until(lambda: len(placed()[0]) == 3 and placed()[1] and placed())
+    assert nodes == [name for name, _ in NODES]
+    assert waiting_pod["status"]["conditions"][0]["message"] == (
+        "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports. preemption: "
+        "0/3 nodes are available: 3 Preemption is not helpful for scheduling.")

@@ -1,5 +1,6 @@
 """Pods in the simulated cluster: the scheduler (the least loaded Ready, schedulable node that
-matches the pod's nodeSelector, else Pending with the scheduler's FailedScheduling message) and
+matches the pod's nodeSelector and has its hostPorts free, else Pending with the scheduler's
+FailedScheduling message) and
 the kubelets (pull images, create and start containers, restart crashed ones with back-off,
 stop containers of a deleted pod), each step with the Event the real component records.
 
@@ -214,9 +215,11 @@ class Pods:
         if not pending:
             return
         load = {name: 0 for _, name in nodes}
+        ports: dict[str, set[tuple[int, str]]] = {name: set() for name in load}
         for pod in self._store.objects["pods"].values():
             if pod["spec"].get("nodeName") in load:
                 load[pod["spec"]["nodeName"]] += 1
+                ports[pod["spec"]["nodeName"]] |= host_ports(pod)
         used_ips: set[str] | None = None
         for pod in pending:
             node_name = pod["spec"].get("nodeName")
@@ -225,12 +228,13 @@ class Pods:
                 if node is None:
                     continue
             else:
-                fits = [n for n in nodes.values() if _fits(pod, n)]
+                fits = [n for n in nodes.values() if unfit_reason(pod, n, ports[n["metadata"]["name"]]) is None]
                 if not fits:
-                    self._unschedulable(pod, list(nodes.values()))
+                    self._unschedulable(pod, list(nodes.values()), ports)
                     continue
                 node = min(sorted(fits, key=lambda n: n["metadata"]["name"]), key=lambda n: load[n["metadata"]["name"]])
                 load[node["metadata"]["name"]] += 1
+                ports[node["metadata"]["name"]] |= host_ports(pod)
             used_ips = self.used_pod_ips() if used_ips is None else used_ips
             bound = self._store.commit(self._rt, "MODIFIED", self.bind_pod(clone(pod), node, used_ips, timestamp()), pod)
             self._work.add(object_key(bound))
@@ -239,8 +243,8 @@ class Pods:
                 self._events.record(bound, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/"
                                     f"{meta['name']} to {node['metadata']['name']}", "default-scheduler")
 
-    def _unschedulable(self, pod: JsonObject, nodes: list[JsonObject]) -> None:
-        message = scheduling_failure(pod, nodes)
+    def _unschedulable(self, pod: JsonObject, nodes: list[JsonObject], ports: dict[str, set[tuple[int, str]]]) -> None:
+        message = scheduling_failure(pod, nodes, ports)
         condition = next((c for c in pod.get("status", {}).get("conditions") or [] if c["type"] == "PodScheduled"), {})
         if condition.get("message") == message:
             return
@@ -408,28 +412,34 @@ class Pods:
         return logs.run_key(namespace, name, status.get("containerID", ""))
 
 
-def _fits(pod: JsonObject, node: JsonObject) -> bool:
-    selector = pod["spec"].get("nodeSelector") or {}
-    return (node_status(node) == "Ready"
-            and all(labels_of(node).get(k) == v for k, v in selector.items()))
+def host_ports(pod: JsonObject) -> set[tuple[int, str]]:
+    return {(p["hostPort"], p.get("protocol", "TCP")) for c in pod["spec"].get("containers") or []
+            for p in c.get("ports") or [] if p.get("hostPort")}
 
 
-def scheduling_failure(pod: JsonObject, nodes: list[JsonObject]) -> str:
+def unfit_reason(pod: JsonObject, node: JsonObject, ports_taken: set[tuple[int, str]]) -> str | None:
+    """Why the scheduler's filters refuse `node` for `pod` (worded as its FailedScheduling
+    message counts it), None when the pod fits."""
+    if node.get("spec", {}).get("unschedulable"):
+        return "node(s) were unschedulable"
+    if node_status(node) != "Ready":
+        return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+    if any(labels_of(node).get(k) != v for k, v in (pod["spec"].get("nodeSelector") or {}).items()):
+        return "node(s) didn't match Pod's node affinity/selector"
+    if host_ports(pod) & ports_taken:
+        return "node(s) didn't have free ports for the requested pod ports"
+    return None
+
+
+def scheduling_failure(pod: JsonObject, nodes: list[JsonObject], ports: dict[str, set[tuple[int, str]]]) -> str:
     """The scheduler's FailedScheduling message, its reasons counted and sorted as it words them."""
     if not nodes:
         return "no nodes available to schedule pods"
     counts: dict[str, int] = {}
-    selector = pod["spec"].get("nodeSelector") or {}
     for node in nodes:
-        if node.get("spec", {}).get("unschedulable"):
-            reason = "node(s) were unschedulable"
-        elif not node_status(node).startswith("Ready"):
-            reason = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
-        elif any(labels_of(node).get(k) != v for k, v in selector.items()):
-            reason = "node(s) didn't match Pod's node affinity/selector"
-        else:
-            continue
-        counts[reason] = counts.get(reason, 0) + 1
+        reason = unfit_reason(pod, node, ports.get(node["metadata"]["name"], set()))
+        if reason:
+            counts[reason] = counts.get(reason, 0) + 1
     reasons = ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
     total = len(nodes)
     return (f"0/{total} nodes are available: {reasons}. preemption: 0/{total} nodes are available: "
