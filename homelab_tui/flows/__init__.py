@@ -13,7 +13,8 @@ from .wizard import Wizard
 WIZARDS: tuple[Wizard, ...] = (
     Wizard("bootstrap", "B", "Bootstrap a cluster", "Install k3s or kubeadm on the first server"),
     Wizard("join", "J", "Join nodes", "Join worker nodes to the cluster"),
-    Wizard("metallb", "M", "Set up a MetalLB pool", "Give LoadBalancer Services LAN addresses with MetalLB"),
+    Wizard("metallb", "M", "Set up a MetalLB pool", "Give LoadBalancer Services LAN addresses with MetalLB",
+           label="MetalLB"),
     Wizard("deploy", "D", "Deploy an app", "Deploy an app from a form or a manifest, and wait for it to roll out"),
     Wizard("apply", "", "Apply a manifest", "Apply a manifest file server-side (the deploy wizard's manifest mode)"),
     Wizard("undeploy", "", "Undeploy an app", "Remove what deploy made for an app"),

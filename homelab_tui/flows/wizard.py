@@ -92,6 +92,11 @@ class Wizard:
     key: str
     title: str
     summary: str
+    label: str = ""  # the footer's word for the key; default: the title's first word
+
+    @property
+    def key_label(self) -> str:
+        return self.label or self.title.split()[0]
 
     @property
     def request(self) -> type:

@@ -17,7 +17,7 @@ from .panes import PANES
 
 
 def wizard_bindings() -> list[Binding]:
-    return [Binding(wizard.key, f"wizard('{wizard.name}')", wizard.title.split()[0], id=wizard.name,
+    return [Binding(wizard.key, f"wizard('{wizard.name}')", wizard.key_label, id=wizard.name,
                     tooltip=wizard.summary) for wizard in WIZARDS if wizard.key]
 
 

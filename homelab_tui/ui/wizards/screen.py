@@ -43,6 +43,7 @@ class PlanProgress(Horizontal):
         yield Label(self.plan.title, classes="bar-label")
         yield ProgressBar(total=len(self.plan.changes), show_eta=False, id="steps")
         yield ProgressBar(show_eta=False, show_percentage=False, id="rollout")
+        yield Label(classes="rollout-status")
         yield Label(classes="outcome")
 
     def advance(self) -> None:
@@ -53,7 +54,7 @@ class PlanProgress(Horizontal):
         bar = self.query_one("#rollout", ProgressBar)
         bar.display = True
         bar.update(total=total, progress=done)
-        self.query_one(".outcome", Label).update(Text(message))
+        self.query_one(".rollout-status", Label).update(Text(message))
 
     def finish(self, result: ApplyResult | None) -> None:
         """✓; or ✗ with the step that failed and why (the error is masked); or not run at all."""
@@ -65,6 +66,7 @@ class PlanProgress(Horizontal):
             step = self.plan.steps[result.failed_index]
             outcome, text = "-failed", f"✗ {result.failed_index + 1}. {step.description}: {result.error}"
         self.add_class(outcome)
+        self.query_one(".rollout-status", Label).display = False  # the outcome says how it ended
         self.query_one(".outcome", Label).update(Text(text))  # Text: an error is never read as markup
 
 
@@ -80,6 +82,7 @@ class WizardScreen(Screen[None]):
     WizardScreen #progress { height: auto; max-height: 8; overflow-y: auto; }
     WizardScreen PlanProgress { height: auto; }
     WizardScreen PlanProgress #rollout { display: none; width: 20; }
+    WizardScreen PlanProgress .rollout-status { width: 1fr; padding: 0 1; color: $text-muted; }
     WizardScreen .bar-label { width: 36; padding: 0 1; }
     WizardScreen .outcome { width: 1fr; padding: 0 1; }
     WizardScreen .-ok .outcome { color: $success; }
@@ -224,14 +227,14 @@ class WizardScreen(Screen[None]):
 
         try:
             outcomes = await apply_staged(staged, executors, on_event)
+            results = {plan.title: result for plan, result in outcomes}
+            for title, row in rows.items():  # said before the apply counts as over
+                row.finish(results.get(title))
         finally:
             self.applying = False
             await executors.close()
             self.executors = None
         self.post_message(self.Applied())
-        results = {plan.title: result for plan, result in outcomes}
-        for title, row in rows.items():
-            row.finish(results.get(title))
         failed = [plan.title for plan, result in outcomes if not result.ok]
         if failed:
             log = plan_logs[failed[0]]
