@@ -168,16 +168,11 @@ def object_text(obj: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class ApplyObject(KubeAction):
-    """Server-side apply of one whole object (`document`, canonical JSON) under our field
-    manager, with strict field validation, as `kubectl apply --server-side` does. `force` takes
-    fields another manager owns (only after the user said so). `webhook_grace`: for how many
-    seconds a "failed calling webhook" refusal is retried (a webhook that has just been
-    installed refuses until its endpoints are up)."""
+class ObjectAction(KubeAction):
+    """An action that writes one whole object, held as `document` (canonical JSON); its rendering
+    is the object's manifest."""
 
     document: str
-    force: bool = False
-    webhook_grace: float = 0.0
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -188,18 +183,20 @@ class ApplyObject(KubeAction):
 
 
 @dataclass(frozen=True)
-class ReplaceObject(KubeAction):
-    """Put an object back as it was (`document`, its previous state without server fields) by
-    replacing it: the undo of an apply that changed an existing object."""
+class ApplyObject(ObjectAction):
+    """Server-side apply of the object under our field manager, with strict field validation, as
+    `kubectl apply --server-side` does. `force` takes fields another manager owns (only after the
+    user said so). `webhook_grace`: for how many seconds a "failed calling webhook" refusal is
+    retried (a webhook that has just been installed refuses until its endpoints are up)."""
 
-    document: str
+    force: bool = False
+    webhook_grace: float = 0.0
 
-    @property
-    def obj(self) -> dict[str, Any]:
-        return json.loads(self.document)
 
-    def manifest(self, rendering: str) -> str:
-        return rendering
+@dataclass(frozen=True)
+class ReplaceObject(ObjectAction):
+    """Put an object back as it was (its previous state without server fields) by replacing it:
+    the undo of an apply that changed an existing object."""
 
 
 @dataclass(frozen=True)
