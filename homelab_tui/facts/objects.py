@@ -1,6 +1,7 @@
-"""What the cluster says about the objects a deploy would apply: whether their kinds are served
-(and namespaced), each object as it is now, and the server's dry run of our intent (its result,
-its conflicts with other field managers, or its refusal)."""
+"""What the cluster says about the objects a plan would apply (`read_objects`, for deploy and
+MetalLB): each object as it is now, and the server's dry run of our intent (its result, its
+conflicts with other field managers, or its refusal); for deploy, also whether its kinds are
+served (and namespaced) and the node ports taken."""
 
 from __future__ import annotations
 
@@ -21,17 +22,9 @@ async def deploy_facts(config: Config, answers: DeployAnswers) -> DeployFacts:
     try:
         async with kube_client(config, request_timeout=10.0) as kube:
             kinds = await _served(kube, intended_kinds(answers))
-            # First every object the answers could apply (each namespace included), as it is now;
-            # then the dry run of exactly what will be applied, given which namespaces exist.
-            candidates = desired_objects(answers, DeployFacts(kinds))
-            live = dict(zip(map(object_id, candidates), await asyncio.gather(*(_live(kube, obj) for obj in candidates))))
-            facts = DeployFacts(kinds, {key: LiveObject(value) for key, value in live.items()})
-            existing = {obj["metadata"]["name"] for obj in candidates if obj["kind"] == "Namespace" and live[object_id(obj)]}
-            wanted = desired_objects(answers, facts)
-            read = await asyncio.gather(*(
-                _dry_run(kube, obj, live[object_id(obj)], answers.on_conflict)
-                if obj["metadata"].get("namespace", "") in ("", *existing) else _skipped(live[object_id(obj)])
-                for obj in wanted))
+            # Every object the answers could apply, the app's namespace included even where it
+            # exists (the plan then leaves it out).
+            objects = await read_objects(kube, desired_objects(answers, DeployFacts(kinds)), answers.on_conflict)
             services, _ = await kube.list_raw("Service")
     except KubeError as error:
         raise PlanError("cluster.kubeconfig", f"the API of context {config.cluster.kube_context} refused: {error}") \
@@ -40,7 +33,7 @@ async def deploy_facts(config: Config, answers: DeployAnswers) -> DeployFacts:
         raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
     node_ports = {str(port["nodePort"]): f"{svc['metadata']['namespace']}/{svc['metadata']['name']}"
                   for svc in services for port in svc["spec"].get("ports") or [] if port.get("nodePort")}
-    return DeployFacts(kinds, {**facts.objects, **dict(zip(map(object_id, wanted), read))}, node_ports)
+    return DeployFacts(kinds, objects, node_ports)
 
 
 async def _served(kube: KubeClient, keys: list[str]) -> dict[str, bool]:
@@ -55,14 +48,28 @@ async def _served(kube: KubeClient, keys: list[str]) -> dict[str, bool]:
     return served
 
 
-async def _live(kube: KubeClient, obj: JsonObject) -> JsonObject | None:
-    meta = obj["metadata"]
-    return await kube.get(obj["kind"], meta.get("namespace"), meta["name"], obj["apiVersion"])
+async def read_objects(kube: KubeClient, objects: list[JsonObject], on_conflict: str = "") -> dict[str, LiveObject]:
+    """Each object as it is now and the server's dry run of it, by `object_id`. Neither is read
+    where the object cannot exist yet: in a namespace that does not exist, or of a kind the server
+    does not serve (a custom resource whose CRD the plan installs first): the plan creates those."""
+    names = sorted({obj["metadata"]["name"] for obj in objects if obj["kind"] == "Namespace"}
+                   | {ns for obj in objects if (ns := obj["metadata"].get("namespace"))})
+    namespaces = dict(zip(names, await asyncio.gather(*(kube.get("Namespace", None, name) for name in names))))
 
+    async def read(obj: JsonObject) -> LiveObject:
+        meta = obj["metadata"]
+        if obj["kind"] == "Namespace":
+            live = namespaces[meta["name"]]
+        elif meta.get("namespace") and namespaces[meta["namespace"]] is None:
+            return LiveObject()
+        else:
+            try:
+                live = await kube.get(obj["kind"], meta.get("namespace"), meta["name"], obj["apiVersion"])
+            except UnknownKind:
+                return LiveObject()
+        return await _dry_run(kube, obj, live, on_conflict)
 
-async def _skipped(live: JsonObject | None) -> LiveObject:
-    """An object in a namespace the plan creates: nothing to dry-run against yet."""
-    return LiveObject(live)
+    return dict(zip(map(object_id, objects), await asyncio.gather(*map(read, objects))))
 
 
 async def _dry_run(kube: KubeClient, obj: JsonObject, live: JsonObject | None, on_conflict: str) -> LiveObject:

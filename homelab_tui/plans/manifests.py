@@ -226,9 +226,10 @@ class ObjectSteps:
     warnings: tuple[str, ...] = ()
 
 
-def apply_steps(obj: JsonObject, facts: LiveObject, force: bool) -> ObjectSteps:
+def apply_steps(obj: JsonObject, facts: LiveObject, force: bool, webhook_grace: float = 0.0) -> ObjectSteps:
     """The server-side apply of `obj` (a no-op when the dry run changes nothing) with its undo,
-    and for a Deployment the wait for its rollout."""
+    and for a Deployment the wait for its rollout. `webhook_grace`: seconds a just-installed
+    webhook may refuse the apply (ApplyObject)."""
     name, warnings = object_id(obj), []
     live, dry_run = facts.live, facts.dry_run
     if live is None:
@@ -252,7 +253,8 @@ def apply_steps(obj: JsonObject, facts: LiveObject, force: bool) -> ObjectSteps:
     rendering = "\n".join([*(f"# {line}" for line in changes), yaml_text(obj)])
     verb = "Create" if live is None else "Update"
     apply = Step(Target.KUBE, "", f"{verb} {name} (server-side apply)", rendering,
-                 ApplyObject(object_text(obj), force=force and bool(facts.conflicts)), noop_reason=noop,
+                 ApplyObject(object_text(obj), force=force and bool(facts.conflicts), webhook_grace=webhook_grace),
+                 noop_reason=noop,
                  undo=undo, undo_rendering=undo_text)
     wait = None
     if obj["kind"] == "Deployment" and obj["apiVersion"] == "apps/v1":
