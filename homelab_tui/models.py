@@ -280,6 +280,19 @@ class CloudflareRecord:
     proxied: bool
     ttl: int
     comment: str = ""
+    tags: tuple[str, ...] = ()  # "name" or "name:value"
+
+
+@dataclass(frozen=True, slots=True)
+class CloudflareIpRanges:
+    """Cloudflare's published source ranges: live from `GET /ips` (with its `etag`), or the
+    snapshot bundled with homelab-tui (with the `date` it was taken; `etag` empty)."""
+
+    ipv4_cidrs: tuple[str, ...]
+    ipv6_cidrs: tuple[str, ...]
+    etag: str = ""
+    date: str = ""  # ISO date of a bundled snapshot; "" when read live
+    source: str = ""  # where the list came from, in words
 
 
 # --- SSH ----------------------------------------------------------------------------------
