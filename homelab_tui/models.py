@@ -158,6 +158,11 @@ class NatRule:
     bytes: int = 0
     comment: str = ""
     disabled: bool = False
+    src_address_list: str = ""
+    src_address: str = ""  # the hairpin masquerade's LAN
+    dst_address: str = ""  # the hairpin dst-nat's WAN address
+    invalid: bool = False  # the I flag: an interface or interface list it names is gone
+    dynamic: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
@@ -177,15 +182,65 @@ class MangleRule:
     bytes: int = 0
     comment: str = ""
     disabled: bool = False
+    connection_state: str = ""  # e.g. "new"
+    connection_mark: str = ""  # the mark matched, e.g. "no-mark"
+    src_address_list: str = ""
+    invalid: bool = False
+    dynamic: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class CloudStatus:
     ddns_enabled: bool
-    dns_name: str  # "" until DDNS is enabled
-    public_address: str
-    status: str = ""
+    dns_name: str  # "" until DDNS is enabled and updated
+    public_address: str  # as the MikroTik cloud server saw it
+    status: str = ""  # "updating...", "updated", "Error: ..."
+    # e.g. "Router is behind a NAT. Remote connection might not work."
+    warning: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressListEntry:
+    id: str
+    list: str
+    address: str  # an address, network, range or DNS name
+    comment: str = ""
+    timeout: str = ""  # time left, e.g. "4m52s"; "" for a static entry
+    dynamic: bool = False
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceList:
+    id: str
+    name: str  # e.g. WAN
+    builtin: bool = False  # all, none, dynamic, static
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceListMember:
+    id: str
+    list: str
+    interface: str
+    disabled: bool = False
+    dynamic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallConnection:
+    """A connection tracking entry. Addresses carry the port: `203.0.113.7:50123`."""
+
+    id: str
+    protocol: str
+    src_address: str
+    dst_address: str
+    reply_src_address: str = ""  # after dst-nat: the backend, e.g. 192.168.40.103:31681
+    reply_dst_address: str = ""
+    connection_mark: str = ""
+    tcp_state: str = ""
+    dstnat: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,13 @@ from librouteros.login import encode_password
 from librouteros.types import ReplyDict
 
 from homelab_tui.models import (
+    AddressListEntry,
     CloudStatus,
     DhcpLease,
     DhcpNetwork,
+    FirewallConnection,
+    InterfaceList,
+    InterfaceListMember,
     IpAddress,
     IpPool,
     MangleRule,
@@ -43,6 +47,11 @@ from homelab_tui.models import (
 
 NAT_MENU = "/ip/firewall/nat"
 MANGLE_MENU = "/ip/firewall/mangle"
+FILTER_MENU = "/ip/firewall/filter"
+ADDRESS_LIST_MENU = "/ip/firewall/address-list"
+CONNECTION_MENU = "/ip/firewall/connection"
+INTERFACE_LIST_MENU = "/interface/list"
+INTERFACE_LIST_MEMBER_MENU = "/interface/list/member"
 CLOUD_MENU = "/ip/cloud"
 IDENTITY_MENU = "/system/identity"
 RESOURCE_MENU = "/system/resource"
@@ -262,10 +271,39 @@ class RouterClient:
         words = [f"=.proplist={','.join(proplist)}"] if proplist is not None else []
         return await self.run(f"{api_path(menu)}/print", *words, *queries, retry=True)
 
-    async def add(self, menu: str, fields: Fields | None = None, **keywords: FieldValue) -> str:
-        """Add an item; returns its .id (e.g. `*A`)."""
-        rows = await self.run(f"{api_path(menu)}/add", *_attribute_words(fields, keywords))
-        return rows[0].get("ret", "") if rows else ""
+    async def add(
+        self, menu: str, fields: Fields | None = None, *, place_before: str | None = None, **keywords: FieldValue
+    ) -> str:
+        """Add an item; returns its .id (e.g. `*A`), from `!done =ret=`. With `place_before` (an
+        .id) the new item goes before that one in an ordered menu such as the firewall's."""
+        words = _attribute_words(fields, keywords)
+        if place_before is not None:
+            words.append(f"=place-before={place_before}")
+        rows = await self.run(f"{api_path(menu)}/add", *words)
+        item_id = next((row["ret"] for row in rows if "ret" in row), "")
+        if not item_id:
+            raise RouterError(f"{self._where()} added to {api_path(menu)} but did not say the new .id")
+        return item_id
+
+    async def move(self, menu: str, item_ids: Iterable[str], destination: str | None = None) -> None:
+        """`move`: the items go, in the order given, before `destination`; without it, to the end."""
+        words = [f"=numbers={','.join(item_ids)}"]
+        if destination is not None:
+            words.append(f"=destination={destination}")
+        await self.run(f"{api_path(menu)}/move", *words)
+
+    async def find_by_comment(self, menu: str, comment: str) -> list[str]:
+        """The .ids of the items whose comment is exactly `comment`, in print order (the API
+        query `?comment=`; there is no substring match). Zero, one, or more: the caller decides."""
+        rows = await self.print(menu, proplist=(".id",), queries=(f"?comment={comment}",))
+        return [row[".id"] for row in rows]
+
+    async def reset_counters(self, menu: str, *item_ids: str) -> None:
+        """Zero `bytes` and `packets` of these rules (all of the menu's when none are given)."""
+        if item_ids:
+            await self.run(f"{api_path(menu)}/reset-counters", f"=numbers={','.join(item_ids)}")
+        else:
+            await self.run(f"{api_path(menu)}/reset-counters-all")
 
     async def set(self, menu: str, item_id: str, fields: Fields | None = None, **keywords: FieldValue) -> None:
         await self.run(f"{api_path(menu)}/set", f"=.id={item_id}", *_attribute_words(fields, keywords))
@@ -294,7 +332,10 @@ class RouterClient:
                 to_addresses=row.get("to-addresses", ""),
                 to_ports=row.get("to-ports", ""), connection_mark=row.get("connection-mark", ""),
                 packets=_int(row.get("packets")), bytes=_int(row.get("bytes")),
-                comment=row.get("comment", ""), disabled=_bool(row.get("disabled")), raw=row,
+                comment=row.get("comment", ""), disabled=_bool(row.get("disabled")),
+                src_address_list=row.get("src-address-list", ""), src_address=row.get("src-address", ""),
+                dst_address=row.get("dst-address", ""), invalid=_bool(row.get("invalid")),
+                dynamic=_bool(row.get("dynamic")), raw=row,
             )
             for row in await self.print(NAT_MENU)
         ]
@@ -309,7 +350,10 @@ class RouterClient:
                 per_connection_classifier=row.get("per-connection-classifier", ""),
                 passthrough=_bool(row.get("passthrough", "true")),
                 packets=_int(row.get("packets")), bytes=_int(row.get("bytes")),
-                comment=row.get("comment", ""), disabled=_bool(row.get("disabled")), raw=row,
+                comment=row.get("comment", ""), disabled=_bool(row.get("disabled")),
+                connection_state=row.get("connection-state", ""), connection_mark=row.get("connection-mark", ""),
+                src_address_list=row.get("src-address-list", ""), invalid=_bool(row.get("invalid")),
+                dynamic=_bool(row.get("dynamic")), raw=row,
             )
             for row in await self.print(MANGLE_MENU)
         ]
@@ -319,7 +363,60 @@ class RouterClient:
         return CloudStatus(
             ddns_enabled=_bool(row.get("ddns-enabled")), dns_name=row.get("dns-name", ""),
             public_address=row.get("public-address", ""), status=row.get("status", ""),
+            warning=row.get("warning", ""),
         )
+
+    async def set_ddns(self, enabled: bool) -> None:
+        """`/ip cloud set ddns-enabled=yes|no`. The name and address come later: poll `cloud()`."""
+        await self.set_single(CLOUD_MENU, ddns_enabled=enabled)
+
+    async def address_list(self, list_name: str | None = None) -> list[AddressListEntry]:
+        """The address list entries, of one list or of all."""
+        queries = (f"?list={list_name}",) if list_name is not None else ()
+        return [
+            AddressListEntry(
+                id=row[".id"], list=row.get("list", ""), address=row.get("address", ""),
+                comment=row.get("comment", ""), timeout=row.get("timeout", ""), dynamic=_bool(row.get("dynamic")),
+                disabled=_bool(row.get("disabled")),
+            )
+            for row in await self.print(ADDRESS_LIST_MENU, queries=queries)
+        ]
+
+    async def interface_lists(self) -> list[InterfaceList]:
+        return [
+            InterfaceList(
+                id=row[".id"], name=row.get("name", ""), builtin=_bool(row.get("builtin")),
+                comment=row.get("comment", ""),
+            )
+            for row in await self.print(INTERFACE_LIST_MENU)
+        ]
+
+    async def interface_list_members(self, list_name: str | None = None) -> list[InterfaceListMember]:
+        queries = (f"?list={list_name}",) if list_name is not None else ()
+        return [
+            InterfaceListMember(
+                id=row[".id"], list=row.get("list", ""), interface=row.get("interface", ""),
+                disabled=_bool(row.get("disabled")), dynamic=_bool(row.get("dynamic")),
+            )
+            for row in await self.print(INTERFACE_LIST_MEMBER_MENU, queries=queries)
+        ]
+
+    async def connections(self, queries: Iterable[str] = ()) -> list[FirewallConnection]:
+        """Connection tracking entries; `queries` as for `print`, e.g. `?protocol=tcp`."""
+        return [
+            FirewallConnection(
+                id=row[".id"], protocol=row.get("protocol", ""), src_address=row.get("src-address", ""),
+                dst_address=row.get("dst-address", ""), reply_src_address=row.get("reply-src-address", ""),
+                reply_dst_address=row.get("reply-dst-address", ""), connection_mark=row.get("connection-mark", ""),
+                tcp_state=row.get("tcp-state", ""), dstnat=_bool(row.get("dstnat")),
+            )
+            for row in await self.print(CONNECTION_MENU, queries=queries)
+        ]
+
+    async def remove_connections(self, *item_ids: str) -> None:
+        """Forget connection tracking entries, so NAT decides their next packets afresh."""
+        if item_ids:
+            await self.remove(CONNECTION_MENU, *item_ids)
 
     async def identity(self) -> RouterIdentity:
         resource = await self._single(RESOURCE_MENU)

@@ -1,7 +1,9 @@
 """A simulated MikroTik RouterOS 7 API server (the binary word protocol, port 8728/8729).
 
-It models the reference lab's hEX S: firewall NAT and mangle tables, /ip cloud DDNS, interfaces,
-addresses, the DHCP server, identity and resources. Real clients (librouteros) talk to it over
+It models the reference lab's hEX S: firewall NAT, mangle and filter tables (ordered: `place-before`
+and `move`; counters; the `invalid` flag of a rule whose interface or list is gone), address lists,
+the connection tracking table, /ip cloud DDNS (behind a carrier NAT too), interfaces and interface
+lists, addresses, the DHCP server, identity and resources. Real clients (librouteros) talk to it over
 TCP on 127.0.0.1, optionally through TLS. Bad input gets a `!trap` worded like RouterOS's.
 
 Wire format (RouterOS API manual): a sentence is a list of words ended by an empty word; each
@@ -9,7 +11,8 @@ word is a length prefix of 1-5 bytes followed by the bytes. Replies are `!re`, `
 and `!fatal`; a `.tag=` on a command is echoed on every reply sentence of that command.
 
 The lab drives it through plain methods: `cloud`, `rules()`, `add_rule()`, `set_ddns()`,
-`bump_counters()`, `drop_connections()`, and the `faults` knobs. The wire codec, the menus with
+`bump_counters()`, `add_connection()`, `remove_interface()`, `drop_connections()`, and the
+`faults` knobs (fail the k-th add on a menu, drop the connection at the n-th command). The wire codec, the menus with
 their value checks, and the queries live in `homelab_tui.sim.router`.
 """
 
@@ -28,13 +31,19 @@ from dataclasses import dataclass, field
 from homelab_tui.models import CloudStatus
 
 from .router.menus import (
+    ADDRESS_LISTS,
     ADDRESSES,
     ARGUMENT_VALUE_FAILURE,
     CLOUD,
+    CONNECTIONS,
     DHCP_LEASES,
     DHCP_SERVERS,
     GENERAL_FAILURE,
     IDENTITY,
+    INTERFACE_LISTS,
+    INTERFACE_WILDCARDS,
+    INTERFACES,
+    LIST_MEMBERS,
     MANGLE,
     MENUS,
     MISSING_ITEM_OR_COMMAND,
@@ -45,6 +54,7 @@ from .router.menus import (
     Menu,
     SimTrap,
     invalid_value,
+    parse_duration,
 )
 from .router.queries import query_matches
 from .router.wire import WireError, encode_sentence, read_sentence
@@ -64,6 +74,14 @@ LAB_INTERFACES = (
     {"name": "bridge", "type": "bridge", "mac-address": "48:8F:5A:10:20:02", "running": "true"},
     {"name": "pppoe-out1", "type": "pppoe-out", "running": "true"},
 )
+# The builtin lists, then defconf's WAN and LAN; the PPPoE client was added to WAN by hand.
+BUILTIN_INTERFACE_LISTS = ("all", "none", "dynamic", "static")
+LAB_INTERFACE_LISTS = ("WAN", "LAN")
+LAB_LIST_MEMBERS = (
+    {"list": "LAN", "interface": "bridge", "comment": "defconf"},
+    {"list": "WAN", "interface": "ether1", "comment": "defconf"},
+    {"list": "WAN", "interface": "pppoe-out1"},
+)
 LAB_LEASES = (
     {"address": "192.168.40.102", "mac-address": "DC:A6:32:00:01:02", "host-name": "master1"},
     {"address": "192.168.40.103", "mac-address": "DC:A6:32:00:01:03", "host-name": "node1"},
@@ -71,7 +89,7 @@ LAB_LEASES = (
 )
 
 
-def _format_uptime(seconds: float) -> str:
+def _format_duration(seconds: float) -> str:
     """RouterOS style: 1w2d3h4m5s, leading zero units left out."""
     remaining = int(seconds)
     parts = []
@@ -82,20 +100,71 @@ def _format_uptime(seconds: float) -> str:
     return "".join(parts)
 
 
+# What /ip/cloud says when the address the cloud server saw is not the router's own (RouterOS 7,
+# as captured in terraform-provider-routeros resource_ip_cloud.go).
+BEHIND_NAT_WARNING = "Router is behind a NAT. Remote connection might not work."
+# The trap a failing add answers unless told otherwise: RouterOS's wording for a refused add.
+DEFAULT_ADD_FAILURE = "failure: already have such entry"
+
+
 # --- fault knobs ---------------------------------------------------------------------------
 
 
 @dataclass
 class RouterFaults:
-    """Misbehaviour for tests. Change the fields at any time; they apply to the next sentence."""
+    """Misbehaviour for tests. Change the fields at any time; they apply to the next sentence.
+    `reset()` puts every knob back."""
 
     # Close a connection, without an answer, when it sends the sentence after its first N
     # (the login counts). None: never.
     drop_after: int | None = None
     # Seconds to wait before answering each sentence.
     reply_delay: float = 0.0
-    # Menus (API paths) on which `add` fails with a trap.
+    # Menus (API paths) on which every `add` fails with a trap.
     fail_adds: set[str] = field(default_factory=set)
+    # Menu -> k: the k-th `add` on that menu from now on fails (once) with `add_failure`.
+    fail_add_at: dict[str, int] = field(default_factory=dict)
+    add_failure: str = DEFAULT_ADD_FAILURE
+    adds_seen: dict[str, int] = field(default_factory=dict)
+    # Cut the connection that sends command N+1 from now on (any connection, logins not
+    # counted), once, without an answer. With `drop_applies` that command is carried out first,
+    # so the client cannot know it happened; else it never is.
+    drop_after_commands: int | None = None
+    drop_applies: bool = False
+    commands_seen: int = 0
+
+    def fail_add(self, menu: str, nth: int = 1, message: str = DEFAULT_ADD_FAILURE) -> None:
+        """The `nth` add on `menu` from now on fails with `!trap =message=<message>`."""
+        path = menu_path(menu)
+        self.fail_add_at[path], self.adds_seen[path], self.add_failure = nth, 0, message
+
+    def drop_mid_plan(self, after: int, *, applied: bool = False) -> None:
+        """Answer `after` more commands, then cut the connection at the next one."""
+        self.drop_after_commands, self.drop_applies, self.commands_seen = after, applied, 0
+
+    def reset(self) -> None:
+        for name, value in vars(RouterFaults()).items():
+            setattr(self, name, value)
+
+    def _add_fails(self, path: str) -> bool:
+        if path in self.fail_adds:
+            return True
+        if path not in self.fail_add_at:
+            return False
+        self.adds_seen[path] = self.adds_seen.get(path, 0) + 1
+        if self.adds_seen[path] < self.fail_add_at[path]:
+            return False
+        del self.fail_add_at[path]
+        return True
+
+    def _drops_at_command(self) -> bool:
+        if self.drop_after_commands is None:
+            return False
+        self.commands_seen += 1
+        if self.commands_seen <= self.drop_after_commands:
+            return False
+        self.drop_after_commands = None
+        return True
 
 
 # --- the simulator -------------------------------------------------------------------------
@@ -121,6 +190,7 @@ class RouterOsSim:
         version: str = "7.16.2 (stable)",
         board_name: str = "RB760iGS",
         public_address: str = "198.51.100.19",
+        wan_address: str | None = None,
         ddns_name: str = "529c0491d41c.sn.mynetname.net",
         ddns_enabled: bool = False,
         ddns_update_seconds: float = 0.0,
@@ -141,7 +211,10 @@ class RouterOsSim:
         self.faults = RouterFaults()
         self.version = version
         self.board_name = board_name
-        self.public_address = public_address
+        self.public_address = public_address  # what the MikroTik cloud server sees
+        # The address on pppoe-out1. Behind a carrier-grade NAT it is in 100.64.0.0/10 and differs
+        # from `public_address`: /ip/cloud then warns that the router is behind a NAT.
+        self.wan_address = wan_address or public_address
         self.ddns_name = ddns_name
         # With a delay, DDNS reports "updating..." and no name until the delay has passed.
         self.ddns_update_seconds = ddns_update_seconds
@@ -153,6 +226,7 @@ class RouterOsSim:
         self._cloud_settings = {"ddns-update-interval": "none", "update-time": "true"}
         self._items: dict[str, list[dict[str, str]]] = {p: [] for p, m in MENUS.items() if not m.single}
         self._next_id: dict[str, int] = dict.fromkeys(self._items, 1)
+        self._expires: dict[str, float] = {}  # address list entry .id -> when its timeout ends
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -169,12 +243,20 @@ class RouterOsSim:
     ) -> None:
         for interface in LAB_INTERFACES:
             self._store("/interface", {"mtu": "1500", "disabled": "false", "dynamic": "false", **interface})
+        for name in BUILTIN_INTERFACE_LISTS:
+            self._store(INTERFACE_LISTS.path, {"name": name, "builtin": "true", "dynamic": "false"})
+        for name in LAB_INTERFACE_LISTS:
+            self._store(INTERFACE_LISTS.path, {"name": name, **INTERFACE_LISTS.defaults, "comment": "defconf"})
+        for member in LAB_LIST_MEMBERS:
+            self._store(LIST_MEMBERS.path, {**LIST_MEMBERS.defaults, **member})
         self._store("/ip/address", {
             "address": "192.168.40.1/24", "network": "192.168.40.0", "interface": "bridge",
             "actual-interface": "bridge", **ADDRESSES.defaults,
         })
+        # PPPoE: a /32 whose network is the ISP's end of the link (here the .1 of the same /24).
+        peer = ipaddress.IPv4Network(f"{self.wan_address}/24", strict=False).network_address + 1
         self._store("/ip/address", {
-            "address": f"{self.public_address}/32", "network": "198.51.100.1", "interface": "pppoe-out1",
+            "address": f"{self.wan_address}/32", "network": str(peer), "interface": "pppoe-out1",
             "actual-interface": "pppoe-out1", **ADDRESSES.defaults, "dynamic": "true",
         })
         self._store("/ip/pool", {"name": "dhcp", "ranges": "192.168.40.50-192.168.40.254"})
@@ -243,6 +325,7 @@ class RouterOsSim:
             dns_name=fields.get("dns-name", ""),
             public_address=fields.get("public-address", ""),
             status=fields.get("status", ""),
+            warning=fields.get("warning", ""),
         )
 
     @property
@@ -253,15 +336,49 @@ class RouterOsSim:
         self._ddns_since = time.monotonic() if enabled else None
 
     def rules(self, menu: str) -> list[dict[str, str]]:
-        """Copies of the items of a list menu (any of them, not only firewall tables)."""
-        return [dict(item) for item in self._table(menu_path(menu))]
+        """The items of a list menu (any of them, not only firewall tables) as print shows them."""
+        path = menu_path(menu)
+        return [self._shown(item) for item in self._table(path)]
+
+    def interface_names(self) -> set[str]:
+        return {item["name"] for item in self._table(INTERFACES.path)}
+
+    def interface_list_names(self) -> set[str]:
+        return {item["name"] for item in self._table(INTERFACE_LISTS.path)}
+
+    def remove_interface(self, name: str) -> None:
+        """An interface goes away (a PPPoE client removed, a VLAN deleted). Rules naming it stay,
+        flagged `invalid`; its list memberships and addresses go with it."""
+        table = self._table(INTERFACES.path)
+        table.remove(self._find(INTERFACES.path, name))
+        self._items[LIST_MEMBERS.path] = [m for m in self._table(LIST_MEMBERS.path) if m["interface"] != name]
+        self._items[ADDRESSES.path] = [
+            a for a in self._table(ADDRESSES.path) if a["interface"] != name or a["dynamic"] != "true"
+        ]
+
+    def add_connection(self, fields: Mapping[str, str] | None = None, **keywords: str) -> str:
+        """Seed the connection tracking table (RouterOS has no `add` there). Names as RouterOS
+        prints them (`src-address`, or `src_address` as a keyword); addresses carry their port,
+        `203.0.113.7:50123`. The reply direction defaults to the plain reverse (no NAT)."""
+        given = {**(fields or {}), **{name.replace("_", "-"): str(value) for name, value in keywords.items()}}
+        protocol = given.get("protocol", "tcp")
+        connection = {
+            "protocol": protocol, "src-address": "", "dst-address": "",
+            "reply-src-address": given.get("dst-address", ""), "reply-dst-address": given.get("src-address", ""),
+            **({"tcp-state": "established"} if protocol == "tcp" else {}),
+            "timeout": "23h59m59s", "orig-packets": "1", "orig-bytes": "60", "repl-packets": "1", "repl-bytes": "60",
+            "orig-rate": "0bps", "repl-rate": "0bps", "assured": "true", "confirmed": "true", "seen-reply": "true",
+            "expected": "false", "dying": "false", "fasttrack": "false", "srcnat": "false", "dstnat": "false",
+            **given,
+        }
+        return self._store(CONNECTIONS.path, connection)
 
     def add_rule(self, menu: str, fields: Mapping[str, str]) -> str:
         """Add an item as the API `add` would, checks included (raises SimTrap). Returns its id."""
         return self._add(self._menu(menu_path(menu)), {k: str(v) for k, v in fields.items()})
 
     def bump_counters(self, menu: str, item_id: str, *, packets: int = 1, bytes: int = 60) -> None:
-        """Simulate traffic through a rule."""
+        """Simulate traffic through a rule: its `packets` and `bytes` grow."""
         item = self._find(menu_path(menu), item_id)
         item["packets"] = str(int(item["packets"]) + packets)
         item["bytes"] = str(int(item["bytes"]) + bytes)
@@ -281,6 +398,10 @@ class RouterOsSim:
                     continue  # empty sentences are ignored
                 self.sentences_received += 1
                 if self.faults.drop_after is not None and session.answered >= self.faults.drop_after:
+                    break
+                if session.logged_in and sentence[0] != "/login" and self.faults._drops_at_command():
+                    if self.faults.drop_applies:
+                        self._answer(session, sentence)  # carried out; the answer is lost
                     break
                 if self.faults.reply_delay:
                     await asyncio.sleep(self.faults.reply_delay)
@@ -368,19 +489,78 @@ class RouterOsSim:
         if verb == "add":
             if path in self.faults.fail_adds:
                 raise SimTrap(f"failure: simulated fault on {path} add", GENERAL_FAILURE)
+            if self.faults._add_fails(path):
+                raise SimTrap(self.faults.add_failure, GENERAL_FAILURE)
             return [["!done", f"=ret={self._add(menu, attributes)}"]]
-        targets = self._targets(path, attributes)
+        if verb == "reset-counters-all":
+            targets = self._table(path)
+        else:
+            targets = self._targets(path, attributes)
         if verb == "remove":
-            table = self._table(path)
-            table[:] = [item for item in table if all(item is not t for t in targets)]
+            self._remove(path, targets)
         elif verb == "set":
             changes = self._checked(menu, {k: v for k, v in attributes.items() if k not in ("numbers", ".id")})
             for item in targets:
-                self._apply(menu, item, changes)
+                self._set(menu, item, changes)
+        elif verb == "move":
+            self._move(path, targets, attributes.get("destination", ""))
+        elif verb in ("reset-counters", "reset-counters-all"):
+            for item in targets:
+                item |= {"bytes": "0", "packets": "0"}
         else:  # enable / disable
             for item in targets:
                 item["disabled"] = "true" if verb == "disable" else "false"
         return [["!done"]]
+
+    def _remove(self, path: str, targets: list[dict[str, str]]) -> None:
+        if path == INTERFACE_LISTS.path and any(item["builtin"] == "true" for item in targets):
+            raise SimTrap("failure: can not remove builtin list", GENERAL_FAILURE)
+        table = self._table(path)
+        table[:] = [item for item in table if all(item is not t for t in targets)]
+        for item in targets:
+            self._expires.pop(item[".id"], None)
+
+    # Where items name an interface, or an interface list.
+    _REFERENCES = {
+        INTERFACES.path: ("in-interface", "out-interface", "interface", "actual-interface"),
+        INTERFACE_LISTS.path: ("in-interface-list", "out-interface-list", "list"),
+    }
+
+    def _set(self, menu: Menu, item: dict[str, str], changes: Mapping[str, str]) -> None:
+        if menu.path in self._REFERENCES and changes.get("name", item["name"]) != item["name"]:
+            self._rename(menu, item, changes["name"])
+        self._apply(menu, item, changes)
+        if menu is ADDRESS_LISTS and "timeout" in changes:
+            self._set_timeout(item)
+
+    def _rename(self, menu: Menu, item: Mapping[str, str], new: str) -> None:
+        """RouterOS refers to interfaces and lists by their id, not their name: a rename shows in
+        every rule, member and address that names it."""
+        old = item["name"]
+        if item.get("builtin") == "true":
+            raise SimTrap("failure: can not change builtin list", GENERAL_FAILURE)
+        if any(other["name"] == new for other in self._table(menu.path)):
+            raise SimTrap("failure: already have such name", GENERAL_FAILURE)
+        keys = self._REFERENCES[menu.path]
+        lists_path = LIST_MEMBERS.path
+        for path, table in self._items.items():
+            for other in table:
+                for key in keys:
+                    if key == "list" and path != lists_path:
+                        continue  # an address list entry's `list` is an address list
+                    if other.get(key, "").removeprefix("!") == old:
+                        other[key] = other[key].replace(old, new)
+
+    def _move(self, path: str, moving: list[dict[str, str]], destination: str) -> None:
+        """`move numbers=<ids> destination=<id>`: the items go, in the order given, before the
+        destination; without one, to the end."""
+        table = self._table(path)
+        anchor = self._find(path, destination) if destination else None
+        if anchor is not None and any(anchor is item for item in moving):
+            raise SimTrap("failure: cannot move item before itself", GENERAL_FAILURE)
+        rest = [item for item in table if all(item is not m for m in moving)]
+        position = len(rest) if anchor is None else next(i for i, item in enumerate(rest) if item is anchor)
+        table[:] = rest[:position] + moving + rest[position:]
 
     def _print(self, menu: Menu, attributes: dict[str, str], queries: list[str]) -> list[list[str]]:
         proplist = attributes.pop(".proplist", None)
@@ -388,7 +568,7 @@ class RouterOsSim:
         for name in attributes:
             if name not in PRINT_FLAGS and name != "count-only":
                 raise SimTrap(f"unknown parameter {name}", ARGUMENT_VALUE_FAILURE)
-        items = [self._single_fields(menu)] if menu.single else self._table(menu.path)
+        items = [self._single_fields(menu)] if menu.single else [self._shown(i) for i in self._table(menu.path)]
         matching = [item for item in items if query_matches(item, queries)]
         if count_only:
             return [["!done", f"=ret={len(matching)}"]]
@@ -429,7 +609,53 @@ class RouterOsSim:
         item |= {name: value for name, value in menu.defaults.items() if name not in item}
         if menu is ADDRESSES and "network" not in item:
             item["network"] = str(ipaddress.IPv4Interface(item["address"]).network.network_address)
-        return self._store(menu.path, item, position)
+        self._refuse_duplicate(menu, item)
+        if menu is ADDRESS_LISTS:
+            item["creation-time"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        item_id = self._store(menu.path, item, position)
+        if menu is ADDRESS_LISTS:
+            self._set_timeout(self._find(menu.path, item_id))
+        return item_id
+
+    _UNIQUE: Mapping[str, tuple[str, ...]] = {
+        ADDRESS_LISTS.path: ("list", "address"), INTERFACE_LISTS.path: ("name",),
+        LIST_MEMBERS.path: ("list", "interface"),
+    }
+
+    def _refuse_duplicate(self, menu: Menu, item: Mapping[str, str]) -> None:
+        keys = self._UNIQUE.get(menu.path)
+        if keys and any(all(other.get(k) == item.get(k) for k in keys) for other in self._table(menu.path)):
+            raise SimTrap("failure: already have such entry", GENERAL_FAILURE)
+
+    def _set_timeout(self, item: dict[str, str]) -> None:
+        """An address list entry with a timeout is dynamic and goes away when it runs out."""
+        seconds = parse_duration(item.get("timeout", ""))
+        if seconds:
+            self._expires[item[".id"]] = time.monotonic() + seconds
+            item["dynamic"] = "true"
+        else:
+            self._expires.pop(item[".id"], None)
+            item.pop("timeout", None)
+            item["dynamic"] = "false"
+
+    def _shown(self, item: Mapping[str, str]) -> dict[str, str]:
+        """An item as print shows it now: `invalid` when an interface or interface list it names is
+        gone, the time left of an address list entry's timeout."""
+        shown = dict(item)
+        if "invalid" in shown:
+            interfaces = self.interface_names() | set(INTERFACE_WILDCARDS)
+            lists = self.interface_list_names()
+            gone = any(
+                shown.get(key, "").removeprefix("!") not in known
+                for keys, known in ((("in-interface", "out-interface", "interface"), interfaces),
+                                    (("in-interface-list", "out-interface-list"), lists))
+                for key in keys if shown.get(key)
+            )
+            shown["invalid"] = "true" if gone else "false"
+        expires = self._expires.get(shown[".id"]) if ".id" in shown else None
+        if expires is not None and "list" in shown:
+            shown["timeout"] = _format_duration(max(0.0, expires - time.monotonic()))
+        return shown
 
     @staticmethod
     def _apply(menu: Menu, item: dict[str, str], changes: Mapping[str, str]) -> None:
@@ -449,6 +675,12 @@ class RouterOsSim:
     def _table(self, path: str) -> list[dict[str, str]]:
         if path not in self._items:
             raise SimTrap("no such command prefix", MISSING_ITEM_OR_COMMAND)
+        if path == ADDRESS_LISTS.path and self._expires:
+            now = time.monotonic()
+            expired = {item_id for item_id, end in self._expires.items() if end <= now}
+            self._items[path] = [item for item in self._items[path] if item[".id"] not in expired]
+            for item_id in expired:
+                del self._expires[item_id]
         return self._items[path]
 
     def _menu(self, path: str) -> Menu:
@@ -498,11 +730,13 @@ class RouterOsSim:
                 fields["status"] = "updating..."
             else:
                 fields |= {"public-address": self.public_address, "dns-name": self.ddns_name, "status": "updated"}
+                if self.wan_address != self.public_address:
+                    fields["warning"] = BEHIND_NAT_WARNING
         return fields
 
     def _resource_fields(self) -> dict[str, str]:
         return {
-            "uptime": _format_uptime(time.monotonic() - self._booted),
+            "uptime": _format_duration(time.monotonic() - self._booted),
             "version": self.version,
             "build-time": "2024-10-29 09:26:28",
             "factory-software": "6.44.6",

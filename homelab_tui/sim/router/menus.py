@@ -1,6 +1,7 @@
-"""The router's API menus (firewall NAT and mangle, interfaces, addresses, the DHCP server, pools,
-identity, resources, /ip cloud): which properties each can write, the check each value goes
-through (worded like RouterOS's `!trap` when it fails), required properties, defaults and verbs."""
+"""The router's API menus (firewall NAT, mangle, filter, address lists and connections, interfaces
+and interface lists, addresses, the DHCP server, pools, identity, resources, /ip cloud): which
+properties each can write, the check each value goes through (worded like RouterOS's `!trap` when
+it fails), required properties, defaults and verbs."""
 
 from __future__ import annotations
 
@@ -132,10 +133,89 @@ INTERFACE_WILDCARDS = ("all-ppp", "all-ethernet", "all-vlan", "all-wireless")
 
 
 def _interface(name: str, value: str, sim: RouterOsSim) -> str:
-    bare = value.removeprefix("!")
-    known = {item["name"] for item in sim.rules("/interface")}
-    if bare not in known and bare not in INTERFACE_WILDCARDS:
+    """An existing interface (or a wildcard such as all-ppp), `!` for not. RouterOS refuses an
+    unknown name on add; a rule whose interface goes away later turns `invalid`."""
+    if value.removeprefix("!") not in sim.interface_names() | set(INTERFACE_WILDCARDS):
         raise no_match(name)
+    return value
+
+
+def _interface_list(name: str, value: str, sim: RouterOsSim) -> str:
+    """An existing interface list (WAN, LAN, or a builtin such as all), `!` for not."""
+    if value.removeprefix("!") not in sim.interface_list_names():
+        raise no_match(name)
+    return value
+
+
+def _member_interface(name: str, value: str, sim: RouterOsSim) -> str:
+    """A list member is a real interface: no `!`, no wildcard."""
+    if value not in sim.interface_names():
+        raise no_match(name)
+    return value
+
+
+def _member_list(name: str, value: str, sim: RouterOsSim) -> str:
+    if value not in sim.interface_list_names():
+        raise no_match(name)
+    return value
+
+
+CONNECTION_STATES = ("established", "invalid", "new", "related", "untracked")
+
+
+def _connection_states(name: str, value: str, _sim: RouterOsSim) -> str:
+    """A comma list of states, `!` before the list for not: `new`, `established,related`."""
+    if not all(state in CONNECTION_STATES for state in value.removeprefix("!").split(",")):
+        raise no_match(name)
+    return value
+
+
+HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+
+
+def _list_address(name: str, value: str, _sim: RouterOsSim) -> str:
+    """An address list entry: an address, a network (printed as its network address, without /32),
+    a range `a-b`, or a DNS name (RouterOS resolves it and keeps the name)."""
+    low, dash, high = value.partition("-")
+    if dash and _ipv4(low) is not None:
+        first, last = _ipv4(low), _ipv4(high)
+        if first is None or last is None or last < first:
+            raise invalid_value(name)
+        return value
+    try:
+        network = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        if re.fullmatch(r"[0-9./]+", value) or not HOST_NAME.fullmatch(value):
+            raise invalid_value(name) from None
+        return value
+    return str(network.network_address) if network.prefixlen == 32 else str(network)
+
+
+DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(value: str) -> int | None:
+    """RouterOS durations: `1d2h3m4s`, `5m`, `00:05:00`, `1d 00:05:00`; seconds, None if malformed."""
+    days, _, clock = value.rpartition(" ")
+    if ":" in clock:
+        parts = clock.split(":")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            return None
+        hours, minutes, seconds = (int(part) for part in parts)
+        rest = parse_duration(days) if days else 0
+        return None if rest is None else rest + hours * 3600 + minutes * 60 + seconds
+    match = DURATION.fullmatch(value)
+    if not value or not match:
+        return None
+    if value.isdigit():
+        return int(value)
+    weeks, day_count, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return (((weeks * 7 + day_count) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _duration(name: str, value: str, _sim: RouterOsSim) -> str:
+    if parse_duration(value) is None:
+        raise invalid_value(name)
     return value
 
 
@@ -173,6 +253,8 @@ def _pcc(name: str, value: str, _sim: RouterOsSim) -> str:
 
 READ_VERBS = frozenset({"print", "getall"})
 LIST_VERBS = READ_VERBS | {"add", "set", "remove", "enable", "disable"}
+# Firewall tables are ordered (`move`) and count what they match.
+RULE_VERBS = LIST_VERBS | {"move", "reset-counters", "reset-counters-all"}
 # Arguments print takes that change nothing here.
 PRINT_FLAGS = frozenset({"detail", "stats", "terse", "without-paging", "follow-only", "brief"})
 
@@ -196,12 +278,14 @@ FIREWALL_BASE: dict[str, Check] = {
     "src-port": _ports,
     "dst-port": _ports,
     "port": _ports,
+    "src-address-list": _text,  # any name: a list nobody filled matches nothing
+    "dst-address-list": _text,
     "in-interface": _interface,
     "out-interface": _interface,
-    "in-interface-list": _text,
-    "out-interface-list": _text,
+    "in-interface-list": _interface_list,
+    "out-interface-list": _interface_list,
     "connection-mark": _text,
-    "connection-state": _text,
+    "connection-state": _connection_states,
     "packet-mark": _text,
     "routing-mark": _text,
     "jump-target": _text,
@@ -230,6 +314,7 @@ NAT = Menu(
         "to-ports": _ports,
         **FIREWALL_BASE,
     },
+    verbs=RULE_VERBS,
     required=("chain",),
     defaults=FIREWALL_DEFAULTS,
 )
@@ -249,13 +334,50 @@ MANGLE = Menu(
         "passthrough": _bool,
         **FIREWALL_BASE,
     },
+    verbs=RULE_VERBS,
     required=("chain",),
     defaults={**FIREWALL_DEFAULTS, "passthrough": "true"},
 )
+FILTER = Menu(
+    "/ip/firewall/filter",
+    writable={
+        "chain": _text,  # input, forward, output, or a custom chain
+        "action": _one_of(
+            *COMMON_ACTIONS, "drop", "reject", "fasttrack-connection", "tarpit",
+        ),
+        "reject-with": _text,
+        **FIREWALL_BASE,
+    },
+    verbs=RULE_VERBS,
+    required=("chain",),
+    defaults=FIREWALL_DEFAULTS,
+)
+ADDRESS_LISTS = Menu(
+    "/ip/firewall/address-list",
+    writable={
+        "list": _text, "address": _list_address, "timeout": _duration, "comment": _text, "disabled": _bool,
+    },
+    required=("list", "address"),
+    defaults={"dynamic": "false", "disabled": "false"},
+)
+CONNECTIONS = Menu("/ip/firewall/connection", writable={}, verbs=READ_VERBS | {"remove"})
 INTERFACES = Menu(
     "/interface",
     writable={"name": _text, "mtu": _text, "comment": _text, "disabled": _bool},
     verbs=READ_VERBS | {"set", "enable", "disable"},
+)
+INTERFACE_LISTS = Menu(
+    "/interface/list",
+    writable={"name": _text, "include": _text, "exclude": _text, "comment": _text},
+    verbs=READ_VERBS | {"add", "set", "remove"},
+    required=("name",),
+    defaults={"builtin": "false", "dynamic": "false"},
+)
+LIST_MEMBERS = Menu(
+    "/interface/list/member",
+    writable={"list": _member_list, "interface": _member_interface, "comment": _text, "disabled": _bool},
+    required=("list", "interface"),
+    defaults={"dynamic": "false", "disabled": "false"},
 )
 ADDRESSES = Menu(
     "/ip/address",
@@ -310,6 +432,6 @@ CLOUD = Menu(
 )
 MENUS: dict[str, Menu] = {
     menu.path: menu
-    for menu in (NAT, MANGLE, INTERFACES, ADDRESSES, POOLS, DHCP_SERVERS, DHCP_NETWORKS, DHCP_LEASES,
-                 RESOURCE, IDENTITY, CLOUD)
+    for menu in (NAT, MANGLE, FILTER, ADDRESS_LISTS, CONNECTIONS, INTERFACES, INTERFACE_LISTS, LIST_MEMBERS,
+                 ADDRESSES, POOLS, DHCP_SERVERS, DHCP_NETWORKS, DHCP_LEASES, RESOURCE, IDENTITY, CLOUD)
 }
