@@ -281,5 +281,108 @@ class LabelNode(KubeAction):
         return comment(shown(rendering))
 
 
+# -- RouterOS: against the router's API ----------------------------------------------------------
+# A rule is named by its marker comment (plans/routeros.py), never by a cached .id; `before` is
+# the marker of the rule ours go before, or the `.id` (`*5`) of a rule of the user's.
+
+
+class RouterAction:
+    """An action against the router's API; the step's rendering is its console line (`.rsc`)."""
+
+    target: ClassVar[Target] = Target.ROUTER
+
+
+@dataclass(frozen=True)
+class RouterAdd(RouterAction):
+    """Add an item (`fields`, its marker comment among them) to `menu`, before `before` if given."""
+
+    menu: str
+    fields: tuple[tuple[str, str], ...]
+    before: str = ""
+
+    @property
+    def comment(self) -> str:
+        return dict(self.fields).get("comment", "")
+
+
+@dataclass(frozen=True)
+class RouterSet(RouterAction):
+    """Set `fields` on the one item of `menu` whose comment is `comment`."""
+
+    menu: str
+    comment: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RouterRemove(RouterAction):
+    """Remove the item of `menu` whose comment is `comment` (gone already: nothing to do)."""
+
+    menu: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class RouterOrder(RouterAction):
+    """Re-read `menu` and move the items with `comments` so that they stand in this order, before
+    `before` (a marker or a `*ID`; "" : where the first of them stands)."""
+
+    menu: str
+    comments: tuple[str, ...]
+    before: str = ""
+
+
+@dataclass(frozen=True)
+class CloudDdns(RouterAction):
+    """Turn the router's DDNS (/ip cloud) on or off; on waits, bounded, until it has a dns-name
+    and a public address."""
+
+    enabled: bool
+    timeout: float = 60.0
+
+
+# -- DNS: Cloudflare's API ----------------------------------------------------------------------
+
+
+class DnsAction:
+    """An action against the DNS provider's API (Cloudflare); the rendering says it in words."""
+
+    target: ClassVar[Target] = Target.DNS
+
+
+@dataclass(frozen=True)
+class DnsPut(DnsAction):
+    """Create the record, or update the one of this name and `comment` (ours). A CNAME with no
+    `content` points at the router's DDNS name, read from /ip/cloud when the record is made."""
+
+    zone: str
+    name: str
+    type: str
+    content: str
+    proxied: bool
+    comment: str
+    ttl: int = 1  # automatic (and what a proxied record must have)
+
+
+@dataclass(frozen=True)
+class DnsDelete(DnsAction):
+    """Delete the record of this name whose comment is `comment`, or, with `record`, the one
+    record (its JSON) of another owner that the user agreed to replace."""
+
+    zone: str
+    name: str
+    comment: str = ""
+    record: str = ""
+
+
+@dataclass(frozen=True)
+class DnsRestore(DnsAction):
+    """Create again a record (its JSON) that a failed apply had replaced."""
+
+    zone: str
+    record: str
+
+
 Action = (Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
-          | ApplyObject | ReplaceObject | PatchObject | WaitRollout | WaitEndpoints | EvictPod)
+          | ApplyObject | ReplaceObject | PatchObject | WaitRollout
+          | RouterAdd | RouterSet | RouterRemove | RouterOrder | CloudDdns | DnsPut | DnsDelete | DnsRestore | WaitEndpoints | EvictPod)
