@@ -1,4 +1,5 @@
-"""Async client for Cloudflare's v4 API: token check, zones and DNS records.
+"""Async client for Cloudflare's v4 API: token check, zones, their SSL mode, DNS records, and
+Cloudflare's published IP ranges (plus the snapshot of them bundled as package data).
 
 Use it as an async context manager; it owns one aiohttp session:
 
@@ -10,18 +11,24 @@ Failures are typed: `CloudflareError` when the API answered with `success: false
 status), carrying the HTTP status and Cloudflare's (code, message) pairs; `CloudflareUnreachable`
 when no usable answer came back. The token goes only into the Authorization header: never into
 reprs, log lines or exception messages.
+
+Record ownership lives in the record's `comment` (our marker) or `tags`; `list_records` filters on
+them server-side (`comment.exact`, `comment.startswith`; Cloudflare compares comments
+case-insensitively).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+from importlib.resources import files
 from typing import Any
 
 import aiohttp
 
-from homelab_tui.models import CloudflareRecord
+from homelab_tui.models import CloudflareIpRanges, CloudflareRecord
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +38,10 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 CODE_RECORD_NOT_FOUND = 81044
 CODE_HOST_TAKEN = 81053  # a CNAME where an A/AAAA/CNAME already exists
 CODE_CNAME_TAKEN = 81054  # an A/AAAA/... where a CNAME already exists
-CODE_RECORD_EXISTS = 81057
+CODE_RECORD_EXISTS = 81057  # a record created again, identical to one there
+CODE_IDENTICAL_RECORD = 81058  # a record updated into a copy of another one
+SSL_MODES = ("off", "flexible", "full", "strict")
+IPS_SNAPSHOT = "data/cloudflare-ips.json"  # package data beside this package
 AUTH_ERROR_CODES = frozenset({1000, 1001, 6003, 6111, 9103, 9106, 9109, 10000})
 
 
@@ -67,6 +77,19 @@ def record_from_api(data: dict[str, Any]) -> CloudflareRecord:
         proxied=bool(data.get("proxied", False)),
         ttl=int(data.get("ttl", 1)),
         comment=data.get("comment") or "",
+        tags=tuple(data.get("tags") or ()),
+    )
+
+
+def bundled_ip_ranges() -> CloudflareIpRanges:
+    """The snapshot of Cloudflare's ranges shipped with homelab-tui, with its date: for a plan
+    made without a token (the live list is `CloudflareClient.ips()`)."""
+    data = json.loads(files("homelab_tui").joinpath(IPS_SNAPSHOT).read_text(encoding="utf-8"))
+    return CloudflareIpRanges(
+        ipv4_cidrs=tuple(data["ipv4_cidrs"]),
+        ipv6_cidrs=tuple(data.get("ipv6_cidrs", ())),
+        date=data["date"],
+        source=f"bundled snapshot of {data['date']}",
     )
 
 
@@ -91,7 +114,7 @@ class CloudflareClient:
 
     async def __aenter__(self) -> CloudflareClient:
         self._session = aiohttp.ClientSession(
-            headers={"Authorization": f"Bearer {self._token}"},
+            headers={"Authorization": f"Bearer {self._token}"} if self._token else None,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
         )
         return self
@@ -116,15 +139,45 @@ class CloudflareClient:
         zones = body["result"] or []
         return zones[0] if zones else None
 
+    async def ssl_mode(self, zone_id: str) -> str:
+        """The zone's SSL/TLS encryption mode: "off", "flexible", "full" or "strict"."""
+        body = await self._request("GET", f"/zones/{zone_id}/settings/ssl")
+        return body["result"]["value"]
+
+    async def ips(self) -> CloudflareIpRanges:
+        """Cloudflare's source ranges as published now (`GET /ips`; needs no token)."""
+        result = (await self._request("GET", "/ips"))["result"]
+        return CloudflareIpRanges(
+            ipv4_cidrs=tuple(result.get("ipv4_cidrs") or ()),
+            ipv6_cidrs=tuple(result.get("ipv6_cidrs") or ()),
+            etag=result.get("etag") or "",
+            source=f"{self.base_url}/ips",
+        )
+
     async def list_records(
-        self, zone_id: str, name: str | None = None, type: str | None = None
+        self,
+        zone_id: str,
+        name: str | None = None,
+        type: str | None = None,
+        *,
+        comment: str | None = None,
+        comment_prefix: str | None = None,
+        tag: str | None = None,
     ) -> list[CloudflareRecord]:
-        """All records of the zone matching the filters, across every page."""
+        """All records of the zone matching every filter given, across every page: `comment` is
+        the whole comment, `comment_prefix` its start (both case-insensitive, as the API
+        compares), `tag` a tag name or `name:value`."""
         params: dict[str, Any] = {"per_page": self.per_page}
         if name is not None:
             params["name"] = name.rstrip(".").lower()
         if type is not None:
             params["type"] = type.upper()
+        if comment is not None:
+            params["comment.exact"] = comment
+        if comment_prefix is not None:
+            params["comment.startswith"] = comment_prefix
+        if tag is not None:
+            params["tag"] = tag
         records: list[CloudflareRecord] = []
         page = 1
         while True:
@@ -147,9 +200,13 @@ class CloudflareClient:
         proxied: bool = False,
         ttl: int = 1,
         comment: str = "",
+        tags: tuple[str, ...] = (),
     ) -> CloudflareRecord:
+        """Create a record (a proxied one always gets TTL 1, Auto). Raises CloudflareError with
+        81053/81054 when the name is taken by a record it cannot share it with, and 81057 when an
+        identical record exists."""
         payload = {"type": type.upper(), "name": name, "content": content, "proxied": proxied}
-        payload.update(ttl=ttl, comment=comment)
+        payload.update(ttl=ttl, comment=comment, tags=list(tags))
         body = await self._request("POST", f"/zones/{zone_id}/dns_records", json=payload)
         return record_from_api(body["result"])
 
@@ -164,10 +221,11 @@ class CloudflareClient:
         proxied: bool | None = None,
         ttl: int | None = None,
         comment: str | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> CloudflareRecord:
-        """Change only the given fields (PATCH)."""
+        """Change only the given fields (PATCH); the rest, comment and tags included, stay."""
         changes = {"type": type, "name": name, "content": content, "proxied": proxied}
-        changes.update(ttl=ttl, comment=comment)
+        changes.update(ttl=ttl, comment=comment, tags=list(tags) if tags is not None else None)
         payload = {key: value for key, value in changes.items() if value is not None}
         body = await self._request(
             "PATCH", f"/zones/{zone_id}/dns_records/{record_id}", json=payload

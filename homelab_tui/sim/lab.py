@@ -45,8 +45,6 @@ DDNS_NAME = "529c0491d41c.sn.mynetname.net"
 PUBLIC_ADDRESS = "198.51.100.19"
 NODE_PORT = 31681
 CLUSTER_NAME = "homelab"
-# What a proxied (orange-cloud) Cloudflare name resolves to: Cloudflare's edge, not the origin.
-CLOUDFLARE_EDGE_ADDRESSES = ("104.21.48.1", "172.67.160.1")
 MARKER = "[homelab-tui default/nginx tcp/80]"
 INGRESS_HOST = f"nginx.{DOMAIN}"
 
@@ -198,6 +196,7 @@ class Lab:
         for rule in nat:
             self.router.add_rule("/ip/firewall/nat", rule)
         self.router.set_ddns(True)
+        self.cloudflare.set_ssl_mode(DOMAIN, "flexible")  # seed 02: HTTPS to Cloudflare, HTTP to us
         for name in (DOMAIN, INGRESS_HOST):
             self.cloudflare.seed_record(DOMAIN, "CNAME", name, DDNS_NAME, proxied=True, comment=f"homelab-tui {MARKER}")
 
@@ -307,12 +306,8 @@ class Lab:
         cloud = self.router.cloud
         if cloud.ddns_enabled and cloud.dns_name:
             records.append((cloud.dns_name, "A", cloud.public_address))
-        for record in self.cloudflare.records(DOMAIN):
-            if record["proxied"]:
-                records += [(record["name"], "A", address) for address in CLOUDFLARE_EDGE_ADDRESSES]
-            else:
-                records.append((record["name"], record["type"], record["content"]))
-        return records
+        # The zone as Cloudflare holds it now; a proxied name answers with Cloudflare's edge.
+        return records + self.cloudflare.public_records(DOMAIN)
 
     # -- the config that points at this lab -------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 import aiohttp
@@ -10,11 +11,13 @@ import pytest
 from homelab_tui.clients.cloudflare import (
     CODE_CNAME_TAKEN,
     CODE_HOST_TAKEN,
+    CODE_IDENTICAL_RECORD,
     CODE_RECORD_EXISTS,
     CODE_RECORD_NOT_FOUND,
     CloudflareClient,
     CloudflareError,
     CloudflareUnreachable,
+    bundled_ip_ranges,
 )
 from homelab_tui.models import CloudflareRecord
 from homelab_tui.sim.cloudflare import CloudflareSim
@@ -23,6 +26,17 @@ TOKEN = "s3cr3t-token-Zq7Xw9Vb2Lm4Np6Rt8"
 DOMAIN = "example.org"
 DDNS_NAME = "529c0491d41c.sn.mynetname.net"
 ENVELOPE_KEYS = {"success", "errors", "messages", "result"}
+SAME_NAME_HELP = (
+    "For more details, refer to "
+    "<https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>."
+)
+# Cloudflare's IPv4 ranges as the API lists them (field notes §4.7).
+CLOUDFLARE_IPV4 = [
+    "173.245.48.0/20", "103.21.244.0/22", "103.22.200.0/22", "103.31.4.0/22", "141.101.64.0/18",
+    "108.162.192.0/18", "190.93.240.0/20", "188.114.96.0/20", "197.234.240.0/22",
+    "198.41.128.0/17", "162.158.0.0/15", "104.16.0.0/13", "104.24.0.0/14", "172.64.0.0/13",
+    "131.0.72.0/22",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -101,21 +115,182 @@ async def test_relative_names_expand_and_filters_apply(
 async def test_conflicting_records_surface_cloudflare_codes(
     client: CloudflareClient, zone_id: str
 ) -> None:
+    async def refused(*args, **options) -> CloudflareError:
+        with pytest.raises(CloudflareError) as caught:
+            await client.create_record(zone_id, *args, **options)
+        assert caught.value.status == 400
+        return caught.value
+
     await client.create_record(zone_id, "CNAME", DOMAIN, DDNS_NAME, proxied=True)
-    with pytest.raises(CloudflareError) as caught:
-        await client.create_record(zone_id, "CNAME", DOMAIN, "elsewhere.example.net")
-    assert caught.value.status == 400
-    assert caught.value.errors == [
-        (CODE_HOST_TAKEN, "An A, AAAA, or CNAME record with that host already exists.")
+    # A CNAME where a CNAME (or an A/AAAA) of that name exists: 81053, in the API's words.
+    error = await refused("CNAME", DOMAIN, "elsewhere.example.net")
+    assert error.errors == [
+        (CODE_HOST_TAKEN, f"An A, AAAA, or CNAME record with that host already exists. {SAME_NAME_HELP}")
+    ]  # fmt: skip
+    # An A or AAAA where a CNAME exists: 81054.
+    error = await refused("A", DOMAIN, "198.51.100.19")
+    assert error.errors == [
+        (CODE_CNAME_TAKEN, f"A CNAME record with that host already exists. {SAME_NAME_HELP}")
     ]
-    with pytest.raises(CloudflareError) as caught:
-        await client.create_record(zone_id, "A", DOMAIN, "198.51.100.19")
-    assert caught.value.codes == {CODE_CNAME_TAKEN}
+    assert (await refused("AAAA", DOMAIN, "2001:db8::1")).codes == {CODE_CNAME_TAKEN}
 
     await client.create_record(zone_id, "A", "node", "192.168.40.103")
+    await client.create_record(zone_id, "AAAA", "node", "2001:db8::103")  # A and AAAA share names
+    second = await client.create_record(zone_id, "A", "node", "192.168.40.104")  # round robin
+    assert (await refused("CNAME", "node", DDNS_NAME)).codes == {CODE_HOST_TAKEN}
+    error = await refused("A", "node", "192.168.40.103")  # the same record again
+    assert error.errors == [(CODE_RECORD_EXISTS, "Record already exists.")]
+    with pytest.raises(CloudflareError) as caught:  # an update into a copy of another record
+        await client.update_record(zone_id, second.id, content="192.168.40.103")
+    assert caught.value.errors == [(CODE_IDENTICAL_RECORD, "An identical record already exists.")]
+
+    # A TXT beside a CNAME is not among the documented conflicts.
+    await client.create_record(zone_id, "TXT", "txt-first", "v=verify")
+    await client.create_record(zone_id, "CNAME", "txt-first", DDNS_NAME)
+    names = [(r.name, r.type) for r in await client.list_records(zone_id)]
+    assert names.count((f"node.{DOMAIN}", "A")) == 2 and len(names) == 6
+
+
+async def test_only_address_records_are_proxied_and_proxied_ttl_is_auto(
+    client: CloudflareClient, zone_id: str
+) -> None:
+    proxied = await client.create_record(zone_id, "A", "www", "198.51.100.19", proxied=True, ttl=300)
+    assert (proxied.proxied, proxied.ttl) == (True, 1)  # Auto, whatever was sent
+    cname = await client.create_record(zone_id, "CNAME", "app", DDNS_NAME, proxied=True, ttl=120)
+    assert cname.ttl == 1
+    dns_only = await client.create_record(zone_id, "A", "direct", "198.51.100.19", ttl=300)
+    assert dns_only.ttl == 300
+    assert (await client.update_record(zone_id, dns_only.id, proxied=True)).ttl == 1
+    unproxied = await client.update_record(zone_id, cname.id, proxied=False, ttl=600)
+    assert (unproxied.proxied, unproxied.ttl) == (False, 600)
+
+    txt = await client.create_record(zone_id, "TXT", "note", "hello")
     with pytest.raises(CloudflareError) as caught:
-        await client.create_record(zone_id, "A", "node", "192.168.40.103")
-    assert caught.value.codes == {CODE_RECORD_EXISTS}
+        await client.create_record(zone_id, "TXT", "note2", "hello", proxied=True)
+    assert caught.value.errors == [(9004, "This record type cannot be proxied.")]
+    with pytest.raises(CloudflareError) as caught:
+        await client.update_record(zone_id, txt.id, proxied=True)
+    assert caught.value.codes == {9004}
+    assert (await client.list_records(zone_id, name="note"))[0].proxied is False
+
+
+async def test_comments_and_tags_are_kept_and_filtered(
+    sim: CloudflareSim, client: CloudflareClient, zone_id: str
+) -> None:
+    marker = "[homelab-tui default/nginx tcp/80]"
+    ours = await client.create_record(
+        zone_id, "CNAME", "nginx", DDNS_NAME, proxied=True, comment=marker, tags=("owner:homelab-tui",)
+    )  # fmt: skip
+    assert (ours.comment, ours.tags) == (marker, ("owner:homelab-tui",))
+    other = await client.create_record(zone_id, "CNAME", "www", DDNS_NAME, comment="made by hand")
+    second = await client.create_record(
+        zone_id, "A", "blog", "198.51.100.19", comment="[HOMELAB-TUI default/blog tcp/80]"
+    )
+    bare = await client.create_record(zone_id, "A", "bare", "198.51.100.19")
+
+    assert await client.list_records(zone_id, comment=marker) == [ours]
+    assert await client.list_records(zone_id, comment=marker.upper()) == [ours]  # case-insensitive
+    assert await client.list_records(zone_id, comment="[homelab-tui default/nginx") == []  # whole
+    assert await client.list_records(zone_id, comment_prefix="[homelab-tui ") == [ours, second]
+    assert await client.list_records(zone_id, name="nginx", comment_prefix="[homelab-tui") == [ours]
+    assert await client.list_records(zone_id, type="A", comment_prefix="[homelab-tui") == [second]
+    assert await client.list_records(zone_id, tag="owner") == [ours]
+    assert await client.list_records(zone_id, tag="owner:homelab-tui") == [ours]
+    assert await client.list_records(zone_id, tag="owner:someone-else") == []
+
+    async def raw_ids(**query: str) -> list[str]:
+        status, body = await raw(
+            "GET", f"{sim.url}/zones/{zone_id}/dns_records", BEARER, params=query
+        )
+        assert status == 200, body
+        return [record["id"] for record in body["result"]]
+
+    assert await raw_ids(**{"comment.contains": "BY HAND"}) == [other.id]
+    assert await raw_ids(**{"comment.endswith": "tcp/80]"}) == [ours.id, second.id]
+    assert await raw_ids(**{"comment.present": ""}) == [ours.id, other.id, second.id]
+    assert await raw_ids(**{"comment.absent": ""}) == [bare.id]
+    assert await raw_ids(**{"tag.absent": "owner"}) == [other.id, second.id, bare.id]
+    assert await raw_ids(comment="made by hand") == [other.id]  # `comment` is comment.exact
+    status, body = await raw(
+        "GET", f"{sim.url}/zones/{zone_id}/dns_records", BEARER, params={"comment.prefix": "x"}
+    )
+    assert status == 400 and body["success"] is False  # a misspelt filter never lists everything
+
+    moved = await client.update_record(zone_id, ours.id, content="new.sn.mynetname.net")
+    assert (moved.comment, moved.tags) == (marker, ("owner:homelab-tui",))  # PATCH keeps them
+    renamed = await client.update_record(zone_id, other.id, comment=marker + " replaced")
+    assert renamed.comment == marker + " replaced" and renamed.content == DDNS_NAME
+    assert [r["comment"] for r in sim.records(DOMAIN)][:2] == [marker, marker + " replaced"]
+    status, body = await raw(
+        "PUT", f"{sim.url}/zones/{zone_id}/dns_records/{ours.id}", BEARER,
+        json={"type": "CNAME", "name": "nginx", "content": DDNS_NAME},
+    )  # fmt: skip
+    assert status == 200 and (body["result"]["comment"], body["result"]["tags"]) == (None, [])
+
+
+async def test_zone_ssl_mode(sim: CloudflareSim, client: CloudflareClient, zone_id: str) -> None:
+    assert await client.ssl_mode(zone_id) == "full"  # a new zone's default
+    sim.set_ssl_mode(DOMAIN, "flexible")
+    assert await client.ssl_mode(zone_id) == "flexible"
+
+    url = f"{sim.url}/zones/{zone_id}/settings/ssl"
+    status, body = await raw("GET", url, BEARER)
+    assert status == 200 and set(body) == ENVELOPE_KEYS
+    assert {key: body["result"][key] for key in ("id", "value", "editable")} == {
+        "id": "ssl", "value": "flexible", "editable": True,
+    }  # fmt: skip
+    assert body["result"]["modified_on"].endswith("Z")
+    status, body = await raw("PATCH", url, BEARER, json={"value": "strict"})
+    assert (status, body["result"]["value"]) == (200, "strict")
+    assert sim.ssl_mode(DOMAIN) == "strict" and await client.ssl_mode(zone_id) == "strict"
+    status, body = await raw("PATCH", url, BEARER, json={"value": "full-strict"})
+    assert (status, body["errors"]) == (
+        400, [{"code": 1007, "message": "Invalid value for zone setting ssl"}],
+    )  # fmt: skip
+    assert sim.ssl_mode(DOMAIN) == "strict"
+    status, body = await raw("GET", url, {"Authorization": "Bearer nope"})
+    assert status == 403 and body["errors"][0]["code"] == 9109
+    with pytest.raises(CloudflareError) as caught:
+        await client.ssl_mode("0" * 32)
+    assert caught.value.codes == {7003, 7000}
+
+
+async def test_ips_live_and_bundled(sim: CloudflareSim, client: CloudflareClient) -> None:
+    live = await client.ips()
+    assert list(live.ipv4_cidrs) == CLOUDFLARE_IPV4
+    assert "2606:4700::/32" in live.ipv6_cidrs and len(live.ipv6_cidrs) == 7
+    assert len(live.etag) == 32 and live.date == ""
+    assert (await client.ips()).etag == live.etag  # a digest of the data: stable
+    async with CloudflareClient("", base_url=sim.url) as anonymous:  # /ips needs no token
+        assert await anonymous.ips() == live
+    status, body = await raw("GET", f"{sim.url}/ips")
+    assert status == 200 and set(body["result"]) == {"ipv4_cidrs", "ipv6_cidrs", "etag"}
+
+    snapshot = bundled_ip_ranges()
+    assert snapshot.date == "2024-11-04" and "2024-11-04" in snapshot.source
+    assert list(snapshot.ipv4_cidrs) == CLOUDFLARE_IPV4
+    assert snapshot.ipv6_cidrs == live.ipv6_cidrs and snapshot.etag == ""
+    for cidr in snapshot.ipv4_cidrs + snapshot.ipv6_cidrs:
+        assert str(ipaddress.ip_network(cidr)) == cidr  # each one a network address
+
+
+async def test_public_records_show_what_a_resolver_gets(sim: CloudflareSim) -> None:
+    sim.seed_record(DOMAIN, "CNAME", "nginx", DDNS_NAME, proxied=True)
+    sim.seed_record(DOMAIN, "A", "direct", "198.51.100.19")
+    sim.seed_record(DOMAIN, "TXT", "@", "v=spf1 -all")
+    sim.seed_record("other.test", "A", "host", "10.0.0.1")
+    answers = sim.public_records(DOMAIN)
+    assert (f"direct.{DOMAIN}", "A", "198.51.100.19") in answers
+    assert (DOMAIN, "TXT", "v=spf1 -all") in answers
+    nginx = [(rtype, value) for name, rtype, value in answers if name == f"nginx.{DOMAIN}"]
+    assert sorted(rtype for rtype, _ in nginx) == ["A", "A", "AAAA", "AAAA"]  # no CNAME shown
+    networks = [ipaddress.ip_network(cidr) for cidr in bundled_ip_ranges().ipv4_cidrs]
+    networks += [ipaddress.ip_network(cidr) for cidr in bundled_ip_ranges().ipv6_cidrs]
+    for _, address in nginx:
+        assert any(ipaddress.ip_address(address) in network for network in networks), address
+    assert len(answers) == 6 and sim.public_records("other.test") == [
+        ("host.other.test", "A", "10.0.0.1")
+    ]
 
 
 async def test_validation_errors(client: CloudflareClient, zone_id: str) -> None:
