@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from homelab_tui.clients.router import (
+    ADDRESS_LIST_MENU,
     CLOUD_MENU,
     IDENTITY_MENU,
     MANGLE_MENU,
@@ -29,7 +30,18 @@ from homelab_tui.clients.router import (
     console_find,
     render_console,
 )
-from homelab_tui.models import CloudStatus, DhcpLease, IpPool, MangleRule, NatRule, RouterIdentity
+from homelab_tui.models import (
+    AddressListEntry,
+    CloudStatus,
+    DhcpLease,
+    FirewallConnection,
+    InterfaceList,
+    InterfaceListMember,
+    IpPool,
+    MangleRule,
+    NatRule,
+    RouterIdentity,
+)
 from homelab_tui.sim.routeros import RouterOsSim
 
 PASSWORD = "lab-Secret-42"
@@ -348,3 +360,148 @@ async def test_a_router_older_than_6_43_logs_in_with_the_challenge():
         with pytest.raises(RouterAuthError):
             async with RouterClient("127.0.0.1", router.port, "admin", "wrong", timeout=5) as client:
                 await client.identity()
+
+
+# --- what exposing a service needs -------------------------------------------------------------
+
+
+async def test_add_place_before_returns_the_id_and_move_repairs_order(client: RouterClient, sim: RouterOsSim) -> None:
+    ours = await client.add(
+        NAT_MENU, chain="dstnat", action="dst-nat", protocol="tcp", dst_port=80, to_addresses="192.168.40.104",
+        to_ports=31681, comment=f"{MARKER} single", place_before="*1",
+    )
+    hairpin = await client.add(NAT_MENU, chain="srcnat", action="masquerade", src_address="192.168.40.0/24",
+                               dst_address="192.168.40.104", comment=f"{MARKER} hairpin")
+    assert (ours, hairpin) == ("*2", "*3")
+    assert [rule.id for rule in await client.nat_rules()] == ["*2", "*1", "*3"]
+
+    await client.move(NAT_MENU, [hairpin, ours], "*1")
+    assert [rule.id for rule in await client.nat_rules()] == ["*3", "*2", "*1"]
+    await client.move(NAT_MENU, ["*3"])
+    rules = await client.nat_rules()
+    assert [rule.id for rule in rules] == ["*2", "*1", "*3"]
+    assert (rules[2].src_address, rules[2].dst_address) == ("192.168.40.0/24", "192.168.40.104")
+    with pytest.raises(RouterTrap, match="no such item"):
+        await client.add(NAT_MENU, chain="dstnat", action="accept", place_before="*77")
+
+
+async def test_find_by_comment_is_exact_and_reports_every_match(client: RouterClient) -> None:
+    marker = "[homelab-tui default/nginx tcp/80 pcc 1/2]"
+    first = await client.add(MANGLE_MENU, chain="prerouting", action="accept", comment=marker)
+    await client.add(MANGLE_MENU, chain="prerouting", action="accept", comment=marker + " x")  # not a match
+    assert await client.find_by_comment(MANGLE_MENU, marker) == [first]
+    assert await client.find_by_comment(MANGLE_MENU, "[homelab-tui") == []
+    again = await client.add(MANGLE_MENU, chain="prerouting", action="accept", comment=marker)
+    assert await client.find_by_comment(MANGLE_MENU, marker) == [first, again]  # a conflict for the caller
+    # comments that librouteros would cast come back as the strings they are
+    await client.add(NAT_MENU, chain="srcnat", action="accept", comment="no")
+    assert len(await client.find_by_comment(NAT_MENU, "no")) == 1
+
+
+async def test_address_list_entries_read_into_models(client: RouterClient) -> None:
+    for address in ("173.245.48.0/20", "103.21.244.0/22"):
+        await client.add(ADDRESS_LIST_MENU, list="homelab-cloudflare", address=address, comment="[homelab-tui cf]")
+    await client.add(ADDRESS_LIST_MENU, list="probe", address="203.0.113.9/32", timeout="5m")
+    cloudflare = await client.address_list("homelab-cloudflare")
+    assert cloudflare[0] == AddressListEntry(
+        id="*1", list="homelab-cloudflare", address="173.245.48.0/20", comment="[homelab-tui cf]",
+    )
+    assert [entry.address for entry in cloudflare] == ["173.245.48.0/20", "103.21.244.0/22"]
+    [probe] = await client.address_list("probe")
+    assert (probe.address, probe.dynamic) == ("203.0.113.9", True) and probe.timeout.startswith("4m5")
+    assert len(await client.address_list()) == 3
+    with pytest.raises(RouterTrap, match="failure: already have such entry"):
+        await client.add(ADDRESS_LIST_MENU, list="probe", address="203.0.113.9")
+
+
+async def test_interface_lists_and_members(client: RouterClient) -> None:
+    lists = await client.interface_lists()
+    assert [(item.name, item.builtin) for item in lists] == [
+        ("all", True), ("none", True), ("dynamic", True), ("static", True), ("WAN", False), ("LAN", False),
+    ]
+    assert lists[4] == InterfaceList(id="*5", name="WAN", comment="defconf")
+    wan = await client.interface_list_members("WAN")
+    assert [member.interface for member in wan] == ["ether1", "pppoe-out1"]
+    assert wan[1] == InterfaceListMember(id="*3", list="WAN", interface="pppoe-out1")
+    with pytest.raises(RouterTrap, match="input does not match any value of in-interface-list"):
+        await client.add(NAT_MENU, chain="dstnat", action="dst-nat", in_interface_list="WAN2")
+    with pytest.raises(RouterTrap, match="input does not match any value of in-interface"):
+        await client.add(NAT_MENU, chain="dstnat", action="dst-nat", in_interface="pppoe-out2")
+
+
+async def test_counters_invalid_and_reset(client: RouterClient, sim: RouterOsSim) -> None:
+    masquerade = await client.add(NAT_MENU, chain="srcnat", action="masquerade", out_interface="pppoe-out1")
+    sim.bump_counters(NAT_MENU, "*1", packets=3, bytes=180)
+    sim.bump_counters(NAT_MENU, masquerade, packets=7, bytes=420)
+    rules = await client.nat_rules()
+    assert [(rule.packets, rule.bytes, rule.invalid) for rule in rules] == [(3, 180, False), (7, 420, False)]
+    assert rules[0].raw["packets"] == "3"  # a string on the wire, not librouteros's int
+
+    await client.reset_counters(NAT_MENU, "*1")
+    assert [rule.packets for rule in await client.nat_rules()] == [0, 7]
+    await client.reset_counters(NAT_MENU)
+    assert [rule.packets for rule in await client.nat_rules()] == [0, 0]
+
+    sim.remove_interface("pppoe-out1")
+    assert [rule.invalid for rule in await client.nat_rules()] == [False, True]
+    assert [rule.invalid for rule in await client.mangle_rules()] == [False]  # all-ppp is a wildcard
+
+
+async def test_connections_read_and_removed(client: RouterClient, sim: RouterOsSim) -> None:
+    first = sim.add_connection(src_address="203.0.113.7:50123", dst_address="198.51.100.19:80",
+                               reply_src_address="192.168.40.103:31681", connection_mark="kube_node_1", dstnat="true")
+    second = sim.add_connection(src_address="203.0.113.8:50124", dst_address="198.51.100.19:80",
+                                reply_src_address="192.168.40.104:31681", connection_mark="kube_node_2", dstnat="true")
+    sim.add_connection(protocol="udp", src_address="192.168.40.103:41000", dst_address="1.1.1.1:53")
+    natted = await client.connections(queries=("?dstnat=true",))
+    assert natted[0] == FirewallConnection(
+        id=first, protocol="tcp", src_address="203.0.113.7:50123", dst_address="198.51.100.19:80",
+        reply_src_address="192.168.40.103:31681", reply_dst_address="203.0.113.7:50123",
+        connection_mark="kube_node_1", tcp_state="established", dstnat=True,
+    )
+    await client.remove_connections(*(connection.id for connection in natted))
+    left = await client.connections()
+    assert [connection.protocol for connection in left] == ["udp"]
+    assert second not in {connection.id for connection in left}
+
+
+async def test_cloud_updates_after_a_delay_and_warns_behind_cgnat() -> None:
+    async with RouterOsSim(password=PASSWORD, wan_address="100.72.13.5", public_address="203.0.113.77",
+                           ddns_update_seconds=0.2) as router:
+        async with RouterClient("127.0.0.1", router.port, "admin", PASSWORD, timeout=5) as client:
+            await client.set_ddns(True)
+            assert await client.cloud() == CloudStatus(
+                ddns_enabled=True, dns_name="", public_address="", status="updating...",
+            )
+            await asyncio.sleep(0.25)
+            assert await client.cloud() == CloudStatus(
+                ddns_enabled=True, dns_name="529c0491d41c.sn.mynetname.net", public_address="203.0.113.77",
+                status="updated", warning="Router is behind a NAT. Remote connection might not work.",
+            )
+            wan = [address for address in await client.addresses() if address.interface == "pppoe-out1"]
+            assert [address.address for address in wan] == ["100.72.13.5/32"]
+            await client.set_ddns(False)
+            assert await client.cloud() == CloudStatus(ddns_enabled=False, dns_name="", public_address="")
+
+
+async def test_the_second_nat_add_fails_with_a_trap(client: RouterClient, sim: RouterOsSim) -> None:
+    sim.faults.fail_add(NAT_MENU, nth=2)
+    await client.add(NAT_MENU, chain="dstnat", action="accept", comment="one")
+    with pytest.raises(RouterTrap) as caught:
+        await client.add(NAT_MENU, chain="dstnat", action="accept", comment="two")
+    assert caught.value.message == "failure: already have such entry"
+    assert caught.value.command == "/ip/firewall/nat/add"
+    await client.add(NAT_MENU, chain="dstnat", action="accept", comment="three")  # the connection survives
+    assert [rule.comment for rule in await client.nat_rules()][1:] == ["one", "three"]
+
+
+async def test_dropped_mid_plan_the_write_is_unreachable_and_the_next_call_reconnects(
+    client: RouterClient, sim: RouterOsSim,
+) -> None:
+    sim.faults.drop_mid_plan(after=1)
+    await client.add(NAT_MENU, chain="dstnat", action="accept", comment="one")
+    with pytest.raises(RouterUnreachable):
+        await client.add(NAT_MENU, chain="dstnat", action="accept", comment="two")
+    assert not client.connected
+    assert [rule.comment for rule in await client.nat_rules()][1:] == ["one"]  # "two" never happened
+    assert await client.find_by_comment(NAT_MENU, "one") == ["*2"]

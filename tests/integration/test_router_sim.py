@@ -25,6 +25,9 @@ from homelab_tui.sim.routeros import RouterOsSim
 PASSWORD = "lab-Secret-42"
 NAT = "/ip/firewall/nat"
 MANGLE = "/ip/firewall/mangle"
+FILTER = "/ip/firewall/filter"
+ADDRESS_LIST = "/ip/firewall/address-list"
+CONNECTION = "/ip/firewall/connection"
 MARKER = "[homelab-tui default/nginx tcp/80]"
 PCC_MANGLE = [
     {
@@ -492,3 +495,338 @@ async def test_counters_bumped_by_the_lab_show_in_print(sim: RouterOsSim) -> Non
     sim.bump_counters(NAT, "*2", packets=3, bytes=180)
     rows = await with_api(sim, lambda api: raw(api, f"{NAT}/print", "?>packets=0", "=.proplist=.id,packets,bytes"))
     assert rows == [{".id": "*2", "packets": 3, "bytes": 180}]
+
+
+# --- ordering: place-before and move ---------------------------------------------------------
+
+
+def nat_ids(api: librouteros.Api) -> list[str]:
+    return [row[".id"] for row in raw(api, f"{NAT}/print", "=.proplist=.id")]
+
+
+async def test_add_place_before_returns_the_new_id_and_prints_in_order(sim: RouterOsSim) -> None:
+    def work(api: librouteros.Api) -> tuple[list, list[str]]:
+        done = raw(api, f"{NAT}/add", "=chain=dstnat", "=action=accept", "=place-before=*2")
+        raw(api, f"{NAT}/add", "=chain=dstnat", "=action=accept", "=place-before=*3")
+        return done, nat_ids(api)
+
+    done, order = await with_api(sim, work)
+    assert done == [{"ret": "*3"}]
+    assert order == ["*1", "*4", "*3", "*2"]
+    assert [rule[".id"] for rule in sim.rules(NAT)] == order
+
+
+@pytest.mark.parametrize(
+    ("words", "order"),
+    [
+        (["=numbers=*3", "=destination=*1"], ["*3", "*1", "*2", "*4"]),
+        # several move together, in the order given, before the destination
+        (["=numbers=*4,*3", "=destination=*2"], ["*1", "*4", "*3", "*2"]),
+        # without a destination: to the end
+        (["=numbers=*1"], ["*2", "*3", "*4", "*1"]),
+        (["=numbers=*2,*1"], ["*3", "*4", "*2", "*1"]),
+        # already in place: nothing changes
+        (["=numbers=*1", "=destination=*2"], ["*1", "*2", "*3", "*4"]),
+    ],
+)
+async def test_move_puts_numbers_before_destination(sim: RouterOsSim, words: list[str], order: list[str]) -> None:
+    def work(api: librouteros.Api) -> list[str]:
+        for comment in ("three", "four"):
+            api.path("ip", "firewall", "nat").add(chain="dstnat", action="accept", comment=comment)
+        raw(api, f"{NAT}/move", *words)
+        return nat_ids(api)
+
+    assert await with_api(sim, work) == order
+
+
+async def test_move_traps_and_works_on_mangle_and_filter(sim: RouterOsSim) -> None:
+    def work(api: librouteros.Api) -> tuple[list, list, list, list]:
+        traps = [
+            trap_of(api, f"{NAT}/move", "=numbers=*9", "=destination=*1").message,
+            trap_of(api, f"{NAT}/move", "=numbers=*1", "=destination=*9").message,
+            trap_of(api, f"{NAT}/move", "=numbers=*1", "=destination=*1").message,
+        ]
+        raw(api, f"{MANGLE}/move", "=numbers=*2", "=destination=*1")
+        mangle = [row[".id"] for row in raw(api, f"{MANGLE}/print")]
+        filters = api.path("ip", "firewall", "filter")
+        first = filters.add(chain="input", action="accept", comment="defconf: accept established")
+        second = filters.add(chain="forward", action="drop", **{"in-interface-list": "WAN"})
+        raw(api, f"{FILTER}/move", f"=numbers={second}", f"=destination={first}")
+        return traps, mangle, [row[".id"] for row in raw(api, f"{FILTER}/print")], nat_ids(api)
+
+    traps, mangle, filters, nat = await with_api(sim, work)
+    assert traps == ["no such item", "no such item", "failure: cannot move item before itself"]
+    assert mangle == ["*2", "*1"]
+    assert filters == ["*2", "*1"]
+    assert nat == ["*1", "*2"]
+
+
+# --- address lists and interface lists --------------------------------------------------------
+
+
+async def test_address_list_entries(sim: RouterOsSim) -> None:
+    def work(api: librouteros.Api) -> tuple[list, list[str]]:
+        for address in ("173.245.48.0/20", "103.21.244.5/22", "198.51.100.7/32", "10.0.0.1-10.0.0.9", "cloud2.mikrotik.com"):
+            raw(api, f"{ADDRESS_LIST}/add", "=list=cloudflare", f"=address={address}", "=comment=[homelab-tui cf]")
+        traps = [
+            trap_of(api, f"{ADDRESS_LIST}/add", "=list=cloudflare", "=address=198.51.100.7").message,
+            trap_of(api, f"{ADDRESS_LIST}/add", "=list=cloudflare", "=address=300.1.1.1").message,
+            trap_of(api, f"{ADDRESS_LIST}/add", "=list=cloudflare").message,
+            trap_of(api, f"{ADDRESS_LIST}/add", "=list=x", "=address=1.1.1.1", "=timeout=soon").message,
+        ]
+        raw(api, f"{ADDRESS_LIST}/add", "=list=other", "=address=198.51.100.7")  # another list: no clash
+        return raw(api, f"{ADDRESS_LIST}/print", "?list=cloudflare"), traps
+
+    entries, traps = await with_api(sim, work)
+    assert [entry["address"] for entry in entries] == [
+        "173.245.48.0/20", "103.21.244.0/22", "198.51.100.7", "10.0.0.1-10.0.0.9", "cloud2.mikrotik.com",
+    ]
+    assert entries[0]["list"] == "cloudflare" and entries[0]["comment"] == "[homelab-tui cf]"
+    assert entries[0]["dynamic"] is False and entries[0]["disabled"] is False and "creation-time" in entries[0]
+    assert "timeout" not in entries[0]
+    assert traps == [
+        "failure: already have such entry", "invalid value for argument address",
+        "missing value(s) of argument(s) address", "invalid value for argument timeout",
+    ]
+
+
+async def test_address_list_entry_with_a_timeout_is_dynamic_and_expires(sim: RouterOsSim) -> None:
+    def add(api: librouteros.Api) -> dict[str, Any]:
+        item_id = api.path("ip", "firewall", "address-list").add(list="probe", address="203.0.113.9", timeout="1s")
+        return raw(api, f"{ADDRESS_LIST}/print", f"?.id={item_id}")[0]
+
+    entry = await with_api(sim, add)
+    assert entry["dynamic"] is True and entry["timeout"] in ("0s", "1s")
+    await asyncio.sleep(1.05)
+    assert await with_api(sim, lambda api: raw(api, f"{ADDRESS_LIST}/print")) == []
+
+
+async def test_interface_lists_of_the_lab(sim: RouterOsSim) -> None:
+    def work(api: librouteros.Api) -> tuple[list, list]:
+        return (raw(api, "/interface/list/print", "=.proplist=name,builtin,comment"),
+                raw(api, "/interface/list/member/print", "=.proplist=list,interface"))
+
+    lists, members = await with_api(sim, work)
+    assert lists == [
+        {"name": "all", "builtin": True}, {"name": "none", "builtin": True}, {"name": "dynamic", "builtin": True},
+        {"name": "static", "builtin": True}, {"name": "WAN", "builtin": False, "comment": "defconf"},
+        {"name": "LAN", "builtin": False, "comment": "defconf"},
+    ]
+    assert members == [
+        {"list": "LAN", "interface": "bridge"}, {"list": "WAN", "interface": "ether1"},
+        {"list": "WAN", "interface": "pppoe-out1"},
+    ]
+
+
+async def test_interface_list_writes_and_checks(sim: RouterOsSim) -> None:
+    def work(api: librouteros.Api) -> tuple[list[str], list, list]:
+        lists = api.path("interface", "list")
+        lists.add(name="DMZ")
+        raw(api, "/interface/list/member/add", "=list=DMZ", "=interface=ether5")
+        traps = [
+            trap_of(api, "/interface/list/add", "=name=WAN").message,
+            trap_of(api, "/interface/list/member/add", "=list=WAN", "=interface=pppoe-out1").message,
+            trap_of(api, "/interface/list/member/add", "=list=WAN", "=interface=ether9").message,
+            trap_of(api, "/interface/list/member/add", "=list=WAN", "=interface=all-ppp").message,
+            trap_of(api, "/interface/list/member/add", "=list=GUEST", "=interface=ether5").message,
+            trap_of(api, "/interface/list/remove", "=.id=*1").message,  # "all" is builtin
+            trap_of(api, f"{NAT}/add", "=chain=dstnat", "=in-interface-list=GUEST").message,
+        ]
+        raw(api, f"{NAT}/add", "=chain=dstnat", "=action=accept", "=in-interface-list=!LAN")
+        raw(api, f"{NAT}/add", "=chain=dstnat", "=action=accept", "=in-interface-list=DMZ", "=src-address-list=cloudflare")
+        return traps, raw(api, "/interface/list/member/print", "?list=DMZ"), raw(api, f"{NAT}/print", "?>.id=*2")
+
+    traps, dmz, added = await with_api(sim, work)
+    assert traps == [
+        "failure: already have such entry", "failure: already have such entry",
+        "input does not match any value of interface", "input does not match any value of interface",
+        "input does not match any value of list", "failure: can not remove builtin list",
+        "input does not match any value of in-interface-list",
+    ]
+    assert [(member["list"], member["interface"]) for member in dmz] == [("DMZ", "ether5")]
+    assert [(rule["in-interface-list"], rule["invalid"]) for rule in added] == [("!LAN", False), ("DMZ", False)]
+    assert added[1]["src-address-list"] == "cloudflare"
+
+
+# --- counters and the invalid flag -------------------------------------------------------------
+
+
+async def test_reset_counters_one_rule_or_all(sim: RouterOsSim) -> None:
+    sim.bump_counters(NAT, "*1", packets=5, bytes=300)
+    sim.bump_counters(NAT, "*2", packets=3, bytes=180)
+    sim.bump_counters(MANGLE, "*1", packets=8, bytes=480)
+
+    def counters(api: librouteros.Api, menu: str) -> list[tuple[int, int]]:
+        return [(row["packets"], row["bytes"]) for row in raw(api, f"{menu}/print", "=.proplist=packets,bytes")]
+
+    def work(api: librouteros.Api) -> tuple[list, list, list]:
+        raw(api, f"{NAT}/reset-counters", "=numbers=*2")
+        one = counters(api, NAT)
+        raw(api, f"{NAT}/reset-counters-all")
+        return one, counters(api, NAT), counters(api, MANGLE)
+
+    one, all_reset, mangle = await with_api(sim, work)
+    assert one == [(5, 300), (0, 0)]
+    assert all_reset == [(0, 0), (0, 0)]
+    assert mangle == [(8, 480), (0, 0)]  # another table keeps its counters
+
+
+async def test_a_rule_whose_interface_or_list_is_gone_is_invalid(sim: RouterOsSim) -> None:
+    masquerade = sim.add_rule(NAT, {"chain": "srcnat", "action": "masquerade", "out-interface": "pppoe-out1"})
+    by_list = sim.add_rule(NAT, {"chain": "dstnat", "action": "accept", "in-interface-list": "WAN"})
+
+    def invalid_ids(api: librouteros.Api) -> list[str]:
+        return [row[".id"] for row in raw(api, f"{NAT}/print", "?invalid=true", "=.proplist=.id")]
+
+    assert await with_api(sim, invalid_ids) == []
+    sim.remove_interface("pppoe-out1")
+    assert await with_api(sim, invalid_ids) == [masquerade]
+    # mangle's in-interface=all-ppp is a wildcard: still valid with no PPP interface left
+    assert {rule["invalid"] for rule in sim.rules(MANGLE)} == {"false"}
+    members = await with_api(sim, lambda api: raw(api, "/interface/list/member/print", "?list=WAN"))
+    assert [member["interface"] for member in members] == ["ether1"]
+
+    def remove_wan(api: librouteros.Api) -> list[str]:
+        wan = raw(api, "/interface/list/print", "?name=WAN", "=.proplist=.id")[0][".id"]
+        raw(api, "/interface/list/remove", f"=.id={wan}")
+        return invalid_ids(api)
+
+    assert await with_api(sim, remove_wan) == [masquerade, by_list]
+
+
+async def test_renaming_an_interface_or_list_shows_in_rules(sim: RouterOsSim) -> None:
+    rule = sim.add_rule(NAT, {"chain": "dstnat", "action": "accept", "in-interface": "!pppoe-out1",
+                              "in-interface-list": "WAN"})
+
+    def work(api: librouteros.Api) -> tuple[dict, list, TrapError]:
+        raw(api, "/interface/set", "=.id=pppoe-out1", "=name=pppoe-isp")
+        wan = raw(api, "/interface/list/print", "?name=WAN", "=.proplist=.id")[0][".id"]
+        raw(api, "/interface/list/set", f"=.id={wan}", "=name=INTERNET")
+        clash = trap_of(api, "/interface/set", "=.id=ether2", "=name=ether3")
+        return (raw(api, f"{NAT}/print", f"?.id={rule}")[0],
+                raw(api, "/interface/list/member/print", "?list=INTERNET", "=.proplist=interface"), clash)
+
+    shown, members, clash = await with_api(sim, work)
+    assert (shown["in-interface"], shown["in-interface-list"], shown["invalid"]) == ("!pppoe-isp", "INTERNET", False)
+    assert members == [{"interface": "ether1"}, {"interface": "pppoe-isp"}]
+    assert clash.message == "failure: already have such name"
+
+
+# --- connection tracking ---------------------------------------------------------------------
+
+
+async def test_connections_print_and_remove(sim: RouterOsSim) -> None:
+    natted = sim.add_connection(
+        src_address="203.0.113.7:50123", dst_address="198.51.100.19:80", reply_src_address="192.168.40.103:31681",
+        connection_mark="kube_node_1", dstnat="true",
+    )
+    other = sim.add_connection(protocol="udp", src_address="192.168.40.103:41000", dst_address="1.1.1.1:53")
+
+    def work(api: librouteros.Api) -> tuple[list, TrapError, list]:
+        rows = raw(api, f"{CONNECTION}/print", "?dstnat=true")
+        refused = trap_of(api, f"{CONNECTION}/add", "=protocol=tcp")
+        raw(api, f"{CONNECTION}/remove", f"=.id={natted}")
+        return rows, refused, raw(api, f"{CONNECTION}/print", "=.proplist=.id,protocol,reply-src-address")
+
+    rows, refused, left = await with_api(sim, work)
+    [row] = rows
+    assert (row["protocol"], row["src-address"], row["dst-address"]) == ("tcp", "203.0.113.7:50123", "198.51.100.19:80")
+    assert (row["reply-src-address"], row["reply-dst-address"]) == ("192.168.40.103:31681", "203.0.113.7:50123")
+    assert (row["connection-mark"], row["tcp-state"], row["assured"]) == ("kube_node_1", "established", True)
+    assert refused.message == "no such command"
+    assert left == [{".id": other, "protocol": "udp", "reply-src-address": "1.1.1.1:53"}]
+
+
+# --- /ip cloud behind a carrier-grade NAT ----------------------------------------------------
+
+
+async def test_cloud_behind_cgnat_warns_and_the_wan_address_is_shared_space() -> None:
+    async with RouterOsSim(password=PASSWORD, wan_address="100.72.13.5", public_address="203.0.113.77",
+                           ddns_update_seconds=0.2) as router:
+        def work(api: librouteros.Api) -> tuple[dict, dict]:
+            raw(api, "/ip/cloud/set", "=ddns-enabled=yes")
+            return raw(api, "/ip/cloud/print")[0], raw(api, "/ip/address/print", "?interface=pppoe-out1")[0]
+
+        updating, wan = await with_api(router, work)
+        assert updating["status"] == "updating..." and "warning" not in updating and "public-address" not in updating
+        assert wan["address"] == "100.72.13.5/32"
+        await asyncio.sleep(0.25)
+        cloud = (await with_api(router, lambda api: raw(api, "/ip/cloud/print")))[0]
+        assert (cloud["status"], cloud["public-address"], cloud["dns-name"]) == (
+            "updated", "203.0.113.77", "529c0491d41c.sn.mynetname.net",
+        )
+        assert cloud["warning"] == "Router is behind a NAT. Remote connection might not work."
+        assert router.cloud.warning == cloud["warning"]
+        off = await with_api(router, lambda api: (raw(api, "/ip/cloud/set", "=ddns-enabled=no"),
+                                                  raw(api, "/ip/cloud/print")[0])[1])
+        assert off["ddns-enabled"] is False and "warning" not in off and "dns-name" not in off
+
+
+async def test_cloud_without_nat_has_no_warning(sim: RouterOsSim) -> None:
+    sim.set_ddns(True)
+    cloud = (await with_api(sim, lambda api: raw(api, "/ip/cloud/print")))[0]
+    assert cloud["status"] == "updated" and "warning" not in cloud
+
+
+# --- fault knobs: the k-th add, the connection dropped mid-plan -------------------------------
+
+
+async def test_the_kth_add_on_a_menu_fails_once_with_a_failure_trap(sim: RouterOsSim) -> None:
+    sim.faults.fail_add("/ip firewall nat", nth=2)
+
+    def work(api: librouteros.Api) -> tuple[list, TrapError, list]:
+        nat = api.path("ip", "firewall", "nat")
+        mangle_first = api.path("ip", "firewall", "mangle").add(chain="forward", action="accept")  # other menu
+        first = nat.add(chain="srcnat", action="masquerade", comment="one")
+        trap = trap_of(api, f"{NAT}/add", "=chain=srcnat", "=action=masquerade", "=comment=two")
+        third = nat.add(chain="srcnat", action="masquerade", comment="three")
+        return [mangle_first, first, third], trap, [row.get("comment") for row in nat]
+
+    ids, trap, comments = await with_api(sim, work)
+    assert ids == ["*3", "*3", "*4"]
+    assert trap.message == "failure: already have such entry" and trap.category == 4
+    assert comments[2:] == ["one", "three"]
+
+
+async def test_fault_reset_puts_every_knob_back(sim: RouterOsSim) -> None:
+    sim.faults.fail_add(NAT, nth=1, message="failure: out of memory")
+    sim.faults.drop_mid_plan(after=0)
+    sim.faults.fail_adds.add(MANGLE)
+    sim.faults.reply_delay = 0.5
+    sim.faults.reset()
+
+    def work(api: librouteros.Api) -> tuple[str, str]:
+        return (api.path("ip", "firewall", "nat").add(chain="srcnat", action="masquerade"),
+                api.path("ip", "firewall", "mangle").add(chain="forward", action="accept"))
+
+    assert await with_api(sim, work) == ("*3", "*3")
+    assert sim.faults.reply_delay == 0 and sim.faults.fail_add_at == {} and sim.faults.drop_after_commands is None
+
+
+@pytest.mark.parametrize("applied", [False, True])
+async def test_drop_mid_plan_cuts_the_nth_command_once(sim: RouterOsSim, applied: bool) -> None:
+    sim.faults.drop_mid_plan(after=2, applied=applied)
+
+    def work(api: librouteros.Api) -> list[str]:
+        nat = api.path("ip", "firewall", "nat")
+        ids = [nat.add(chain="srcnat", action="masquerade", comment=f"step {n}") for n in (1, 2)]
+        with pytest.raises(ConnectionClosed):
+            nat.add(chain="srcnat", action="masquerade", comment="step 3")
+        return ids
+
+    assert await with_api(sim, work) == ["*3", "*4"]
+    comments = [rule.get("comment") for rule in sim.rules(NAT)[2:]]
+    assert comments == (["step 1", "step 2", "step 3"] if applied else ["step 1", "step 2"])
+    # once: a new connection works, and so do its commands
+    assert await with_api(sim, nat_ids) == ["*1", "*2", "*3", "*4", *(["*5"] if applied else [])]
+
+
+async def test_drop_mid_plan_counts_commands_across_connections_not_logins(sim: RouterOsSim) -> None:
+    sim.faults.drop_mid_plan(after=1)
+    assert await with_api(sim, nat_ids) == ["*1", "*2"]  # command 1
+
+    def second(api: librouteros.Api) -> None:
+        with pytest.raises(ConnectionClosed):
+            nat_ids(api)  # command 2, on another connection after another login
+
+    await with_api(sim, second)
