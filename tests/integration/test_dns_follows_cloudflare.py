@@ -87,3 +87,19 @@ async def test_a_dns_only_address_and_a_txt_record_are_answered_as_held(lab: Lab
     assert await dig(port, f"direct.{DOMAIN}", "AAAA") == ("NOERROR", [])
     lab.cloudflare.seed_record(DOMAIN, "TXT", f"direct.{DOMAIN}", "seeded by the lab")
     assert await dig(port, f"direct.{DOMAIN}", "TXT") == ("NOERROR", [(f"direct.{DOMAIN}.", "TXT", '"seeded by the lab"')])
+
+
+async def test_the_running_preset_zone_is_as_seed_02_left_it(tmp_path) -> None:
+    async with Lab("running", tmp_path / "lab") as lab:
+        assert lab.cloudflare.ssl_mode(DOMAIN) == "flexible"
+        async with CloudflareClient(lab.cloudflare_token, base_url=lab.cloudflare.url) as cf:
+            zone_id = (await cf.zone_by_name(DOMAIN))["id"]
+            assert await cf.ssl_mode(zone_id) == "flexible"
+            records = await cf.list_records(zone_id, comment_prefix="homelab-tui [homelab-tui")
+        assert {(r.name, r.type, r.content, r.proxied) for r in records} == {
+            (DOMAIN, "CNAME", DDNS_NAME, True), (HOST, "CNAME", DDNS_NAME, True),
+        }  # fmt: skip
+        for name in (DOMAIN, HOST):  # proxied: the edge answers, the same two addresses for the zone
+            status, answers = await dig(lab.dns.port, name, "A")
+            assert status == "NOERROR" and all(in_cloudflare_ranges(address) for _, _, address in answers)
+            assert len(answers) == 2
