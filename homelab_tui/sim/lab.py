@@ -43,6 +43,8 @@ PRESETS = ("fresh", "running")
 DOMAIN = "example.org"
 DDNS_NAME = "529c0491d41c.sn.mynetname.net"
 PUBLIC_ADDRESS = "198.51.100.19"
+# With cgnat=True the router's own WAN address, from the carrier's shared space (100.64.0.0/10).
+CGNAT_WAN_ADDRESS = "100.72.13.5"
 NODE_PORT = 31681
 CLUSTER_NAME = "homelab"
 MARKER = "[homelab-tui default/nginx tcp/80]"
@@ -102,6 +104,8 @@ class Lab:
         ready_delay: float = 0.0,
         controller_delay: float = 0.0,
         reboot_delay: float = 0.2,
+        ddns_delay: float = 0.0,
+        cgnat: bool = False,
     ) -> None:
         if preset not in PRESETS:
             raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
@@ -119,6 +123,7 @@ class Lab:
 
         self.kube = KubeApiSim(token=self._kube_token, controller_delay=controller_delay)
         self.router = RouterOsSim(password=self.router_password, ddns_name=DDNS_NAME, public_address=PUBLIC_ADDRESS,
+                                  wan_address=CGNAT_WAN_ADDRESS if cgnat else None, ddns_update_seconds=ddns_delay,
                                   nat_rules=DEFAULT_NAT_RULES)
         states = [
             SimNodeState.fresh(node.hostname, node.address) if preset == "fresh"
@@ -195,7 +200,7 @@ class Lab:
             self.router.add_rule("/ip/firewall/mangle", rule)
         for rule in nat:
             self.router.add_rule("/ip/firewall/nat", rule)
-        self.router.set_ddns(True)
+        self.router.set_ddns(True, settled=True)
         self.cloudflare.set_ssl_mode(DOMAIN, "flexible")  # seed 02: HTTPS to Cloudflare, HTTP to us
         for name in (DOMAIN, INGRESS_HOST):
             self.cloudflare.seed_record(DOMAIN, "CNAME", name, DDNS_NAME, proxied=True, comment=f"homelab-tui {MARKER}")
@@ -391,7 +396,7 @@ async def run_headless(config_path: Path, *, preset: str, out: TextIO) -> int:
     if problem := _unwritable(config_path, workdir):
         print(f"homelab-tui sim: --write-config {config_path}: {problem}", file=sys.stderr)
         return 2
-    lab = Lab(preset, workdir, ready_delay=1.0, controller_delay=1.0)
+    lab = Lab(preset, workdir, ready_delay=1.0, controller_delay=1.0, ddns_delay=2.0)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -332,8 +332,13 @@ class RouterOsSim:
     def identity(self) -> str:
         return self._identity
 
-    def set_ddns(self, enabled: bool) -> None:
-        self._ddns_since = time.monotonic() if enabled else None
+    def set_ddns(self, enabled: bool, *, settled: bool = False) -> None:
+        """Switch DDNS as `/ip cloud set ddns-enabled=` does: `updating...` for
+        `ddns_update_seconds`, then `updated`. `settled`: enabled long ago, already updated."""
+        if not enabled:
+            self._ddns_since = None
+        else:
+            self._ddns_since = time.monotonic() - (self.ddns_update_seconds if settled else 0.0)
 
     def rules(self, menu: str) -> list[dict[str, str]]:
         """The items of a list menu (any of them, not only firewall tables) as print shows them."""

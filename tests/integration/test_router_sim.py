@@ -18,6 +18,7 @@ from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
 from librouteros.protocol import encode_length as librouteros_encode_length
 from librouteros.query import Key, Or
 
+from homelab_tui.models import CloudStatus
 from homelab_tui.sim.router.menus import SimTrap
 from homelab_tui.sim.router.wire import decode_length, encode_length, prefix_size
 from homelab_tui.sim.routeros import RouterOsSim
@@ -830,3 +831,27 @@ async def test_drop_mid_plan_counts_commands_across_connections_not_logins(sim: 
             nat_ids(api)  # command 2, on another connection after another login
 
     await with_api(sim, second)
+
+
+def test_set_ddns_settled_is_updated_at_once_else_after_the_delay() -> None:
+    router = RouterOsSim(password=PASSWORD, ddns_update_seconds=60)
+    router.set_ddns(True)
+    assert (router.cloud.status, router.cloud.dns_name) == ("updating...", "")
+    router.set_ddns(True, settled=True)
+    assert (router.cloud.status, router.cloud.dns_name) == ("updated", "529c0491d41c.sn.mynetname.net")
+    router.set_ddns(False)
+    assert router.cloud == CloudStatus(ddns_enabled=False, dns_name="", public_address="")
+
+
+def test_lab_router_behind_cgnat(tmp_path) -> None:
+    from homelab_tui.sim.lab import CGNAT_WAN_ADDRESS, PUBLIC_ADDRESS, Lab
+
+    lab = Lab("fresh", tmp_path / "lab", cgnat=True, ddns_delay=30)
+    wan = [address["address"] for address in lab.router.rules("/ip/address") if address["interface"] == "pppoe-out1"]
+    assert wan == [f"{CGNAT_WAN_ADDRESS}/32"]
+    lab.router.set_ddns(True)
+    assert lab.router.cloud.status == "updating..."
+    lab.router.set_ddns(True, settled=True)
+    assert (lab.router.cloud.public_address, lab.router.cloud.warning) == (
+        PUBLIC_ADDRESS, "Router is behind a NAT. Remote connection might not work.",
+    )
