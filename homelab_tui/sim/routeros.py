@@ -146,7 +146,8 @@ class RouterFaults:
         for name, value in vars(RouterFaults()).items():
             setattr(self, name, value)
 
-    def _add_fails(self, path: str) -> bool:
+    def add_fails(self, path: str) -> bool:
+        """Whether this `add` on `path` is to fail (counting it)."""
         if path in self.fail_adds:
             return True
         if path not in self.fail_add_at:
@@ -157,7 +158,8 @@ class RouterFaults:
         del self.fail_add_at[path]
         return True
 
-    def _drops_at_command(self) -> bool:
+    def drops_at_command(self) -> bool:
+        """Whether to cut the connection at this command (counting it)."""
         if self.drop_after_commands is None:
             return False
         self.commands_seen += 1
@@ -226,7 +228,7 @@ class RouterOsSim:
         self._cloud_settings = {"ddns-update-interval": "none", "update-time": "true"}
         self._items: dict[str, list[dict[str, str]]] = {p: [] for p, m in MENUS.items() if not m.single}
         self._next_id: dict[str, int] = dict.fromkeys(self._items, 1)
-        self._expires: dict[str, float] = {}  # address list entry .id -> when its timeout ends
+        self._expires: dict[str, float] = {}  # an address list entry's .id -> when its timeout ends
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -343,7 +345,7 @@ class RouterOsSim:
     def rules(self, menu: str) -> list[dict[str, str]]:
         """The items of a list menu (any of them, not only firewall tables) as print shows them."""
         path = menu_path(menu)
-        return [self._shown(item) for item in self._table(path)]
+        return [self._shown(path, item) for item in self._table(path)]
 
     def interface_names(self) -> set[str]:
         return {item["name"] for item in self._table(INTERFACES.path)}
@@ -404,7 +406,7 @@ class RouterOsSim:
                 self.sentences_received += 1
                 if self.faults.drop_after is not None and session.answered >= self.faults.drop_after:
                     break
-                if session.logged_in and sentence[0] != "/login" and self.faults._drops_at_command():
+                if session.logged_in and sentence[0] != "/login" and self.faults.drops_at_command():
                     if self.faults.drop_applies:
                         self._answer(session, sentence)  # carried out; the answer is lost
                     break
@@ -494,7 +496,7 @@ class RouterOsSim:
         if verb == "add":
             if path in self.faults.fail_adds:
                 raise SimTrap(f"failure: simulated fault on {path} add", GENERAL_FAILURE)
-            if self.faults._add_fails(path):
+            if self.faults.add_fails(path):
                 raise SimTrap(self.faults.add_failure, GENERAL_FAILURE)
             return [["!done", f"=ret={self._add(menu, attributes)}"]]
         if verb == "reset-counters-all":
@@ -522,8 +524,9 @@ class RouterOsSim:
             raise SimTrap("failure: can not remove builtin list", GENERAL_FAILURE)
         table = self._table(path)
         table[:] = [item for item in table if all(item is not t for t in targets)]
-        for item in targets:
-            self._expires.pop(item[".id"], None)
+        if path == ADDRESS_LISTS.path:
+            for item in targets:
+                self._expires.pop(item[".id"], None)
 
     # Where items name an interface, or an interface list.
     _REFERENCES = {
@@ -573,7 +576,7 @@ class RouterOsSim:
         for name in attributes:
             if name not in PRINT_FLAGS and name != "count-only":
                 raise SimTrap(f"unknown parameter {name}", ARGUMENT_VALUE_FAILURE)
-        items = [self._single_fields(menu)] if menu.single else [self._shown(i) for i in self._table(menu.path)]
+        items = [self._single_fields(menu)] if menu.single else [self._shown(menu.path, i) for i in self._table(menu.path)]
         matching = [item for item in items if query_matches(item, queries)]
         if count_only:
             return [["!done", f"=ret={len(matching)}"]]
@@ -643,7 +646,7 @@ class RouterOsSim:
             item.pop("timeout", None)
             item["dynamic"] = "false"
 
-    def _shown(self, item: Mapping[str, str]) -> dict[str, str]:
+    def _shown(self, path: str, item: Mapping[str, str]) -> dict[str, str]:
         """An item as print shows it now: `invalid` when an interface or interface list it names is
         gone, the time left of an address list entry's timeout."""
         shown = dict(item)
@@ -657,8 +660,8 @@ class RouterOsSim:
                 for key in keys if shown.get(key)
             )
             shown["invalid"] = "true" if gone else "false"
-        expires = self._expires.get(shown[".id"]) if ".id" in shown else None
-        if expires is not None and "list" in shown:
+        expires = self._expires.get(shown[".id"]) if path == ADDRESS_LISTS.path else None
+        if expires is not None:
             shown["timeout"] = _format_duration(max(0.0, expires - time.monotonic()))
         return shown
 

@@ -598,6 +598,8 @@ async def test_address_list_entry_with_a_timeout_is_dynamic_and_expires(sim: Rou
 
     entry = await with_api(sim, add)
     assert entry["dynamic"] is True and entry["timeout"] in ("0s", "1s")
+    # the same .id in another menu (interface list member *1) has no timeout of its own
+    assert "timeout" not in sim.rules("/interface/list/member")[0]
     await asyncio.sleep(1.05)
     assert await with_api(sim, lambda api: raw(api, f"{ADDRESS_LIST}/print")) == []
 
