@@ -30,6 +30,9 @@ def add_wizard_commands(commands: argparse._SubParsersAction, argv: list[str] | 
         if argv is not None and wizard.name not in argv:
             continue
         for f, spec in wizard.answers():
+            if spec.switch:
+                command.add_argument(flag(f, spec), *spec.aliases, dest=f.name, action="store_true", help=spec.help)
+                continue
             options: dict = {"dest": f.name, "help": spec.help, "metavar": spec.metavar}
             if spec.choices:
                 options |= {"choices": spec.choices, "metavar": None}

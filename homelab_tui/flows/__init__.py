@@ -18,6 +18,8 @@ WIZARDS: tuple[Wizard, ...] = (
     Wizard("deploy", "D", "Deploy an app", "Deploy an app from a form or a manifest, and wait for it to roll out"),
     Wizard("apply", "", "Apply a manifest", "Apply a manifest file server-side (the deploy wizard's manifest mode)"),
     Wizard("undeploy", "", "Undeploy an app", "Remove what deploy made for an app"),
+    Wizard("expose", "E", "Expose a service", "Forward a Service through the router, with DDNS and a DNS record"),
+    Wizard("unexpose", "U", "Unexpose a service", "Remove the router rules and the record expose made"),
 )
 
 __all__ = ["WIZARDS", "Wizard"]

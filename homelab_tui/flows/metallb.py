@@ -1,20 +1,21 @@
 """MetalLB: a pool of LAN addresses for LoadBalancer Services. The facts are the cluster's API
 (MetalLB, ServiceLB, kube-proxy, the nodes), each k3s server's config over SSH, the router's LAN
-and DHCP, and, when MetalLB is not installed, the manifest of `cluster.metallb_manifest`."""
+and DHCP, when MetalLB is not installed the manifest of `cluster.metallb_manifest`, and then the
+live state and dry run of every object the plan applies."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from ..facts.metallb import cluster_side, install_manifest, k3s_server
+from ..facts.metallb import cluster_side, install_manifest, k3s_server, object_facts
 from ..facts.router import router_lan
 from ..plans import Staged
 from ..plans.metallb import (DEFAULT_POOL, NAMESPACE, SERVICELB_CHOICES, MetallbAnswers, MetallbFacts, check_answers,
-                             metallb_plan)
+                             desired_objects, metallb_plan)
 from .wizard import Note, ask
 
 if TYPE_CHECKING:
@@ -52,8 +53,9 @@ async def plan_metallb(config: Config, request: MetallbRequest, executors: Execu
         nodes=nodes, router=router, router_skipped=skipped, served=side.served, controller=side.controller,
         controller_available=side.controller_available,
         manifest=() if installed else await install_manifest(config),
-        pools=side.pools, advertisements=side.advertisements, svclb=side.svclb, k3s_servers=tuple(read_servers),
+        pools=side.pools, svclb=side.svclb, k3s_servers=tuple(read_servers),
         kube_proxy=side.kube_proxy, now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    facts = replace(facts, objects=await object_facts(config, desired_objects(answers, facts)))
     return Staged((metallb_plan(answers, facts),))
 
 

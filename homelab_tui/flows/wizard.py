@@ -44,12 +44,14 @@ class Ask:
     required: bool = False
     initial: Callable[[Config], str] | None = None  # the form's starting value (the flag's is empty: the config's)
     only_for: tuple[str, str] | None = None  # (answer, value): shown in the form only when that answer has it
+    switch: bool = False  # a yes/no answer: a flag with no value, a checkbox in the form
 
 
 def ask(label: str, help: str, **how: Any) -> Any:
-    """A request field asked as `Ask(label, help, **how)`; text defaults to "", many to ()."""
+    """A request field asked as `Ask(label, help, **how)`; text defaults to "", many to (), a switch
+    to False."""
     spec = Ask(label, help, **how)
-    return field(default=() if spec.many else "", metadata={"ask": spec})
+    return field(default=() if spec.many else False if spec.switch else "", metadata={"ask": spec})
 
 
 def asked(request: type) -> list[tuple[Field, Ask]]:

@@ -198,12 +198,14 @@ def _check_reach(answers: ExposeAnswers, facts: ExposeFacts, public_port: int, w
 # -- router steps -----------------------------------------------------------------------------
 
 
-def _same(live: Item, wanted: dict[str, str]) -> bool:
-    return all(live.get(key, "") == value for key, value in wanted.items() if key not in _UNCOMPARED)
+def _as_printed(value: str) -> str:
+    """A value as print shows it: RouterOS takes yes/no and prints true/false."""
+    return {"yes": "true", "no": "false"}.get(value, value)
 
 
 def _changed(live: Item, wanted: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in wanted.items() if live.get(key, "") != value and key not in _UNCOMPARED}
+    return {key: value for key, value in wanted.items()
+            if key not in _UNCOMPARED and _as_printed(live.get(key, "")) != _as_printed(value)}
 
 
 def _ours(items: tuple[Item, ...], owner: str) -> dict[str, list[Item]]:

@@ -56,6 +56,8 @@ class WizardForm(Vertical):
                             prompt=spec.hint or "Select", compact=True, id=name)
         elif kind == "checkboxes":
             answer = Horizontal(*(Checkbox(choice, compact=True, id=f"{name}-{choice}") for choice in spec.choices))
+        elif kind == "switch":
+            answer = Checkbox(spec.hint or "yes", compact=True, id=name)
         else:
             answer = Input(initial, placeholder=spec.hint, compact=True, id=name)
         return Horizontal(Label(spec.label), answer, id=f"{name}-row")
@@ -90,6 +92,8 @@ class WizardForm(Vertical):
                 values[f.name] = "" if value is Select.NULL else value
             elif kind == "checkboxes":
                 values[f.name] = tuple(c for c in spec.choices if self.query_one(f"#{name}-{c}", Checkbox).value)
+            elif kind == "switch":
+                values[f.name] = self.query_one(f"#{name}", Checkbox).value
             else:
                 values[f.name] = _text_answer(spec, self.query_one(f"#{name}", Input).value.strip())
         return values
@@ -97,7 +101,9 @@ class WizardForm(Vertical):
 
 def _kind(spec: Ask) -> str:
     """The widget an answer is asked with: a list of config nodes to pick many, a Select of one
-    choice, a checkbox per choice, or text."""
+    choice, a checkbox per choice, one checkbox for a switch, or text."""
+    if spec.switch:
+        return "switch"
     if spec.options:
         return "list" if spec.many else "select"
     if spec.choices:

@@ -1,0 +1,129 @@
+"""What exposing a Service reads, live: the Service (its ports, LoadBalancer address, traffic
+policy and where its Ready endpoints run), the nodes, the router (NAT and mangle rules in order,
+address lists, interfaces and lists, the LAN, /ip cloud) and the Cloudflare zone (its SSL mode,
+the records of the host, Cloudflare's ranges). Router values stay RouterOS strings."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+from ..clients.cloudflare import CloudflareError, CloudflareUnreachable, bundled_ip_ranges
+from ..clients.kube import KubeClientError
+from ..clients.router import RouterError
+from ..config import Config
+from ..connect import cloudflare_client, kube_client, router_client
+from ..plans import PlanError
+from ..plans.routeros import MARKER_PREFIX
+from ..plans.expose import (
+    ADDRESS_LIST,
+    MANGLE,
+    NAT,
+    ExposeFacts,
+    NodeFacts,
+    RouterFacts,
+    ServiceFacts,
+    ServicePort,
+    ZoneFacts,
+)
+
+
+async def expose_facts(config: Config, service: str, host: str, with_dns: bool) -> ExposeFacts:
+    kube, router, zone = await asyncio.gather(_cluster(config, service), router_facts(config),
+                                              _zone(config, host) if with_dns else _no_zone())
+    (service_facts, nodes) = kube
+    return ExposeFacts(service_facts, nodes, router, zone)
+
+
+async def _no_zone() -> ZoneFacts:
+    return ZoneFacts()
+
+
+async def _cluster(config: Config, service: str) -> tuple[ServiceFacts, tuple[NodeFacts, ...]]:
+    namespace, name = service.split("/", 1)
+    by_address = {node.fqdn: node for node in config.nodes} | {node.name: node for node in config.nodes}
+    try:
+        async with kube_client(config, request_timeout=10.0) as kube:
+            raw = await kube.get("Service", namespace, name)
+            nodes = await kube.list_nodes()
+            slices, _ = await kube.list_raw("EndpointSlice", namespace,
+                                            label_selector=f"kubernetes.io/service-name={name}")
+    except KubeClientError as error:
+        raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
+    known = tuple(NodeFacts(by_address[n.name].name if n.name in by_address else n.name, n.internal_ip, n.ready)
+                  for n in sorted(nodes, key=lambda n: n.name))
+    if raw is None:
+        return ServiceFacts(exists=False), known
+    spec, status = raw.get("spec") or {}, raw.get("status") or {}
+    ports = tuple(ServicePort(p.get("name", ""), int(p["port"]), p.get("protocol", "TCP"), int(p.get("nodePort") or 0))
+                  for p in spec.get("ports") or [])
+    ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+    names = {n.name: f.name for n, f in zip(sorted(nodes, key=lambda n: n.name), known)}
+    endpoint_nodes = tuple(sorted({names.get(e.get("nodeName", ""), e.get("nodeName", "")) for s in slices
+                                   for e in s.get("endpoints") or []
+                                   if (e.get("conditions") or {}).get("ready", True) and e.get("nodeName")}))
+    return ServiceFacts(True, spec.get("type", "ClusterIP"), ports, ingress[0].get("ip", "") if ingress else "",
+                        spec.get("externalTrafficPolicy", "Cluster"), endpoint_nodes), known
+
+
+async def router_facts(config: Config) -> RouterFacts:
+    if config.router is None:
+        raise PlanError("router", "no [router] section in the config: exposing goes through the router")
+    try:
+        async with await router_client(config) as router:
+            nat = await router.print(NAT)
+            mangle = await router.print(MANGLE)
+            listed = await router.print(ADDRESS_LIST)
+            interfaces = [i.name for i in await router.interfaces()]
+            members = await router.interface_list_members()
+            lists = {item.name for item in await router.interface_lists()}
+            addresses = await router.addresses()
+            cloud = await router.print("/ip/cloud")
+    except (RouterError, OSError) as error:
+        raise PlanError("router", f"cannot read the router ({error})") from None
+    grouped = {name: tuple(m.interface for m in members if m.list == name) for name in sorted(lists)}
+    wan = set(grouped.get("WAN", ()))
+    lan = next((str(ipaddress.ip_interface(a.address).network) for a in addresses
+                if a.interface not in wan and not a.interface.startswith("pppoe") and not a.disabled), "")
+    return RouterFacts(tuple(nat), tuple(mangle), tuple(listed), tuple(interfaces), grouped, lan,
+                       cloud[0] if cloud else {})
+
+
+async def _zone(config: Config, host: str) -> ZoneFacts:
+    cloudflare = config.dns.cloudflare if config.dns else None
+    if cloudflare is None:
+        return ZoneFacts(cloudflare_ranges=bundled_ip_ranges().ipv4_cidrs,
+                         ranges_source=bundled_ip_ranges().source)
+    try:
+        async with await cloudflare_client(config) as client:
+            zone = await client.zone_by_name(cloudflare.zone)
+            if zone is None:
+                raise PlanError("dns.cloudflare.zone", f"Cloudflare has no zone {cloudflare.zone} for this token")
+            mode = await client.ssl_mode(zone["id"])
+            records = await client.list_records(zone["id"], host) if host else []
+            try:
+                ranges = await client.ips()
+            except (CloudflareError, CloudflareUnreachable):
+                ranges = bundled_ip_ranges()
+    except (CloudflareError, CloudflareUnreachable, OSError) as error:
+        raise PlanError("dns.cloudflare", f"cannot read the Cloudflare zone ({error})") from None
+    return ZoneFacts(cloudflare.zone, mode, tuple(map(_record, records)), ranges.ipv4_cidrs, ranges.source or "Cloudflare's API")
+
+
+async def expose_zone_records(config: Config, service: str) -> ZoneFacts:
+    """The zone's records that carry a marker of `service` (what unexpose removes)."""
+    cloudflare = config.dns.cloudflare if config.dns else None
+    if cloudflare is None:
+        return ZoneFacts()
+    try:
+        async with await cloudflare_client(config) as client:
+            zone = await client.zone_by_name(cloudflare.zone)
+            records = await client.list_records(zone["id"], comment_prefix=f"{MARKER_PREFIX}{service} ") if zone else []
+    except (CloudflareError, CloudflareUnreachable, OSError) as error:
+        raise PlanError("dns.cloudflare", f"cannot read the Cloudflare zone ({error})") from None
+    return ZoneFacts(cloudflare.zone, records=tuple(_record(r) for r in records))
+
+
+def _record(record) -> dict[str, str]:
+    return {"id": record.id, "type": record.type, "name": record.name, "content": record.content,
+            "proxied": "true" if record.proxied else "false", "ttl": str(record.ttl), "comment": record.comment}

@@ -1,0 +1,74 @@
+"""Unexpose: remove exactly what expose made for a Service, found by its markers: the router's
+rules and address-list entries, and its DNS record. `disable_only` disables the rules in place
+instead (they keep their position, for a pause); DDNS stays on unless `ddns_off`. Pure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from . import Plan, PlanError, Step, Target
+from .actions import CloudDdns, DnsDelete, DnsRestore, RouterAdd, RouterRemove, RouterSet
+from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, Item, RouterFacts, ZoneFacts
+from .routeros import console_find, parse_marker, render_console
+
+
+@dataclass(frozen=True)
+class UnexposeAnswers:
+    service: str  # namespace/name
+    disable_only: bool = False
+    ddns_off: bool = False
+
+
+@dataclass(frozen=True)
+class UnexposeFacts:
+    router: RouterFacts = field(default_factory=RouterFacts)
+    zone: ZoneFacts = field(default_factory=ZoneFacts)
+
+
+def _ours(items: tuple[Item, ...], service: str) -> list[Item]:
+    return [item for item in items if (marker := parse_marker(item.get("comment", ""))) and marker.role
+            and marker.service == service and str(marker) == item.get("comment") and item.get("dynamic") != "true"]
+
+
+def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
+    steps = []
+    for menu, items in ((NAT, facts.router.nat), (MANGLE, facts.router.mangle), (ADDRESS_LIST, facts.router.address_list)):
+        for item in _ours(items, answers.service):
+            comment = item["comment"]
+            target = console_find(comment=comment)
+            if answers.disable_only:
+                steps.append(Step(Target.ROUTER, "", f"Disable {comment} in place",
+                                  render_console("disable", menu, target=target),
+                                  RouterSet(menu, comment, (("disabled", "yes"),)),
+                                  noop_reason=f"{comment} is disabled already" if item.get("disabled") == "true" else "",
+                                  undo=RouterSet(menu, comment, (("disabled", "no"),)),
+                                  undo_rendering=render_console("enable", menu, target=target)))
+                continue
+            fields = {key: value for key, value in item.items() if key not in _UNCOMPARED and not key.startswith(".")}
+            steps.append(Step(Target.ROUTER, "", f"Remove {comment}", render_console("remove", menu, target=target),
+                              RouterRemove(menu, comment), undo=RouterAdd(menu, tuple(fields.items())),
+                              undo_rendering=render_console("add", menu, fields)))
+    if not answers.disable_only:
+        for record in facts.zone.records:
+            marker = parse_marker(record.get("comment", ""))
+            if marker is None or marker.service != answers.service or marker.role != "dns":
+                continue
+            document = json.dumps(record, sort_keys=True)
+            steps.append(Step(Target.DNS, "", f"Delete the record {record.get('type')} {record.get('name')} → "
+                                              f"{record.get('content')}",
+                              f"DELETE {record.get('type')} {record.get('name')} (comment {record.get('comment')})",
+                              DnsDelete(facts.zone.zone, record.get("name", ""), record.get("comment", "")),
+                              undo=DnsRestore(facts.zone.zone, document),
+                              undo_rendering=f"create {record.get('name')} again"))
+    if answers.ddns_off:
+        steps.append(Step(Target.ROUTER, "", "Turn off the router's DDNS", "/ip cloud set ddns-enabled=no",
+                          CloudDdns(False), noop_reason="DDNS is off" if facts.router.cloud.get("ddns-enabled") != "true"
+                          else "", undo=CloudDdns(True), undo_rendering="/ip cloud set ddns-enabled=yes"))
+    if not steps:
+        raise PlanError("--service", f"nothing to unexpose: no rule, list entry or record carries a marker of "
+                                     f"{answers.service}")
+    warnings = ("the DDNS name keeps resolving to the last address it had, even off (MikroTik's /ip cloud)",) \
+        if answers.ddns_off else ()
+    verb = "Pause" if answers.disable_only else "Unexpose"
+    return Plan(f"{verb} {answers.service}", tuple(steps), warnings)
