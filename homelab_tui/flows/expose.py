@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from ..facts.expose import expose_facts
 from ..plans import PlanError, Staged
 from ..plans.expose import BALANCES, DNS_MODES, TARGETS, ExposeAnswers, expose_plan
 from .wizard import Note, ask
@@ -56,6 +55,8 @@ async def plan_expose(config: Config, request: ExposeRequest, executors: Executo
         dns=request.dns or "cname", host=request.host, replace_dns_record=request.replace_dns_record,
         wan=config.router.wan_interface if config.router else "all-ppp",
         proxied=cloudflare.proxied if cloudflare else False)
+    from ..facts.expose import expose_facts  # the router and Cloudflare clients load when a plan is made
+
     facts = await expose_facts(config, answers.service, answers.host, answers.dns != "none" or answers.cloudflare_only)
     return Staged((expose_plan(answers, facts),))
 

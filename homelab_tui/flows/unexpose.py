@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from ..facts.expose import expose_zone_records, router_facts
 from ..plans import PlanError, Staged
 from ..plans.unexpose import UnexposeAnswers, UnexposeFacts, unexpose_plan
 from .wizard import Note, ask
@@ -28,6 +27,8 @@ class UnexposeRequest:
 async def plan_unexpose(config: Config, request: UnexposeRequest, executors: Executors, note: Note) -> Staged:
     if request.service.count("/") != 1:
         raise PlanError("service", f"expected namespace/name, such as default/nginx, got {request.service!r}")
+    from ..facts.expose import expose_zone_records, router_facts  # clients load when a plan is made
+
     router, zone = await asyncio.gather(router_facts(config), expose_zone_records(config, request.service))
     answers = UnexposeAnswers(request.service, request.disable_only, request.ddns_off)
     return Staged((unexpose_plan(answers, UnexposeFacts(router, zone)),))
