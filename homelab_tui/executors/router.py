@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from ..clients.router import RouterClient, RouterError
+from ..clients.router import RouterClient, RouterError, RouterUnreachable
 from ..config import Config
 from ..connect import router_client
 from ..plans import Step
@@ -67,7 +67,19 @@ class RouterExecutor:
         if await self._one(router, action.menu, action.comment):
             raise StepError(f"{action.comment} is already on the router (added meanwhile?); plan again")
         before = await self._where(router, action.menu, action.before)
-        item_id = await router.add(action.menu, dict(action.fields), place_before=before)
+        try:
+            item_id = await router.add(action.menu, dict(action.fields), place_before=before)
+        except RouterUnreachable as lost:
+            # The router may have made the rule before the connection went: with no answer, the
+            # step failed, and a rule it made would outlive the rollback. Look, on a new connection.
+            try:
+                made = await router.find_by_comment(action.menu, action.comment)
+                if made:
+                    await router.remove(action.menu, *made)
+            except RouterError:
+                raise StepError(f"{lost}; {action.comment} may be on the router: check it by hand") from None
+            raise StepError(f"{lost}" + (f"; the rule it had made ({', '.join(made)}) was removed" if made else
+                                         "; the rule was not made")) from None
         output(f"{action.menu}: added {item_id} {action.comment}" + (f" before {before}" if before else ""))
 
     async def _set(self, router: RouterClient, action: RouterSet, output: Callable[[str], None]) -> None:
