@@ -174,7 +174,7 @@ class HomelabApp(App[None]):
         from .wizards import WizardScreen  # the engine and its clients load when a wizard opens
 
         self.push_screen(WizardScreen(name, self.config, in_cluster=set(self.state.kube.of("Node")),
-                                      read_only=self.read_only))
+                                      read_only=self.read_only, given=self.active_pane.wizard_answers()))
 
     def on_wizard_screen_applied(self) -> None:
         """A bootstrap may have just written the kubeconfig the watch found missing: look again now

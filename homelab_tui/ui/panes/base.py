@@ -158,6 +158,11 @@ class Pane(LiveTable):
         """The key of the row under the cursor (None when the pane is empty)."""
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value if self.row_count else None
 
+    def wizard_answers(self) -> dict[str, str]:
+        """What a wizard opened from this pane starts with, from the row under the cursor (the
+        Services pane gives `service` to expose); none by default."""
+        return {}
+
     def styler(self) -> Callable[..., tuple[Cell, ...]]:
         """`styled(cells, row_style="")`: cells shown as written, never as markup (a DataTable
         parses a str cell as markup, so a comment like "[homelab-tui default/nginx tcp/80]" would

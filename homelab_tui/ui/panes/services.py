@@ -28,3 +28,7 @@ class ServicesPane(KubePane):
             return styled(rows.service_row(services[key], rows.exposure(services[key], nat, mangle), now))
 
         return services, service_row
+
+    def wizard_answers(self) -> dict[str, str]:
+        key = self.cursor_key()
+        return {"service": key} if key else {}

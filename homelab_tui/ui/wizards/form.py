@@ -29,16 +29,18 @@ class WizardForm(Vertical):
     WizardForm SelectionList { height: auto; max-height: 8; }
     """
 
-    def __init__(self, wizard: Wizard, config: Config, in_cluster: frozenset[str]) -> None:
+    def __init__(self, wizard: Wizard, config: Config, in_cluster: frozenset[str],
+                 given: dict[str, str] | None = None) -> None:
         super().__init__(id="form")
         self.wizard, self.config, self.in_cluster = wizard, config, in_cluster
+        self.given = given or {}  # text answers to start with, by field name
 
     def compose(self) -> ComposeResult:
         for f, spec in self.wizard.answers():
-            yield self._row(field_id(f.name), spec)
+            yield self._row(field_id(f.name), spec, self.given.get(f.name, ""))
 
-    def _row(self, name: str, spec: Ask) -> Widget:
-        initial = spec.initial(self.config) if spec.initial else ""
+    def _row(self, name: str, spec: Ask, given: str = "") -> Widget:
+        initial = given or (spec.initial(self.config) if spec.initial else "")
         kind = _kind(spec)
         if kind == "list":  # with nothing to pick, the hint says why
             options = spec.options(self.config, self.in_cluster)

@@ -99,8 +99,10 @@ class WizardScreen(Screen[None]):
                 Binding("f4", "export", "Export", id="wizard_export"),
                 Binding("escape", "close", "Close", id="wizard_close")]
 
-    def __init__(self, name: str, config: Config, *, in_cluster: set[str], read_only: bool = False) -> None:
+    def __init__(self, name: str, config: Config, *, in_cluster: set[str], read_only: bool = False,
+                 given: dict[str, str] | None = None) -> None:
         super().__init__()
+        self.given = given or {}  # answers to start with, from the row the wizard was opened on
         self.wizard = next(wizard for wizard in WIZARDS if wizard.name == name)
         self.config, self.in_cluster, self.read_only = config, frozenset(in_cluster), read_only
         self.staged: Staged | None = None
@@ -112,7 +114,7 @@ class WizardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(f"[b]{self.wizard.name.capitalize()}[/] · F2 makes the plan, F3 applies it"
                      + ("  [b](read-only)[/]" if self.read_only else ""), id="wizard-title")
-        yield WizardForm(self.wizard, self.config, self.in_cluster)
+        yield WizardForm(self.wizard, self.config, self.in_cluster, self.given)
         yield Static(id="error")
         with VerticalScroll(id="plan-view"):
             yield Static(Text("F2 reads the nodes and shows the exact plan here.", style="dim"), id="plan")
