@@ -19,8 +19,8 @@ class DeleteAnswers:
 @dataclass(frozen=True)
 class DeleteFacts:
     exists: bool = True
-    owner: str = ""
-    uid: str = ""  # the object's, as read: the deletion is of that object only  # "ReplicaSet web-5d9f" when a controller owns the object and will replace it
+    owner: str = ""  # "ReplicaSet web-5d9f" when a controller owns the object and will replace it
+    uid: str = ""  # the object's, as read: the deletion is of that object only
 
 
 def delete_plan(answers: DeleteAnswers, facts: DeleteFacts) -> Plan:

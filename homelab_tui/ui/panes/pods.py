@@ -8,6 +8,7 @@ from functools import partial
 from textual.binding import Binding
 
 from ...config import Config
+from ...flows.owners import controller_of
 from .. import rows
 from ..logs import containers_of, open_logs, pod_sources
 from .base import KubePane, RowSource
@@ -117,24 +118,18 @@ class PodsPane(KubePane):
         """The pod's controller: a ReplicaSet's Deployment (or a Deployment itself), shown in the
         Deployments pane with the cursor on it; any other owner is named."""
         namespace = key.rpartition("/")[0]
-        owner = controller_of(raw)
-        if owner is not None and owner["kind"] == "ReplicaSet":
-            replica_set = await self.kube.get("ReplicaSet", namespace, owner["name"])
-            owner = controller_of(replica_set) if replica_set is not None else None
-            if owner is None:
-                self.app.notify(f"Pod {key} belongs to ReplicaSet {namespace}/{controller_of(raw)['name']}, "
-                                "which no Deployment owns", severity="warning")
+        kind, name = controller_of(raw)
+        if kind == "ReplicaSet":
+            replica_set_name = name
+            replica_set = await self.kube.get("ReplicaSet", namespace, name)
+            kind, name = controller_of(replica_set) if replica_set is not None else ("", "")
+            if not kind:
+                self.app.notify(f"Pod {key} belongs to ReplicaSet {namespace}/{replica_set_name}, which no "
+                                "Deployment owns", severity="warning")
                 return
-        if owner is None:
+        if not kind:
             self.app.notify(f"Pod {key} has no owner", severity="warning")
-        elif owner["kind"] != "Deployment":
-            self.app.notify(f"Pod {key} is owned by {owner['kind']} {namespace}/{owner['name']}: no pane shows it",
-                            severity="warning")
+        elif kind != "Deployment":
+            self.app.notify(f"Pod {key} is owned by {kind} {namespace}/{name}: no pane shows it", severity="warning")
         else:
-            self.app.jump_to("deployments", f"{namespace}/{owner['name']}")
-
-
-def controller_of(raw: dict) -> dict | None:
-    """The ownerReference that is the object's controller, if any."""
-    return next((ref for ref in (raw.get("metadata") or {}).get("ownerReferences") or [] if ref.get("controller")),
-                None)
+            self.app.jump_to("deployments", f"{namespace}/{name}")
