@@ -56,7 +56,7 @@ def ours(lab) -> list[str]:
             if rule.get("comment", "").startswith(MARKER_PREFIX)]
 
 
-def test_expose_pcc_then_again_then_unexpose_leaves_all_as_it_was(lab, capsys):
+def test_expose_pcc_then_again_then_unexpose_leaves_all_as_it_was(lab, capsys, tmp_path):
     before_router, before_zone = router_state(lab), zone_records(lab)
     code, out = cli(lab, capsys, *EXPOSE, "--replace-dns-record", "--yes")
     assert code == 0, out
@@ -77,6 +77,9 @@ def test_expose_pcc_then_again_then_unexpose_leaves_all_as_it_was(lab, capsys):
 
     code, out = cli(lab, capsys, *EXPOSE, "--yes")
     assert code == 0 and "nothing to do: every step is a no-op" in out, out
+    audit = (tmp_path / "state" / "homelab-tui" / "audit.jsonl").read_text()
+    assert audit.count('"target": "router"') >= 4 and '"target": "dns"' in audit
+    assert lab.lab.cloudflare_token not in audit and lab.lab.router_password not in audit
 
     code, out = cli(lab, capsys, "unexpose", "--service", "default/nginx", "--yes")
     assert code == 0, out
