@@ -5,14 +5,16 @@ fails on the router (a refused add, a connection cut mid-plan) leaves none of ou
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
+import subprocess
 
 import pytest
 
 from homelab_tui.cli import main
-from homelab_tui.clients.cloudflare import CloudflareClient
+from homelab_tui.clients.cloudflare import CloudflareClient, bundled_ip_ranges
 from homelab_tui.plans.routeros import MARKER_PREFIX
-from tests.conftest import LabThread
+from tests.conftest import LabThread, need_binary
 
 EXPOSE = ["expose", "--service", "default/nginx", "--node", "node1", "--node", "node2", "--host", "nginx.example.org"]
 MENUS = ("/ip/firewall/nat", "/ip/firewall/mangle", "/ip/firewall/address-list")
@@ -51,6 +53,12 @@ def zone_records(lab) -> list[tuple[str, str, str, str]]:
     return asyncio.run_coroutine_threadsafe(read(), lab.loop).result(10)
 
 
+def dig(lab, name: str, rdtype: str) -> list[str]:
+    done = subprocess.run([need_binary("dig"), "@127.0.0.1", "-p", str(lab.lab.dns.port), name, rdtype, "+short",
+                           "+tries=1", "+time=2"], capture_output=True, text=True, timeout=10)
+    return done.stdout.split()
+
+
 def ours(lab) -> list[str]:
     return [rule["comment"] for menu in MENUS for rule in lab.lab.router.rules(menu)
             if rule.get("comment", "").startswith(MARKER_PREFIX)]
@@ -74,6 +82,10 @@ def test_expose_pcc_then_again_then_unexpose_leaves_all_as_it_was(lab, capsys, t
         "kube_node_2", "192.168.40.104", "31681")
     assert ("CNAME", "nginx.example.org", "529c0491d41c.sn.mynetname.net",
             "[homelab-tui default/nginx tcp/80 dns]") in zone_records(lab)
+    # proxied, as the config says: dig gets Cloudflare's edge, as it would from the real resolvers
+    answers = dig(lab, "nginx.example.org", "A")
+    ranges = [ipaddress.ip_network(cidr) for cidr in bundled_ip_ranges().ipv4_cidrs]
+    assert answers and all(any(ipaddress.ip_address(a) in net for net in ranges) for a in answers), answers
 
     code, out = cli(lab, capsys, *EXPOSE, "--yes")
     assert code == 0 and "nothing to do: every step is a no-op" in out, out
