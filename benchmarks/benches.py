@@ -33,6 +33,7 @@ from typing import Any
 
 from homelab_tui.clients.kube import KubeClient
 
+from .expose_plan import bench_expose
 from .join_fanout import bench_join_fanout
 from .log_follow import bench_log_follow
 from .common import Child, SimServer, Summary, Target, kubectl, median, ms, percentile, run_timed, say
@@ -309,7 +310,7 @@ BENCHMARKS = {"list": bench_list, "table": bench_table, "memory": bench_memory, 
               "churn": bench_churn}  # in running order: churn changes the pods, so it goes last
 SIZES = {"list": (5_000, 10_000), "table": (5_000, 10_000), "memory": (10_000,), "cold-start": (5_000, 10_000),
          "churn": (10_000,)}
-NAMES = (*BENCHMARKS, "join", "logs")  # join and logs run on sims of their own, not on the seeded API
+NAMES = (*BENCHMARKS, "join", "logs", "expose")  # these three run on sims of their own, not on the seeded API
 
 
 async def run(selected: list[str], workdir: Path) -> Summary:
@@ -318,6 +319,8 @@ async def run(selected: list[str], workdir: Path) -> Summary:
         await bench_join_fanout(ctx.summary, workdir)
     if "logs" in selected:
         await bench_log_follow(ctx.summary, workdir)
+    if "expose" in selected:
+        await bench_expose(ctx.summary, workdir)
     if "cold-start" in selected:
         await cold_start_bounds()
     for pods in (5_000, 10_000):
