@@ -9,8 +9,7 @@ refused), `RouterUnreachable` (refused, closed, timed out, TLS failure). Message
 the password. After a broken connection the next call connects again; reads are retried once
 on a fresh connection, writes are not (the router may already have applied them).
 
-`render_console` turns a command into the RouterOS console line used for plan previews and
-.rsc export.
+Console lines (plan previews, .rsc export) are the plans' business: plans/routeros.py.
 """
 
 from __future__ import annotations
@@ -497,40 +496,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno:  # "[Errno 111] Connect call failed (...)": say why
         return os.strerror(exc.errno).lower()
     return str(exc) or type(exc).__name__
-
-
-# --- console rendering ---------------------------------------------------------------------
-
-_BARE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/,*!+@")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "$": "\\$", "?": "\\?", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def console_value(value: FieldValue) -> str:
-    """A value as the RouterOS console reads it: bare when safe, else double-quoted."""
-    text = api_value(value)
-    if text and all(char in _BARE_CHARS for char in text):
-        return text
-    return '"' + "".join(_ESCAPES.get(char, char) for char in text) + '"'
-
-
-def console_find(**conditions: FieldValue) -> str:
-    """An item selector such as `[find comment="..."]`, for set/remove lines in scripts."""
-    terms = " and ".join(f"{name.replace('_', '-')}={console_value(value)}" for name, value in conditions.items())
-    return f"[find {terms}]" if terms else "[find]"
-
-
-def render_console(
-    verb: str, menu: str, fields: Fields | None = None, *, target: str = "", **keywords: FieldValue
-) -> str:
-    """One RouterOS console command, e.g. `/ip firewall nat add chain=dstnat ... comment="..."`.
-
-    Fields keep their order, except that `comment` goes last. `target` selects the item(s) for
-    set/remove/enable/disable: an id (`*3`) or a `console_find(...)` selector.
-    """
-    values = api_fields(fields, keywords)
-    ordered = [name for name in values if name != "comment"] + (["comment"] if "comment" in values else [])
-    parts = [api_path(menu).replace("/", " ").strip(), verb]
-    if target:
-        parts.append(target)
-    parts.extend(f"{name}={console_value(values[name])}" for name in ordered)
-    return "/" + " ".join(parts)

@@ -15,7 +15,6 @@ from typing import Any
 from . import Plan, PlanError
 from .manifests import (
     INSTANCE,
-    MANAGED_BY,
     LiveObject,
     apply_steps,
     keep_live_values,

@@ -27,8 +27,6 @@ from homelab_tui.clients.router import (
     RouterClient,
     RouterTrap,
     RouterUnreachable,
-    console_find,
-    render_console,
 )
 from homelab_tui.models import (
     AddressListEntry,
@@ -314,32 +312,6 @@ async def test_tls_api_with_the_async_client_and_librouteros_sync(tls_contexts) 
         # Without trusting the certificate the handshake fails: unreachable, not a crash.
         with pytest.raises(RouterUnreachable, match="TLS|certificate"):
             await RouterClient.connect("127.0.0.1", router.port, "admin", PASSWORD, tls=True, timeout=5)
-
-
-# --- console rendering -----------------------------------------------------------------------
-
-
-def test_render_console_pcc_mangle_and_nat_lines() -> None:
-    assert render_console("add", "/ip/firewall/mangle", PCC_MANGLE) == (
-        "/ip firewall mangle add chain=prerouting action=mark-connection in-interface=all-ppp protocol=tcp "
-        "dst-port=80 new-connection-mark=kube_node_1 per-connection-classifier=src-address-and-port:2/0 "
-        'comment="Load balancer. Service nginx. Mark connections to kube node 1 [homelab-tui default/nginx tcp/80]"'
-    )
-    assert render_console("add", NAT_MENU, {"comment": "x y", "chain": "dstnat"}, to_ports=31681) == (
-        '/ip firewall nat add chain=dstnat to-ports=31681 comment="x y"'
-    )
-
-
-def test_render_console_quoting_and_targets() -> None:
-    assert render_console("set", "/ip cloud", ddns_enabled=True) == "/ip cloud set ddns-enabled=yes"
-    assert render_console("set", "/system/identity", name='say "hi" $x?') == (
-        r'/system identity set name="say \"hi\" \$x\?"'
-    )
-    assert render_console("set", NAT_MENU, target="*3", to_ports="31682") == "/ip firewall nat set *3 to-ports=31682"
-    assert render_console("remove", NAT_MENU, target=console_find(comment=f"a {MARKER}")) == (
-        '/ip firewall nat remove [find comment="a [homelab-tui default/nginx tcp/80]"]'
-    )
-    assert render_console("add", NAT_MENU, comment="") == '/ip firewall nat add comment=""'
 
 
 async def test_a_router_older_than_6_43_logs_in_with_the_challenge():
