@@ -1,7 +1,7 @@
 """What the MetalLB wizard reads: the cluster's side (is MetalLB served and its controller
-available, its pools and advertisements, ServiceLB's DaemonSets, kube-proxy's mode, the nodes), a
-k3s server's config over SSH, and the install manifest (a local file, or a URL fetched with a
-bounded wait)."""
+available, its pools' addresses, ServiceLB's DaemonSets, kube-proxy's mode, the nodes), a k3s
+server's config over SSH, the install manifest (a local file, or a URL fetched with a bounded
+wait), and what the cluster says about the objects the plan applies (`facts.objects`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from ..clients.kube import KubeClient, KubeError, UnknownKind
 from ..config import Config
 from ..plans import PlanError
-from ..plans.manifests import parse_manifest
+from ..plans.manifests import JsonObject, LiveObject, parse_manifest
 from ..plans.metallb import API_VERSION, K3S_CONFIG, KUBE_PROXY, K3sServer
 from .cluster import _read
+from .objects import read_objects
 
 if TYPE_CHECKING:
     from ..clients.ssh import SshSession
@@ -36,8 +37,7 @@ class ClusterSide:
     served: bool = False
     controller: str = ""  # namespace/name
     controller_available: bool = False
-    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    advertisements: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name → addresses, for the overlap check
     svclb: tuple[str, ...] = ()
     kube_proxy: str | None = None
 
@@ -59,8 +59,8 @@ async def cluster_side(config: Config, namespace: str) -> ClusterSide:
                 controller = found[0]
                 break
         where = controller["metadata"]["namespace"] if controller else namespace
-        pools = await _specs(client, "IPAddressPool", where, "addresses") if served else {}
-        advertisements = await _specs(client, "L2Advertisement", where, "ipAddressPools") if served else {}
+        pools = {item["metadata"]["name"]: tuple(str(v) for v in (item.get("spec") or {}).get("addresses") or ())
+                 for item in await _items(client, "IPAddressPool", where)} if served else {}
         daemonsets = await _items(client, "DaemonSet", "kube-system")
         proxy = await client.get("ConfigMap", "kube-system", KUBE_PROXY)
         return ClusterSide(
@@ -68,7 +68,7 @@ async def cluster_side(config: Config, namespace: str) -> ClusterSide:
             k3s=any("+k3s" in n.kubelet_version for n in nodes), served=served,
             controller=f"{where}/{controller['metadata']['name']}" if controller else "",
             controller_available=bool(controller) and _available(controller),
-            pools=pools, advertisements=advertisements,
+            pools=pools,
             svclb=tuple(sorted(d["metadata"]["name"] for d in daemonsets
                                if d["metadata"]["name"].startswith("svclb-"))),
             kube_proxy=((proxy or {}).get("data") or {}).get("config.conf") if proxy else None)
@@ -96,9 +96,10 @@ async def _items(client: KubeClient, kind: str, namespace: str) -> list[dict[str
     return items
 
 
-async def _specs(client: KubeClient, kind: str, namespace: str, key: str) -> dict[str, tuple[str, ...]]:
-    return {item["metadata"]["name"]: tuple(str(v) for v in (item.get("spec") or {}).get(key) or ())
-            for item in await _items(client, kind, namespace)}
+async def object_facts(config: Config, objects: list[JsonObject]) -> dict[str, LiveObject]:
+    """Each object the plan applies, as it is and as the server's dry run would make it
+    (facts/objects.py), in one connection."""
+    return await _read(config, lambda client: read_objects(client, objects), {})
 
 
 async def k3s_server(session: SshSession, name: str) -> K3sServer:

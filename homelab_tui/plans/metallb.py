@@ -4,7 +4,11 @@ controller and the webhook behind it), disables k3s's ServiceLB, which fights Me
 LoadBalancer Service (k3s#1969), turns on strictARP for kube-proxy in IPVS mode, and applies an
 IPAddressPool and an L2Advertisement naming it (`spec.ipAddressPools`) in MetalLB's namespace:
 MetalLB ignores custom resources anywhere else, and an unknown field such as seed 03's
-`addresspools` is refused by the strict apply instead of being dropped.
+`addresspools` is refused by the strict apply instead of being dropped. Every object goes through
+`manifests.apply_steps`, read against its live state and the server's dry run (`facts.objects`):
+a no-op when nothing changes, and an undo that deletes what it created or puts back what it
+changed. The pool and the advertisement carry our labels (instance: the pool's name); MetalLB's
+own documents are applied as its manifest has them.
 
 The pool is refused when it overlaps a node, the gateway, the router's DHCP pool or a static
 lease, or lies outside the LAN: MetalLB checks none of these (metallb#306, #772). Run again on the
@@ -16,14 +20,14 @@ import ipaddress
 import re
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
 from . import Plan, PlanError, Step, Target
-from .actions import ApplyObject, DeleteObject, PatchObject, Run, WaitEndpoints, WaitRollout, object_text
-from .manifests import object_id, ordered, yaml_text
+from .actions import PatchObject, Run, WaitEndpoints, WaitRollout, object_text
+from .manifests import JsonObject, LiveObject, apply_steps, object_id, ordered, ours
 from .nodes import sh_quote, sudo_rendering
 
 API_VERSION = "metallb.io/v1beta1"
@@ -80,8 +84,8 @@ class MetallbFacts:
     controller: str = ""  # "namespace/name" of MetalLB's controller Deployment, "" when there is none
     controller_available: bool = False
     manifest: tuple[dict[str, Any], ...] = ()  # the install's documents, read when MetalLB is not installed
-    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)  # IPAddressPools in MetalLB's namespace
-    advertisements: dict[str, tuple[str, ...]] = field(default_factory=dict)  # L2Advertisements: their pools
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)  # its IPAddressPools' addresses
+    objects: dict[str, LiveObject] = field(default_factory=dict)  # what desired_objects applies, by object_id
     svclb: tuple[str, ...] = ()  # ServiceLB's svclb-* DaemonSets in kube-system
     k3s_servers: tuple[K3sServer, ...] = ()  # the servers of a k3s cluster
     kube_proxy: str | None = None  # kube-system/kube-proxy's config.conf (kubeadm); None without one
@@ -191,19 +195,75 @@ def _pool_problems(answers: MetallbAnswers, facts: MetallbFacts, namespace: str)
 def metallb_plan(answers: MetallbAnswers, facts: MetallbFacts) -> Plan:
     check_answers(answers)
     kubectl = f"kubectl --context {answers.context}" if answers.context else "kubectl"
-    installed = facts.served and bool(facts.controller)
-    namespace = facts.controller.split("/")[0] if installed else _manifest_namespace(facts.manifest)
+    namespace = _namespace(facts)
     PlanError.check(_pool_problems(answers, facts, namespace))
-    steps = [*_servicelb_steps(answers, facts), *_strict_arp_steps(facts, kubectl),
-             *_install_steps(answers, facts, kubectl, namespace),
-             *_pool_steps(answers, facts, namespace)]
-    warnings = ()
+    install, install_warnings = _install_steps(answers, facts, kubectl, namespace)
+    pool, pool_warnings = _pool_steps(answers, facts, namespace)
+    steps = [*_servicelb_steps(answers, facts), *_strict_arp_steps(facts, kubectl), *install, *pool]
+    warnings = [*install_warnings, *pool_warnings]
     if facts.router is None:
-        warnings = (f"the pool was not checked against the router's DHCP pool and static leases: "
-                    f"{facts.router_skipped or 'no router'}",)
+        warnings.append(f"the pool was not checked against the router's DHCP pool and static leases: "
+                        f"{facts.router_skipped or 'no router'}")
     elif not facts.router.network:
-        warnings = ("the pool was not checked against the LAN: no address of the router holds the nodes",)
-    return Plan(f"MetalLB pool {answers.pool}: {pool_entry(answers.range)}", tuple(steps), warnings=warnings)
+        warnings.append("the pool was not checked against the LAN: no address of the router holds the nodes")
+    return Plan(f"MetalLB pool {answers.pool}: {pool_entry(answers.range)}", tuple(steps), warnings=tuple(warnings))
+
+
+def desired_objects(answers: MetallbAnswers, cluster: MetallbFacts) -> list[JsonObject]:
+    """What the plan applies, for the flow to read: MetalLB's documents when it is not installed
+    (namespace and CRDs first), then the pool and its advertisement."""
+    return [*_install_documents(cluster), *_pool_objects(answers, _namespace(cluster))]
+
+
+def _installed(facts: MetallbFacts) -> bool:
+    return facts.served and bool(facts.controller)
+
+
+def _namespace(facts: MetallbFacts) -> str:
+    """MetalLB's namespace: its controller's, or the manifest's when it is not installed."""
+    if _installed(facts):
+        return facts.controller.split("/")[0]
+    return next((doc["metadata"].get("namespace") or NAMESPACE for doc in facts.manifest
+                 if doc.get("kind") == "Deployment" and doc["metadata"].get("name") == CONTROLLER), NAMESPACE)
+
+
+def _install_documents(facts: MetallbFacts) -> list[JsonObject]:
+    return [] if _installed(facts) else ordered(list(facts.manifest))
+
+
+def _pool_objects(answers: MetallbAnswers, namespace: str) -> tuple[JsonObject, JsonObject]:
+    """The IPAddressPool, and the L2Advertisement naming it, labelled as ours."""
+    meta = {"name": answers.pool, "namespace": namespace}
+    pool = {"apiVersion": API_VERSION, "kind": "IPAddressPool", "metadata": meta,
+            "spec": {"addresses": [pool_entry(answers.range)]}}
+    advertisement = {"apiVersion": API_VERSION, "kind": "L2Advertisement", "metadata": meta,
+                     "spec": {"ipAddressPools": [answers.pool]}}
+    return ours(pool, answers.pool, namespace, True), ours(advertisement, answers.pool, namespace, True)
+
+
+def _object_steps(objects: list[JsonObject], facts: MetallbFacts, key: str, webhook_grace: float = 0.0,
+                  ) -> tuple[list[Step], list[str]]:
+    """`manifests.apply_steps` of each object, read against `facts.objects`; a PlanError on `key`
+    where the dry run was refused or met another field manager's fields (never forced). A webhook
+    not answering yet (MetalLB just installed, its controller not available) is no refusal: the
+    apply waits for it, and the diff is unknown."""
+    steps, warnings, errors = [], [], []
+    for obj in objects:
+        name, known = object_id(obj), facts.objects.get(object_id(obj), LiveObject())
+        if "failed calling webhook" in known.error:
+            known = LiveObject(known.live)
+        if known.error:
+            errors.append((key, f"{name}: {known.error}"))
+        elif known.conflicts:
+            owned = "; ".join(f"{path} ({claim})" for path, claim in known.conflicts.items())
+            errors.append((key, f"{name}: fields owned by another field manager, which this wizard never forces: "
+                                f"{owned}; change them there, or delete the object"))
+        else:
+            made = apply_steps(obj, known, force=False, webhook_grace=webhook_grace)
+            steps.append(made.apply)
+            warnings += made.warnings
+    PlanError.check(errors)
+    return steps, warnings
 
 
 def _k3s_config(server: K3sServer) -> dict[str, Any] | None:
@@ -304,28 +364,23 @@ def _strict_arp_steps(facts: MetallbFacts, kubectl: str) -> list[Step]:
     ]
 
 
-def _manifest_namespace(documents: tuple[dict[str, Any], ...]) -> str:
-    return next((doc["metadata"].get("namespace") or NAMESPACE for doc in documents
-                 if doc.get("kind") == "Deployment" and doc["metadata"].get("name") == CONTROLLER), NAMESPACE)
-
-
-def _install_steps(answers: MetallbAnswers, facts: MetallbFacts, kubectl: str, namespace: str) -> list[Step]:
+def _install_steps(answers: MetallbAnswers, facts: MetallbFacts, kubectl: str,
+                   namespace: str) -> tuple[list[Step], list[str]]:
     """Each document of the manifest (namespace and CRDs first), then the waits for the controller
     and the webhook's endpoints; one no-op when MetalLB is installed."""
-    if facts.served and facts.controller:
+    if _installed(facts):
         controller_namespace, controller = facts.controller.split("/", 1)
         if facts.controller_available:
             return [Step(Target.KUBE, "", "Install MetalLB", f"{kubectl} apply --server-side -f {answers.manifest}",
                          WaitRollout(controller_namespace, controller),
-                         noop_reason=f"MetalLB is installed: its controller {facts.controller} is available")]
-        documents: list[dict[str, Any]] = []
+                         noop_reason=f"MetalLB is installed: its controller {facts.controller} is available")], []
     else:
         if not facts.manifest:
             raise PlanError("cluster.metallb_manifest", f"{answers.manifest or 'the manifest'} holds no documents")
         controller_namespace, controller = namespace, CONTROLLER
-        documents = ordered(list(facts.manifest))
-    steps = [Step(Target.KUBE, "", f"Install MetalLB: {object_id(doc)}", yaml_text(doc), ApplyObject(object_text(doc)))
-             for doc in documents]
+    documents = _install_documents(facts)
+    steps, warnings = _object_steps(documents, facts, "cluster.metallb_manifest")
+    steps = [replace(step, description=f"Install MetalLB: {object_id(doc)}") for step, doc in zip(steps, documents)]
     webhook = next((doc["metadata"]["name"] for doc in documents if doc.get("kind") == "Service"
                     and "webhook" in doc["metadata"]["name"]), WEBHOOK_SERVICE)
     return [*steps,
@@ -335,31 +390,18 @@ def _install_steps(answers: MetallbAnswers, facts: MetallbFacts, kubectl: str, n
             Step(Target.KUBE, "", f"Wait for the endpoints of MetalLB's webhook ({controller_namespace}/{webhook})",
                  f"{kubectl} -n {controller_namespace} wait --for=jsonpath='{{.subsets[*].addresses[*].ip}}' "
                  f"endpoints/{webhook} --timeout=300s",
-                 WaitEndpoints(controller_namespace, webhook))]
+                 WaitEndpoints(controller_namespace, webhook))], warnings
 
 
-def _pool_steps(answers: MetallbAnswers, facts: MetallbFacts, namespace: str) -> list[Step]:
-    """The IPAddressPool and the L2Advertisement that names it, applied (with the webhook's grace);
-    each undone by deleting it when it is new."""
-    entry = pool_entry(answers.range)
-    pool = {"apiVersion": API_VERSION, "kind": "IPAddressPool",
-            "metadata": {"name": answers.pool, "namespace": namespace}, "spec": {"addresses": [entry]}}
-    advertisement = {"apiVersion": API_VERSION, "kind": "L2Advertisement",
-                     "metadata": {"name": answers.pool, "namespace": namespace},
-                     "spec": {"ipAddressPools": [answers.pool]}}
-    wanted = ((pool, facts.pools, (entry,), f"hands out {entry}"),
-              (advertisement, facts.advertisements, (answers.pool,), f"announces pool {answers.pool}"))
-    steps = []
-    for obj, live, spec, what in wanted:
-        name = object_id(obj)
-        current = live.get(answers.pool)
-        verb = "Create" if current is None else "Apply" if current == spec else "Update"
-        description = f"{verb} {name}: {what}"
-        steps.append(Step(Target.KUBE, "", description, yaml_text(obj),
-                          ApplyObject(object_text(obj), webhook_grace=WEBHOOK_GRACE),
-                          noop_reason=f"{name} {what}" if current == spec else "",
-                          undo=DeleteObject(obj["kind"], namespace, answers.pool, api_version=API_VERSION)
-                          if current is None else None,
-                          undo_rendering=f"delete {name}" if current is None else ""))
-    return steps
+def _pool_steps(answers: MetallbAnswers, facts: MetallbFacts, namespace: str) -> tuple[list[Step], list[str]]:
+    """The IPAddressPool and the L2Advertisement that names it, applied with the webhook's grace."""
+    objects = _pool_objects(answers, namespace)
+    steps, warnings = _object_steps(list(objects), facts, "--pool", WEBHOOK_GRACE)
+    whats = (f"hands out {pool_entry(answers.range)}", f"announces pool {answers.pool}")
+    steps = [replace(step, description=f"{_verb(step, facts.objects.get(object_id(obj)))} {object_id(obj)}: {what}")
+             for step, obj, what in zip(steps, objects, whats)]
+    return steps, warnings
 
+
+def _verb(step: Step, known: LiveObject | None) -> str:
+    return "Create" if known is None or known.live is None else "Apply" if step.is_noop else "Update"

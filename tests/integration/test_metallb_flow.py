@@ -14,6 +14,7 @@ import tomli_w
 
 from homelab_tui.cli import main
 from homelab_tui.config import load_config
+from homelab_tui.connect import kube_client
 from homelab_tui.executors import build_executors
 from homelab_tui.flows.metallb import MetallbRequest, plan_metallb
 from homelab_tui.flows.staged import apply_staged
@@ -108,6 +109,44 @@ async def test_the_wizard_installs_metallb_and_a_load_balancer_gets_a_pool_addre
     assert again.changes == 0, [s.description for s in again.plans[0].changes]
     reasons = [step.noop_reason for step in again.plans[0].steps]
     assert "MetalLB is installed: its controller metallb-system/controller is available" in reasons
+
+
+async def test_a_changed_pool_is_put_back_when_a_later_step_fails(lab, tmp_path):
+    """The pool's range changed and its advertisement gone; between the plan and the apply another
+    manager makes the advertisement, naming other pools: its step fails on the conflict, and the
+    pool is put back as it was (ReplaceObject), not left half-changed."""
+    config = load_config(lab_config(lab, tmp_path))
+    staged, executors = await plan(config, addresses=POOL)
+    try:
+        [(_, result)] = await apply_staged(staged, executors, lambda plan: lambda event: None)
+    finally:
+        await executors.close()
+    assert result.ok, result.error
+    before = lab.kube.get("IPAddressPool", "metallb-system", "homelab")
+    lab.kube.delete("L2Advertisement", "metallb-system", "homelab")
+
+    staged, executors = await plan(config, addresses="192.168.40.40-192.168.40.45")
+    try:
+        changes = staged.plans[0].changes
+        assert [step.description for step in changes] == [
+            "Update IPAddressPool metallb-system/homelab: hands out 192.168.40.40-192.168.40.45",
+            "Create L2Advertisement metallb-system/homelab: announces pool homelab"]
+        assert "# ~ spec.addresses[0]: 192.168.40.20-192.168.40.30 → 192.168.40.40-192.168.40.45" in \
+            changes[0].rendering and changes[0].undo_rendering == "put IPAddressPool metallb-system/homelab back as it was"
+        async with kube_client(config) as kube:
+            await kube.server_side_apply({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+                                          "metadata": {"name": "homelab", "namespace": "metallb-system"},
+                                          "spec": {"ipAddressPools": ["theirs"]}}, manager="someone-else")
+        [(_, result)] = await apply_staged(staged, executors, lambda plan: lambda event: None)
+    finally:
+        await executors.close()
+    steps = staged.plans[0].steps
+    assert not result.ok and "someone-else" in result.error, result.error
+    assert result.failed_index == steps.index(changes[1])
+    assert result.undone == [steps.index(changes[0])] and not result.undo_failed
+    after = lab.kube.get("IPAddressPool", "metallb-system", "homelab")
+    assert after["spec"]["addresses"] == [POOL] and after["spec"] == before["spec"]
+    assert after["metadata"]["labels"] == before["metadata"]["labels"]
 
 
 @pytest.mark.parametrize("addresses, expected", [
