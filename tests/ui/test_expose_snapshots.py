@@ -46,6 +46,7 @@ def expose(plan: bool = False, apply: bool = False):
         if apply:
             await apply_confirmed(pilot)
             await until(pilot, lambda: finished(app.screen), timeout=30)
+        pilot.app.screen.set_focus(None)  # a focused Input's cursor blinks: not in a snapshot
         await pilot.pause()
 
     return run_before
