@@ -78,22 +78,28 @@ async def plan(config, **answers):
         raise
 
 
+async def apply(staged, executors):
+    """The plan applied, its executors closed: the engine's result."""
+    try:
+        [(_, result)] = await apply_staged(staged, executors, lambda plan: lambda event: None)
+    finally:
+        await executors.close()
+    return result
+
+
 async def test_the_wizard_installs_metallb_and_a_load_balancer_gets_a_pool_address(lab, tmp_path):
     config = load_config(lab_config(lab, tmp_path))
     lab.kube.create(load_balancer())
     staged, executors = await plan(config, addresses=POOL)
-    try:
-        shown = "\n".join(line for _, line in listing(staged.plans))
-        changes = [step.description for step in staged.plans[0].changes]
-        assert "Install MetalLB: Namespace metallb-system" in changes[changes.index(
-            "Disable k3s's ServiceLB on master1 (/etc/rancher/k3s/config.yaml)") + 2]  # after the restart
-        assert "Install MetalLB: CustomResourceDefinition ipaddresspools.metallb.io" in changes
-        assert "Wait for the endpoints of MetalLB's webhook (metallb-system/metallb-webhook-service)" in changes
-        assert "ipAddressPools:\n  - homelab" in shown.replace("    ", "  ") or "- homelab" in shown
-        assert "namespace: metallb-system" in shown and "addresspools:" not in shown
-        [(_, result)] = await apply_staged(staged, executors, lambda plan: lambda event: None)
-    finally:
-        await executors.close()
+    result = await apply(staged, executors)
+    shown = "\n".join(line for _, line in listing(staged.plans))
+    changes = [step.description for step in staged.plans[0].changes]
+    assert "Install MetalLB: Namespace metallb-system" in changes[changes.index(
+        "Disable k3s's ServiceLB on master1 (/etc/rancher/k3s/config.yaml)") + 2]  # after the restart
+    assert "Install MetalLB: CustomResourceDefinition ipaddresspools.metallb.io" in changes
+    assert "Wait for the endpoints of MetalLB's webhook (metallb-system/metallb-webhook-service)" in changes
+    assert "ipAddressPools:\n  - homelab" in shown.replace("    ", "  ") or "- homelab" in shown
+    assert "namespace: metallb-system" in shown and "addresspools:" not in shown
     assert result.ok, result.error
     config_yaml = lab.fleet["master1.kube.local"].state.files["/etc/rancher/k3s/config.yaml"]
     assert "servicelb" in config_yaml
@@ -116,31 +122,27 @@ async def test_a_changed_pool_is_put_back_when_a_later_step_fails(lab, tmp_path)
     manager makes the advertisement, naming other pools: its step fails on the conflict, and the
     pool is put back as it was (ReplaceObject), not left half-changed."""
     config = load_config(lab_config(lab, tmp_path))
-    staged, executors = await plan(config, addresses=POOL)
-    try:
-        [(_, result)] = await apply_staged(staged, executors, lambda plan: lambda event: None)
-    finally:
-        await executors.close()
+    result = await apply(*await plan(config, addresses=POOL))
     assert result.ok, result.error
     before = lab.kube.get("IPAddressPool", "metallb-system", "homelab")
     lab.kube.delete("L2Advertisement", "metallb-system", "homelab")
 
     staged, executors = await plan(config, addresses="192.168.40.40-192.168.40.45")
     try:
-        changes = staged.plans[0].changes
-        assert [step.description for step in changes] == [
-            "Update IPAddressPool metallb-system/homelab: hands out 192.168.40.40-192.168.40.45",
-            "Create L2Advertisement metallb-system/homelab: announces pool homelab"]
-        assert "# ~ spec.addresses[0]: 192.168.40.20-192.168.40.30 → 192.168.40.40-192.168.40.45" in \
-            changes[0].rendering and changes[0].undo_rendering == "put IPAddressPool metallb-system/homelab back as it was"
         async with kube_client(config) as kube:
             await kube.server_side_apply({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
                                           "metadata": {"name": "homelab", "namespace": "metallb-system"},
                                           "spec": {"ipAddressPools": ["theirs"]}}, manager="someone-else")
-        [(_, result)] = await apply_staged(staged, executors, lambda plan: lambda event: None)
-    finally:
+    except BaseException:
         await executors.close()
-    steps = staged.plans[0].steps
+        raise
+    result = await apply(staged, executors)
+    steps, changes = staged.plans[0].steps, staged.plans[0].changes
+    assert [step.description for step in changes] == [
+        "Update IPAddressPool metallb-system/homelab: hands out 192.168.40.40-192.168.40.45",
+        "Create L2Advertisement metallb-system/homelab: announces pool homelab"]
+    assert "# ~ spec.addresses[0]: 192.168.40.20-192.168.40.30 → 192.168.40.40-192.168.40.45" in \
+        changes[0].rendering and changes[0].undo_rendering == "put IPAddressPool metallb-system/homelab back as it was"
     assert not result.ok and "someone-else" in result.error, result.error
     assert result.failed_index == steps.index(changes[1])
     assert result.undone == [steps.index(changes[0])] and not result.undo_failed
