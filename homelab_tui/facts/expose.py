@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from ..clients.cloudflare import CloudflareError, CloudflareUnreachable, bundled_ip_ranges
+from ..clients.cloudflare import CloudflareClient, CloudflareError, CloudflareUnreachable, bundled_ip_ranges
 from ..clients.kube import KubeClientError
 from ..clients.router import RouterError
-from ..config import Config
+from ..config import Config, SecretError
 from ..connect import cloudflare_client, kube_client, router_client
 from ..plans import PlanError
 from ..plans.routeros import MARKER_PREFIX
@@ -28,15 +28,32 @@ from ..plans.expose import (
 )
 
 
-async def expose_facts(config: Config, service: str, host: str, with_dns: bool) -> ExposeFacts:
-    kube, router, zone = await asyncio.gather(_cluster(config, service), router_facts(config),
-                                              _zone(config, host) if with_dns else _no_zone())
+async def expose_facts(config: Config, service: str, host: str, with_record: bool,
+                       with_ranges: bool) -> ExposeFacts:
+    """`with_record`: the zone is read (a record will be made); `with_ranges`: Cloudflare's ranges."""
+    kube, router, zone = await asyncio.gather(
+        _cluster(config, service), router_facts(config),
+        _zone(config, host) if with_record else _ranges_only(config) if with_ranges else _nothing())
     (service_facts, nodes) = kube
     return ExposeFacts(service_facts, nodes, router, zone)
 
 
-async def _no_zone() -> ZoneFacts:
+async def _nothing() -> ZoneFacts:
     return ZoneFacts()
+
+
+async def _ranges_only(config: Config) -> ZoneFacts:
+    """Cloudflare's ranges without a zone: its `/ips` needs no token; the bundled snapshot when
+    no Cloudflare API is configured or it cannot be read."""
+    cloudflare = config.dns.cloudflare if config.dns else None
+    ranges = bundled_ip_ranges()
+    if cloudflare is not None:
+        try:
+            async with CloudflareClient("", base_url=cloudflare.api_url) as client:
+                ranges = await client.ips()
+        except (CloudflareError, CloudflareUnreachable, OSError):
+            pass
+    return ZoneFacts(cloudflare_ranges=ranges.ipv4_cidrs, ranges_source=ranges.source or "Cloudflare's API")
 
 
 async def _cluster(config: Config, service: str) -> tuple[ServiceFacts, tuple[NodeFacts, ...]]:
@@ -92,8 +109,7 @@ async def router_facts(config: Config) -> RouterFacts:
 async def _zone(config: Config, host: str) -> ZoneFacts:
     cloudflare = config.dns.cloudflare if config.dns else None
     if cloudflare is None:
-        return ZoneFacts(cloudflare_ranges=bundled_ip_ranges().ipv4_cidrs,
-                         ranges_source=bundled_ip_ranges().source)
+        return await _ranges_only(config)
     try:
         async with await cloudflare_client(config) as client:
             zone = await client.zone_by_name(cloudflare.zone)
@@ -105,7 +121,7 @@ async def _zone(config: Config, host: str) -> ZoneFacts:
                 ranges = await client.ips()
             except (CloudflareError, CloudflareUnreachable):
                 ranges = bundled_ip_ranges()
-    except (CloudflareError, CloudflareUnreachable, OSError) as error:
+    except (CloudflareError, CloudflareUnreachable, SecretError, OSError) as error:
         raise PlanError("dns.cloudflare", f"cannot read the Cloudflare zone ({error})") from None
     return ZoneFacts(cloudflare.zone, mode, tuple(map(_record, records)), ranges.ipv4_cidrs, ranges.source or "Cloudflare's API")
 

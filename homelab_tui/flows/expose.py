@@ -57,7 +57,8 @@ async def plan_expose(config: Config, request: ExposeRequest, executors: Executo
         proxied=cloudflare.proxied if cloudflare else False)
     from ..facts.expose import expose_facts  # the router and Cloudflare clients load when a plan is made
 
-    facts = await expose_facts(config, answers.service, answers.host, answers.dns != "none" or answers.cloudflare_only)
+    facts = await expose_facts(config, answers.service, answers.host, with_record=answers.dns != "none",
+                               with_ranges=answers.cloudflare_only)
     return Staged((expose_plan(answers, facts),))
 
 
