@@ -24,7 +24,6 @@ from .actions import CloudDdns, DnsDelete, DnsPut, DnsRestore, RouterAdd, Router
 from .routeros import Marker, console_find, parse_marker, render_console
 
 NAT, MANGLE, ADDRESS_LIST = "/ip/firewall/nat", "/ip/firewall/mangle", "/ip/firewall/address-list"
-CLOUDFLARE_LIST = "homelab-tui-cloudflare"
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 # The ports Cloudflare's proxy accepts (support article 200169156).
 PROXIED_HTTP_PORTS = (80, 8080, 8880, 2052, 2082, 2086, 2095)
@@ -330,7 +329,10 @@ def expose_plan(answers: ExposeAnswers, facts: ExposeFacts) -> Plan:
     owner = Marker(answers.service, protocol, public_port)
     router = _RouterPlan()
     match = {"protocol": protocol, "dst-port": str(public_port)}
-    source = {"src-address-list": CLOUDFLARE_LIST} if answers.cloudflare_only else {}
+    # one list per exposed port: RouterOS refuses an address twice in a list, and each port's
+    # entries must come and go with it
+    cloudflare_list = f"homelab-tui-cloudflare-{answers.service.replace('/', '-')}-{public_port}"
+    source = {"src-address-list": cloudflare_list} if answers.cloudflare_only else {}
 
     # Cloudflare's ranges in an address list, for --cloudflare-only.
     listed = _ours(facts.router.address_list, owner.owner)
@@ -343,9 +345,9 @@ def expose_plan(answers: ExposeAnswers, facts: ExposeFacts) -> Plan:
         for i, cidr in enumerate(facts.zone.cloudflare_ranges, 1):
             marker = str(Marker(answers.service, protocol, public_port, "cloudflare", i))
             kept.add(marker)
-            router.item(ADDRESS_LIST, listed.get(marker, []), {"list": CLOUDFLARE_LIST, "address": cidr,
+            router.item(ADDRESS_LIST, listed.get(marker, []), {"list": cloudflare_list, "address": cidr,
                                                                 "comment": marker},
-                        "", f"Cloudflare range {cidr} to list {CLOUDFLARE_LIST}")
+                        "", f"Cloudflare range {cidr} to list {cloudflare_list}")
     router.prune(ADDRESS_LIST, listed, kept, "address-list entry")
 
     mangled, natted = _ours(facts.router.mangle, owner.owner), _ours(facts.router.nat, owner.owner)
