@@ -3,24 +3,30 @@
 `sandboxed_sshd` runs it in its own mount and UTS namespaces, over a copy of /etc and an empty
 /usr/local/bin, so that a whole bootstrap (hostname, /etc/hosts, an install script run as root)
 changes the copy and never this machine.
+
+The simulated Kubernetes API and the real kubectl against it: `running_kube_sim`, and the
+`kubeconfig` / `kubectl_env` fixtures built on the test module's own `sim` fixture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pytest
 
 from homelab_tui.clients.ssh import SshTarget, append_known_host
+from homelab_tui.sim.kube_api import KubeApiSim
 from tests.conftest import need_binary
 
 SUDO_USER_PASSWORD = "Tr0ub4dor-" + secrets.token_hex(4)
@@ -189,3 +195,63 @@ async def sandboxed_sshd(tmp_path, client_key, sandbox) -> AsyncIterator[Sshd]:
                str(sandbox.etc.parent)]
     async with running_sshd(tmp_path, client_key, wrapper) as server:
         yield server
+
+
+# --- the simulated Kubernetes API, and kubectl against it -------------------------------------
+
+LAB_NODES = (("master1", "192.168.40.102"), ("node1", "192.168.40.103"), ("node2", "192.168.40.104"))
+
+
+@asynccontextmanager
+async def running_kube_sim(token: str, nodes: Sequence[tuple[str, str]] = LAB_NODES,
+                           **options: Any) -> AsyncIterator[KubeApiSim]:
+    """A KubeApiSim serving on loopback with `nodes` (name, address) joined: the first as the
+    control plane, the others as workers. `options` go to KubeApiSim."""
+    server = KubeApiSim(token, **options)
+    for index, (name, address) in enumerate(nodes):
+        server.add_node(name, address, roles=("control-plane", "master") if index == 0 else ())
+    async with server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(sim: KubeApiSim, tmp_path: Path) -> Path:
+    """A kubeconfig for the test module's `sim`, in tmp_path."""
+    return sim.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def kubectl_env(kubeconfig: Path, tmp_path: Path) -> dict[str, str]:
+    """kubectl's environment: HOME and KUBECONFIG in tmp_path, never the user's."""
+    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "KUBECONFIG": str(kubeconfig)}
+
+
+async def kubectl(env: dict[str, str], *args: str, timeout: float = 20) -> tuple[int, str, str]:
+    """Run the real kubectl as an asyncio subprocess (the sim serves from the test's event loop, so a
+    blocking subprocess.run would deadlock): (exit code, stdout, stderr)."""
+    binary = need_binary("kubectl")
+    process = await asyncio.create_subprocess_exec(binary, *args, env=env, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+    """Poll an async check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            assert result, "condition not reached in time"
+            return result
+        await asyncio.sleep(0.1)
+
+
+def rows(output: str) -> list[list[str]]:
+    """The rows of kubectl's table output, split on whitespace, without the header."""
+    return [line.split() for line in output.strip().splitlines()[1:]]

@@ -34,16 +34,8 @@ async def sim() -> AsyncIterator[KubeApiSim]:
     server.add_node("master1", "192.168.40.102")
     server.add_node("node1", "192.168.40.103", roles=(), arch="amd64")
     server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "metallb-system"}})
-    await server.start()
-    try:
+    async with server:
         yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def kubeconfig(sim: KubeApiSim, tmp_path: Path) -> Path:
-    return sim.write_kubeconfig(tmp_path / "config")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,61 +18,23 @@ import pytest
 
 from homelab_tui.sim.kube_api import KubeApiSim
 from tests.conftest import need_binary
+from tests.integration.conftest import LAB_NODES, eventually, kubectl, rows, running_kube_sim
 
 TOKEN = "sim-token-1f2e3d"
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[KubeApiSim]:
-    server = KubeApiSim(TOKEN)
-    server.add_node("master1", "192.168.40.102")
-    server.add_node("node1", "192.168.40.103", roles=())
-    await server.start()
-    try:
+    async with running_kube_sim(TOKEN, LAB_NODES[:2]) as server:
         yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def kubectl_env(sim: KubeApiSim, tmp_path: Path) -> dict[str, str]:
-    kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    assert kubeconfig.stat().st_mode & 0o777 == 0o600
-    return {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "KUBECONFIG": str(kubeconfig)}
-
-
-async def kubectl(env: dict[str, str], *args: str, timeout: float = 20) -> tuple[int, str, str]:
-    binary = need_binary("kubectl")
-    process = await asyncio.create_subprocess_exec(binary, *args, env=env, stdout=asyncio.subprocess.PIPE,
-                                                   stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    return process.returncode or 0, out.decode(), err.decode()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            assert result, "condition not reached in time"
-            return result
-        await asyncio.sleep(0.1)
-
-
-def rows(output: str) -> list[list[str]]:
-    return [line.split() for line in output.strip().splitlines()[1:]]
 
 
 # --- kubectl ---------------------------------------------------------------------------------
 
 
-async def test_kubectl_get_nodes_shows_status_roles_and_version(sim: KubeApiSim, kubectl_env: dict[str, str]) -> None:
+async def test_kubectl_get_nodes_shows_status_roles_and_version(sim: KubeApiSim, kubeconfig: Path,
+                                                                 kubectl_env: dict[str, str]) -> None:
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
     sim.set_node_ready("node1", False)
     code, out, err = await kubectl(kubectl_env, "get", "nodes", "-o", "wide")
     assert code == 0, err

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from homelab_tui.sim.kube_api import KubeApiSim
+from tests.integration.conftest import running_kube_sim
 
 TOKEN = "apply-test-token-4d1c"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
@@ -31,15 +32,9 @@ class Reply:
 Http = Callable[..., Awaitable[Reply]]
 
 
-@contextlib.asynccontextmanager
-async def serving(controller_delay: float) -> AsyncIterator[KubeApiSim]:
-    server = KubeApiSim(TOKEN, metallb_webhook_warmup=0.5, controller_delay=controller_delay)
-    server.add_node("node1", "192.168.40.103")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+def serving(controller_delay: float) -> contextlib.AbstractAsyncContextManager[KubeApiSim]:
+    return running_kube_sim(TOKEN, [("node1", "192.168.40.103")], metallb_webhook_warmup=0.5,
+                            controller_delay=controller_delay)
 
 
 @pytest.fixture

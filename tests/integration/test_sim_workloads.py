@@ -16,21 +16,15 @@ import pytest
 
 from homelab_tui.sim.kube.workloads import surge_and_unavailable
 from homelab_tui.sim.kube_api import KubeApiSim
+from tests.integration.conftest import LAB_NODES, running_kube_sim
 
 TOKEN = "sim-token-workloads"
-NODES = (("master1", "192.168.40.102"), ("node1", "192.168.40.103"), ("node2", "192.168.40.104"))
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[KubeApiSim]:
-    server = KubeApiSim(TOKEN, tls=False, time_scale=0.02)
-    for name, address in NODES:
-        server.add_node(name, address, roles=("control-plane", "master") if name == "master1" else ())
-    await server.start()
-    try:
+    async with running_kube_sim(TOKEN, tls=False, time_scale=0.02) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
@@ -98,7 +92,7 @@ async def test_a_deployment_runs_its_pods_through_a_replica_set(sim: KubeApiSim)
     assert rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     assert sim.get("Deployment", "default", "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     pods = sim.list("Pod", "default", "app=web")
-    assert len(pods) == 3 and {p["spec"]["nodeName"] for p in pods} == {n for n, _ in NODES}
+    assert len(pods) == 3 and {p["spec"]["nodeName"] for p in pods} == {n for n, _ in LAB_NODES}
     assert all(p["metadata"]["name"].startswith(f"web-{pod_hash}-") for p in pods)
     assert {p["metadata"]["ownerReferences"][0]["uid"] for p in pods} == {rs["metadata"]["uid"]}
     assert rs["status"] == {"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 3, "availableReplicas": 3,
@@ -329,12 +323,12 @@ async def test_servicelb_runs_a_daemon_set_per_load_balancer_and_reports_the_nod
     sim.servicelb = True
     svc = sim.create(load_balancer("web"))
     ds_name = f"svclb-web-{svc['metadata']['uid'][:8]}"
-    await until(lambda: lb_ips(sim, "web") == [address for _, address in NODES])
+    await until(lambda: lb_ips(sim, "web") == [address for _, address in LAB_NODES])
     ds = sim.get("DaemonSet", "kube-system", ds_name)
     assert ds["metadata"]["labels"]["svccontroller.k3s.cattle.io/svcname"] == "web"
     assert ds["status"]["desiredNumberScheduled"] == ds["status"]["numberReady"] == 3
     pods = sim.list("Pod", "kube-system", f"app={ds_name}")
-    assert sorted(p["spec"]["nodeName"] for p in pods) == [name for name, _ in NODES]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == [name for name, _ in LAB_NODES]
     assert pods[0]["spec"]["containers"][0]["ports"][0]["hostPort"] == 80
 
     sim.servicelb = False  # k3s restarted with `disable: [servicelb]`
@@ -457,7 +451,7 @@ async def test_ingress_addresses_come_from_traefik_only(sim: KubeApiSim) -> None
 
     sim.create(ingress("web", "traefik"))
     sim.create(ingress("other", "nginx"))  # no nginx controller in k3s
-    await until(lambda: addresses("web") == [address for _, address in NODES])
+    await until(lambda: addresses("web") == [address for _, address in LAB_NODES])
     assert addresses("other") == []
     sim.traefik = False  # k3s restarted with --disable traefik
     await until(lambda: addresses("web") == [])
@@ -474,7 +468,7 @@ async def test_a_host_port_fits_once_per_node(sim: KubeApiSim) -> None:
             p for p in pods if not p["spec"].get("nodeName") and p["status"].get("conditions")]
 
     nodes, [waiting_pod] = await until(lambda: len(placed()[0]) == 3 and placed()[1] and placed())
-    assert nodes == [name for name, _ in NODES]
+    assert nodes == [name for name, _ in LAB_NODES]
     assert waiting_pod["status"]["conditions"][0]["message"] == (
         "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports. preemption: "
         "0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
