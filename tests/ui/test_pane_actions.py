@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from textual.widgets import Button, Static
 
 from homelab_tui.config import load_config
@@ -14,14 +13,6 @@ from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
 from homelab_tui.ui.modals import ConfirmScreen
 from tests.ui.test_app_live import pod, until
-
-
-@pytest.fixture
-async def lab(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    async with Lab("running", tmp_path / "lab") as lab:
-        lab.kube.create(pod("debug"))
-        yield lab
 
 
 def lab_app(lab: Lab, tmp_path, **options) -> HomelabApp:

@@ -11,19 +11,10 @@ import re
 import pytest
 from textual.widgets import Button, Input, Label, Static
 
-from homelab_tui.sim.lab import Lab
 from homelab_tui.ui.app import HomelabApp
 from homelab_tui.ui.modals import ConfirmScreen, ScaleScreen, TypeToConfirmScreen
 from tests.ui.test_app_live import cells, pod, until
 from tests.ui.test_pane_actions import lab_app
-
-
-@pytest.fixture
-async def lab(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    async with Lab("running", tmp_path / "lab") as lab:
-        lab.kube.create(pod("debug"))
-        yield lab
 
 
 def audited(tmp_path) -> list[tuple[str, str]]:
@@ -62,8 +53,7 @@ async def confirm(pilot, app: HomelabApp, *shown: str) -> str:
 async def test_scale_is_prefilled_from_the_scale_subresource_and_the_pods_follow(lab, tmp_path):
     app = lab_app(lab, tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.press("2")
-        await until(pilot, lambda: len(nginx_pods(app)) == 2)
+        await both_nginx_pods_running(pilot, app)
         await on_row(pilot, app, "6", "deployments", "default/nginx")
         await pilot.press("s")
         await until(pilot, lambda: isinstance(app.screen, ScaleScreen))
@@ -82,6 +72,13 @@ async def test_scale_is_prefilled_from_the_scale_subresource_and_the_pods_follow
                                              "--type=merge -p '{\"spec\":{\"replicas\":3}}' --field-manager=homelab-tui")]
 
 
+async def both_nginx_pods_running(pilot, app: HomelabApp) -> set[str]:
+    """The nginx deployment's two pods, once the Pods pane shows both Running."""
+    await pilot.press("2")
+    await until(pilot, lambda: len(nginx_pods(app)) == 2)
+    return nginx_pods(app)
+
+
 async def restarted(pilot, app: HomelabApp, before: set[str]) -> None:
     """The pods the pane showed are replaced by as many new ones, Running."""
     await pilot.press("2")
@@ -92,9 +89,7 @@ async def restarted(pilot, app: HomelabApp, before: set[str]) -> None:
 async def test_rollout_restart_of_a_deployment_replaces_its_pods(lab, tmp_path):
     app = lab_app(lab, tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.press("2")
-        await until(pilot, lambda: len(nginx_pods(app)) == 2)
-        before = nginx_pods(app)
+        before = await both_nginx_pods_running(pilot, app)
         await on_row(pilot, app, "6", "deployments", "default/nginx")
         await pilot.press("r")
         await confirm(pilot, app, "Restart Deployment default/nginx", "kubectl.kubernetes.io/restartedAt",
@@ -107,9 +102,7 @@ async def test_rollout_restart_of_a_deployment_replaces_its_pods(lab, tmp_path):
 async def test_restart_from_a_pod_row_restarts_the_deployment_that_runs_it(lab, tmp_path):
     app = lab_app(lab, tmp_path)
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.press("2")
-        await until(pilot, lambda: len(nginx_pods(app)) == 2)
-        before = nginx_pods(app)
+        before = await both_nginx_pods_running(pilot, app)
         one = sorted(before)[0]
         await on_row(pilot, app, "2", "pods", one)
         await pilot.press("r")
