@@ -41,15 +41,9 @@ from homelab_tui.models import (
     RouterIdentity,
 )
 from homelab_tui.sim.routeros import RouterOsSim
+from tests.unit.test_routeros_console import MARKER, PCC_MANGLE
 
 PASSWORD = "lab-Secret-42"
-MARKER = "[homelab-tui default/nginx tcp/80]"
-PCC_MANGLE = {
-    "chain": "prerouting", "action": "mark-connection", "in-interface": "all-ppp", "protocol": "tcp",
-    "dst-port": "80", "new-connection-mark": "kube_node_1",
-    "per-connection-classifier": "src-address-and-port:2/0",
-    "comment": f"Load balancer. Service nginx. Mark connections to kube node 1 {MARKER}",
-}
 PCC_NAT = {
     "chain": "dstnat", "action": "dst-nat", "connection-mark": "kube_node_1", "protocol": "tcp",
     "to-addresses": "192.168.40.103", "to-ports": "31681",
