@@ -111,12 +111,7 @@ class Verbs:
         elif options is not None:
             record_update(rt, self._store.types.schema(rt), None, obj, options.manager)
         self._admission.review(rt, obj)
-        if options is not None and options.dry_run:
-            return obj
-        created = self._store.commit(rt, "ADDED", obj, None)
-        if rt.kind == CRD_KIND:
-            self._store.types.serve(created)
-        return created
+        return self._commit(rt, "ADDED", obj, None, options)
 
     # -- update --------------------------------------------------------------------------------
 
@@ -161,9 +156,14 @@ class Verbs:
             return current  # a no-op update does not bump the resourceVersion, as in the real API
         if subresource != "status":
             self._admission.review(rt, updated)
+        return self._commit(rt, "MODIFIED", updated, current, options)
+
+    def _commit(self, rt: ResourceType, event: str, obj: JsonObject, previous: JsonObject | None,
+                options: WriteOptions | None) -> JsonObject:
+        """Store a create or an update (a dry run stores nothing); a stored CRD serves its type."""
         if options is not None and options.dry_run:
-            return updated
-        stored = self._store.commit(rt, "MODIFIED", updated, current)
+            return obj
+        stored = self._store.commit(rt, event, obj, previous)
         if rt.kind == CRD_KIND:
             self._store.types.serve(stored)
         return stored
