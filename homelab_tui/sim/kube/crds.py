@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import FieldError
 from .objects import timestamp
-from .printing import Column, human_duration
+from .printing import Column, human_duration, render_columns_table  # noqa: F401 (http.py imports it from here)
 from .resources import RESOURCE_TYPES, JsonObject, ResourceType
 from .schema import ListOf, MapOf, Node, Struct, custom_resource_schema, schema_for_kind
 
@@ -126,24 +126,6 @@ def _age_of(stamp: str) -> str:
     except ValueError:
         return "<invalid>"
     return human_duration((datetime.now(UTC) - then).total_seconds())
-
-
-def render_columns_table(columns: list[Column], objects: Iterable[JsonObject], resource_version: str,
-                         include_object: str) -> JsonObject:
-    """A meta.k8s.io/v1 Table with the given columns (rows carry the object's metadata)."""
-    rows = []
-    for obj in objects:
-        row: JsonObject = {"cells": [column.cell(obj) for column in columns]}
-        if include_object == "Object":
-            row["object"] = obj
-        elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj["metadata"]}
-        rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": resource_version},
-            "columnDefinitions": [{"name": c.name, "type": c.type, "format": c.format, "description": "",
-                                   "priority": c.priority} for c in columns],
-            "rows": rows}
 
 
 # -- admission of CRDs and custom resources --------------------------------------------------------

@@ -326,7 +326,13 @@ def _partial_metadata(obj: JsonObject) -> JsonObject:
 def render_table(rt: ResourceType, objects: Iterable[JsonObject], resource_version: str,
                  include_object: str = "Metadata") -> JsonObject:
     """A meta.k8s.io/v1 Table of `objects`, like the API server's server-side printing."""
-    columns = TABLE_COLUMNS[rt.kind]
+    return render_columns_table(TABLE_COLUMNS[rt.kind], objects, resource_version, include_object)
+
+
+def render_columns_table(columns: list[Column], objects: Iterable[JsonObject], resource_version: str,
+                         include_object: str) -> JsonObject:
+    """A meta.k8s.io/v1 Table with the given columns (a CRD's printer columns or a built-in kind's);
+    rows carry the object, its metadata or neither, as includeObject asks."""
     rows = []
     for obj in objects:
         row: JsonObject = {"cells": [column.cell(obj) for column in columns]}
