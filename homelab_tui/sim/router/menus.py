@@ -302,55 +302,37 @@ COMMON_ACTIONS = (
     "accept", "add-dst-to-address-list", "add-src-to-address-list", "jump", "log",
     "passthrough", "return",
 )
-NAT = Menu(
+
+
+def _firewall_rule_menu(path: str, chain: Check, actions: tuple[str, ...], writable: dict[str, Check],
+                        defaults: Mapping[str, str] = FIREWALL_DEFAULTS) -> Menu:
+    """An /ip/firewall rule menu: a required chain, COMMON_ACTIONS plus `actions`, the menu's own
+    properties and FIREWALL_BASE's matchers."""
+    return Menu(path, writable={"chain": chain, "action": _one_of(*COMMON_ACTIONS, *actions), **writable,
+                                **FIREWALL_BASE},
+                verbs=RULE_VERBS, required=("chain",), defaults=defaults)
+
+
+NAT = _firewall_rule_menu(
     "/ip/firewall/nat",
-    writable={
-        "chain": _one_of("srcnat", "dstnat"),
-        "action": _one_of(
-            *COMMON_ACTIONS, "dst-nat", "src-nat", "masquerade", "redirect", "netmap", "same",
-            "endpoint-independent-nat",
-        ),
-        "to-addresses": _ipv4_range,
-        "to-ports": _ports,
-        **FIREWALL_BASE,
-    },
-    verbs=RULE_VERBS,
-    required=("chain",),
-    defaults=FIREWALL_DEFAULTS,
+    _one_of("srcnat", "dstnat"),
+    ("dst-nat", "src-nat", "masquerade", "redirect", "netmap", "same", "endpoint-independent-nat"),
+    {"to-addresses": _ipv4_range, "to-ports": _ports},
 )
-MANGLE = Menu(
+MANGLE = _firewall_rule_menu(
     "/ip/firewall/mangle",
-    writable={
-        "chain": _one_of("prerouting", "input", "forward", "output", "postrouting"),
-        "action": _one_of(
-            *COMMON_ACTIONS, "mark-connection", "mark-packet", "mark-routing", "change-dscp",
-            "change-mss", "change-ttl", "clear-df", "fasttrack-connection", "route",
-            "set-priority", "sniff-pc", "sniff-tzsp", "strip-ipv4-options",
-        ),
-        "new-connection-mark": _text,
-        "new-packet-mark": _text,
-        "new-routing-mark": _text,
-        "per-connection-classifier": _pcc,
-        "passthrough": _bool,
-        **FIREWALL_BASE,
-    },
-    verbs=RULE_VERBS,
-    required=("chain",),
+    _one_of("prerouting", "input", "forward", "output", "postrouting"),
+    ("mark-connection", "mark-packet", "mark-routing", "change-dscp", "change-mss", "change-ttl", "clear-df",
+     "fasttrack-connection", "route", "set-priority", "sniff-pc", "sniff-tzsp", "strip-ipv4-options"),
+    {"new-connection-mark": _text, "new-packet-mark": _text, "new-routing-mark": _text,
+     "per-connection-classifier": _pcc, "passthrough": _bool},
     defaults={**FIREWALL_DEFAULTS, "passthrough": "true"},
 )
-FILTER = Menu(
+FILTER = _firewall_rule_menu(
     "/ip/firewall/filter",
-    writable={
-        "chain": _text,  # input, forward, output, or a custom chain
-        "action": _one_of(
-            *COMMON_ACTIONS, "drop", "reject", "fasttrack-connection", "tarpit",
-        ),
-        "reject-with": _text,
-        **FIREWALL_BASE,
-    },
-    verbs=RULE_VERBS,
-    required=("chain",),
-    defaults=FIREWALL_DEFAULTS,
+    _text,  # input, forward, output, or a custom chain
+    ("drop", "reject", "fasttrack-connection", "tarpit"),
+    {"reject-with": _text},
 )
 ADDRESS_LISTS = Menu(
     "/ip/firewall/address-list",
