@@ -17,6 +17,7 @@ import time
 from homelab_tui.sim.kube_api import KubeApiSim
 
 from .common import Reports
+from .sim_server import Command, answer_commands
 
 
 async def main() -> None:
@@ -28,19 +29,16 @@ async def main() -> None:
     sim.seed_pods(1, 1, namespace_count=1, prefix="logs")
     [pod] = sim.list("Pod")
     namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-    await sim.start()  # 127.0.0.1 only
-    try:
+
+    async def emit(command: Command) -> None:
+        started = time.monotonic()
+        written = await sim.write_pod_logs(namespace, name, command["rate"], command["seconds"])
+        reports.send("emitted", lines=written, started=started, ended=time.monotonic())
+
+    async with sim:  # 127.0.0.1 only
         sim.write_kubeconfig(args.kubeconfig)
         reports.send("ready", namespace=namespace, pod=name)
-        while (command := await reports.command())["cmd"] != "quit":
-            if command["cmd"] == "emit":
-                started = time.monotonic()
-                written = await sim.write_pod_logs(namespace, name, command["rate"], command["seconds"])
-                reports.send("emitted", lines=written, started=started, ended=time.monotonic())
-            else:
-                reports.send("error", message=f"unknown command {command!r}")
-    finally:
-        await sim.stop()
+        await answer_commands(reports, {"emit": emit})
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from homelab_tui.sim.kube_api import KubeApiSim
@@ -30,6 +31,8 @@ from .common import Reports
 # here needs it (seeded pods are created Running), and at 200 changes/s it would keep this load
 # generator busy and send the events in bunches, so it is parked for the run.
 CONTROLLER_DELAY = 24 * 3600.0
+
+Command = dict[str, Any]  # one JSON line from the parent, {"cmd": ..., ...}
 
 
 def churned_status(container: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +69,16 @@ async def churn(sim: KubeApiSim, rate: float, seconds: float) -> dict[str, Any]:
             "max_lag": max(lags, default=0.0), "pods": len(pods)}
 
 
+async def answer_commands(reports: Reports, handlers: dict[str, Callable[[Command], Awaitable[None]]]) -> None:
+    """Run each command's handler (by its "cmd") until "quit" or end of input; an unknown command
+    is reported as an error."""
+    while (command := await reports.command())["cmd"] != "quit":
+        if handler := handlers.get(command["cmd"]):
+            await handler(command)
+        else:
+            reports.send("error", message=f"unknown command {command!r}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sim_server", description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, required=True)
@@ -77,17 +90,14 @@ async def main() -> None:
     reports = Reports()
     sim = KubeApiSim(token="bench-token", controller_delay=CONTROLLER_DELAY)
     sim.seed_pods(args.pods, args.nodes)
-    await sim.start()  # 127.0.0.1 only
-    try:
+
+    async def churn_and_report(_command: Command) -> None:
+        reports.send("churn-done", **await churn(sim, args.churn_rate, args.churn_seconds))
+
+    async with sim:  # 127.0.0.1 only
         sim.write_kubeconfig(args.kubeconfig)
         reports.send("ready", url=sim.url, pods=args.pods, nodes=args.nodes)
-        while (command := await reports.command())["cmd"] != "quit":
-            if command["cmd"] == "churn":
-                reports.send("churn-done", **await churn(sim, args.churn_rate, args.churn_seconds))
-            else:
-                reports.send("error", message=f"unknown command {command!r}")
-    finally:
-        await sim.stop()
+        await answer_commands(reports, {"churn": churn_and_report})
 
 
 if __name__ == "__main__":
