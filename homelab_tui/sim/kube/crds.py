@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import FieldError
 from .objects import timestamp
-from .printing import Column, human_duration, render_columns_table  # noqa: F401 (http.py imports it from here)
+from .printing import Column, human_duration
 from .resources import RESOURCE_TYPES, JsonObject, ResourceType
 from .schema import ListOf, MapOf, Node, Struct, custom_resource_schema, schema_for_kind
 

@@ -19,13 +19,13 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .crds import CRD_KIND, TypeRegistry, render_columns_table
+from .crds import CRD_KIND, TypeRegistry
 from .discovery import discovery_document
 from .logs import LogError, container_run_id, run_key, select_lines, shown
 from .logs import stamp as log_stamp
 from .errors import KubeApiError, bad_request, not_found, resource_details, status_body
 from .objects import labels_of
-from .printing import render_table, selector_text
+from .printing import render_columns_table, render_table, selector_text
 from .resources import JsonObject, ResourceType
 from .selectors import compile_field_selector, compile_label_selector
 from .store import Store, Watcher
