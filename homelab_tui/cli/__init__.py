@@ -1,4 +1,4 @@
-"""Command-line entry point: the TUI, `init`, `check`, `sim`, and the headless twin of every wizard.
+"""Command-line entry point: the TUI, `init`, `check`, `probe`, `sim`, and the headless twin of every wizard.
 
 Exit codes (exits.py): 0 success, 1 something unreachable or failed, 2 bad config or bad
 arguments. No traceback reaches the user for any of those.
@@ -20,6 +20,7 @@ from ..config import (Config, ConfigError, ConfigIssue, config_path, load_config
                       printable)
 from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .flags import add_wizard_commands
+from .probe import add_probe_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +37,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="config file (default: $HOMELAB_TUI_CONFIG, "
                         "else ~/.config/homelab-tui/config.toml)")
     parser.add_argument("--demo", action="store_true",
-                        help="start the simulated lab (preset running) in-process and open the app on it")
+                        help="start the simulated lab in-process and open the app on it")
+    parser.add_argument("--preset", choices=("fresh", "running"), default="running",
+                        help="with --demo: fresh (bare nodes, an untouched router) or running (a cluster with an "
+                             "app exposed; the default)")
     parser.add_argument("--read-only", action="store_true", help="wizards show their plans but never apply them")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -63,6 +67,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                      help="write a config for the lab here (secrets and keys go to PATH's .d folder)")
     sim.add_argument("--preset", choices=("fresh", "running"), default="running",
                      help="fresh: bare nodes; running: k3s, nginx on NodePort 31681, PCC rules, DDNS")
+    add_probe_command(commands)
     add_wizard_commands(commands, argv)
     return parser
 
@@ -282,7 +287,7 @@ def _run_app(config: Config, read_only: bool = False) -> int:
     return EXIT_OK
 
 
-async def _run_demo(read_only: bool = False) -> int:
+async def _run_demo(read_only: bool = False, preset: str = "running") -> int:
     """The app on the sim lab, in a private temporary directory (the sim's key, kubeconfig and
     secrets) that is removed however the run ends: quit, Ctrl-C, SIGTERM or a closed terminal
     (SIGHUP)."""
@@ -308,7 +313,7 @@ async def _run_demo(read_only: bool = False) -> int:
     workdir = tempfile.mkdtemp(prefix="homelab-demo-")
     for signum in (signal.SIGHUP, signal.SIGTERM):
         loop.add_signal_handler(signum, stop, signum)
-    lab = Lab("running", Path(workdir) / "lab", ready_delay=1.0, controller_delay=1.0)
+    lab = Lab(preset, Path(workdir) / "lab", ready_delay=1.0, controller_delay=1.0)
     try:
         try:
             await lab.start()
@@ -336,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_init(args)
         if args.command == "check":
             return _run_check(args)
+        if args.command == "probe":
+            from .probe import run_probe
+
+            return asyncio.run(run_probe(_validated(_load(args)), args, sys.stdout, sys.stderr))
         if args.command == "sim":
             from ..sim.lab import run_headless
 
@@ -343,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "wizard"):
             return _run_wizard(args)
         if args.demo:
-            return asyncio.run(_run_demo(args.read_only))
+            return asyncio.run(_run_demo(args.read_only, args.preset))
         return _run_app(_load(args), args.read_only)
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)

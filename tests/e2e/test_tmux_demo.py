@@ -36,17 +36,25 @@ class Demo:
 
 
 @contextmanager
-def demo(width: int, height: int) -> Iterator[Demo]:
+def demo(width: int, height: int, *options: str) -> Iterator[Demo]:
     tmux = need_binary("tmux")
     session = f"homelab-e2e-{uuid.uuid4().hex[:8]}"
     # The demo starts a second later: started at once from pytest, it sometimes read the pane's size
     # before tmux had set it, and drew 80x24 in a larger pane for good.
     subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height),
-                    f"sleep 1; {ENTRY} --demo; echo EXITED=$?; sleep 30"], check=True)
+                    f"sleep 1; {ENTRY} --demo {' '.join(options)}; echo EXITED=$?; sleep 30"], check=True)
     try:
         yield Demo(tmux, session)
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+
+
+def test_the_fresh_demo_has_no_cluster_yet_and_offers_bootstrap():
+    with demo(140, 36, "--preset", "fresh") as lab:
+        screen = lab.screen_when(lambda screen: "B bootstraps a cluster" in screen)
+        assert "no kubeconfig" in screen.lower() and "node2.kube.local" not in screen, screen
+        lab.keys("q")
+        assert "EXITED=0" in lab.screen_when(lambda screen: "EXITED=" in screen, timeout=15)
 
 
 def test_demo_renders_nodes_and_quits():
