@@ -25,9 +25,9 @@ def add_wizard_commands(commands: argparse._SubParsersAction, argv: list[str] | 
                         help="trust a host key seen for the first time (like OpenSSH's accept-new); "
                              "a changed key is always refused")
     for wizard in WIZARDS:
-        command = commands.add_parser(wizard.name, parents=[common], help=wizard.summary.lower())
+        command = commands.add_parser(wizard.command, parents=[common], help=wizard.summary.lower())
         command.set_defaults(wizard=wizard)
-        if argv is not None and wizard.name not in argv:
+        if argv is not None and wizard.command not in argv:
             continue
         for f, spec in wizard.answers():
             if spec.switch:

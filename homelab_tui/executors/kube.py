@@ -21,6 +21,7 @@ from ..plans.actions import (
     PatchObject,
     ReplaceObject,
     WaitEndpoints,
+    WaitLoadBalancer,
     WaitNodeReady,
     WaitRollout,
 )
@@ -51,7 +52,7 @@ class KubeExecutor:
         do = {WaitNodeReady: self._wait_ready, LabelNode: self._label, DeleteObject: self._delete,
               ApplyObject: self._apply, ReplaceObject: self._replace, PatchObject: self._patch,
               WaitRollout: self._wait_rollout, EvictPod: self._evict,
-              WaitEndpoints: self._wait_endpoints}.get(type(action))
+              WaitEndpoints: self._wait_endpoints, WaitLoadBalancer: self._wait_load_balancer}.get(type(action))
         if do is None:
             raise StepError(f"a Kubernetes step cannot {type(action).__name__}")
         await do(action, output)
@@ -140,6 +141,23 @@ class KubeExecutor:
                     raise StepError(f"{where} had no ready endpoint within {action.timeout:g} s")
                 await asyncio.sleep(ENDPOINTS_POLL)
         output(f"{where} has a ready endpoint")
+
+    async def _wait_load_balancer(self, action: WaitLoadBalancer, output: Callable[[str], None]) -> None:
+        where = f"service {action.namespace}/{action.name}"
+        give_up = time.monotonic() + action.timeout
+        async with kube_client(self.config) as kube:
+            output(f"{where}: waiting for its LoadBalancer address {action.address}")
+            while True:
+                service = await kube.get("Service", action.namespace, action.name) or {}
+                ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+                if any(entry.get("ip") == action.address for entry in ingress):
+                    break
+                if time.monotonic() >= give_up:
+                    got = ", ".join(entry.get("ip") or entry.get("hostname") or "?" for entry in ingress) or "none"
+                    raise StepError(f"{where} did not get {action.address} within {action.timeout:g} s (it has "
+                                    f"{got}): is MetalLB running, and the address in one of its pools?")
+                await asyncio.sleep(ENDPOINTS_POLL)
+        output(f"{where} answers on {action.address}")
 
     async def _wait_rollout(self, action: WaitRollout, output: Callable[[str], None]) -> None:
         async with kube_client(self.config) as kube:

@@ -20,6 +20,8 @@ WIZARDS: tuple[Wizard, ...] = (
     Wizard("undeploy", "", "Undeploy an app", "Remove what deploy made for an app"),
     Wizard("expose", "E", "Expose a service", "Forward a Service through the router, with DDNS and a DNS record"),
     Wizard("unexpose", "U", "Unexpose a service", "Remove the router rules and the record expose made"),
+    Wizard("dns_gateway", "", "Serve cluster DNS to the LAN",
+           "Expose CoreDNS on a MetalLB address and have the router forward the cluster's domain to it"),
 )
 
 __all__ = ["WIZARDS", "Wizard"]

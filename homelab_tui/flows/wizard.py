@@ -97,6 +97,11 @@ class Wizard:
     label: str = ""  # the footer's word for the key; default: the title's first word
 
     @property
+    def command(self) -> str:
+        """The CLI subcommand: the module's name with dashes (dns_gateway → dns-gateway)."""
+        return self.name.replace("_", "-")
+
+    @property
     def key_label(self) -> str:
         return self.label or self.title.split()[0]
 

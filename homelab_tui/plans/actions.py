@@ -243,6 +243,19 @@ class WaitEndpoints(KubeAction):
 
 
 @dataclass(frozen=True)
+class WaitLoadBalancer(KubeAction):
+    """Wait until a LoadBalancer Service has `address` in its status (MetalLB assigned it)."""
+
+    namespace: str
+    name: str
+    address: str
+    timeout: float = 120.0
+
+    def manifest(self, rendering: str) -> str:
+        return comment(shown(rendering))
+
+
+@dataclass(frozen=True)
 class DeleteObject(KubeAction):
     """Delete one object, as `kubectl delete` does (dependents in the background)."""
 
@@ -384,5 +397,5 @@ class DnsRestore(DnsAction):
 
 
 Action = (Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
-          | ApplyObject | ReplaceObject | PatchObject | WaitRollout
+          | ApplyObject | ReplaceObject | PatchObject | WaitRollout | WaitLoadBalancer
           | RouterAdd | RouterSet | RouterRemove | RouterOrder | CloudDdns | DnsPut | DnsDelete | DnsRestore | WaitEndpoints | EvictPod)

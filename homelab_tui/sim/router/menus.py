@@ -412,8 +412,18 @@ CLOUD = Menu(
     verbs=READ_VERBS | {"set", "force-update"},
     single=True,
 )
+DNS_STATIC = Menu(  # RouterOS 7: A, CNAME and FWD (forward a name, or with match-subdomain its subdomains) entries
+    "/ip/dns/static",
+    writable={
+        "name": _text, "regexp": _text, "type": _one_of("A", "AAAA", "CNAME", "FWD", "MX", "NS", "NXDOMAIN", "SRV",
+                                                         "TXT"),
+        "address": _ipv4_list, "cname": _text, "forward-to": _text, "match-subdomain": _bool, "ttl": _duration,
+        "comment": _text, "disabled": _bool,
+    },
+    defaults={"type": "A", "match-subdomain": "false", "ttl": "1d", "dynamic": "false", "disabled": "false"},
+)
 MENUS: dict[str, Menu] = {
     menu.path: menu
     for menu in (NAT, MANGLE, FILTER, ADDRESS_LISTS, CONNECTIONS, INTERFACES, INTERFACE_LISTS, LIST_MEMBERS,
-                 ADDRESSES, POOLS, DHCP_SERVERS, DHCP_NETWORKS, DHCP_LEASES, RESOURCE, IDENTITY, CLOUD)
+                 ADDRESSES, POOLS, DHCP_SERVERS, DHCP_NETWORKS, DHCP_LEASES, RESOURCE, IDENTITY, CLOUD, DNS_STATIC)
 }
