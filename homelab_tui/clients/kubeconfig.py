@@ -269,3 +269,24 @@ def merge_into_file(path: str | Path, fetched_text: str, name: str, server_host:
     merged, replaced = merge(existing or {}, named(yaml.safe_load(fetched_text), name, server_host))
     atomic_write(path, yaml.safe_dump(merged, sort_keys=False), mode=0o600, backup=True)
     return replaced
+
+
+def remove_from_file(path: str | Path, name: str) -> list[str]:
+    """Remove the cluster, user and context named `name` from the kubeconfig at `path` (atomically,
+    0600, keeping a .bak), and the current context when it was `name`; returns what was removed.
+    A missing file, or one without them, is left as it is."""
+    path = Path(path).expanduser()
+    existing = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    removed = []
+    for section in ("clusters", "users", "contexts"):
+        entries = list(existing.get(section) or [])
+        kept = [entry for entry in entries if entry.get("name") != name]
+        if len(kept) != len(entries):
+            removed.append(f"{section[:-1]} {name}")
+            existing[section] = kept
+    if existing.get("current-context") == name:
+        existing["current-context"] = ""
+        removed.append(f"current-context {name}")
+    if removed:
+        atomic_write(path, yaml.safe_dump(existing, sort_keys=False), mode=0o600, backup=True)
+    return removed

@@ -6,7 +6,7 @@ to `flows.apply_staged`, and closes them when done."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..clients.ssh import SudoPasswordHook
 from ..config import Config
@@ -14,11 +14,12 @@ from ..plans import Target
 from .common import StepError
 from .dns import DnsExecutor
 from .kube import KubeExecutor, NodeWatch
+from .local import LocalExecutor
 from .router import RouterExecutor
 from .ssh import SshExecutor, TrustHook
 
-__all__ = ["DnsExecutor", "Executors", "KubeExecutor", "NodeWatch", "RouterExecutor", "SshExecutor", "StepError",
-           "TrustHook", "build_executors"]
+__all__ = ["DnsExecutor", "Executors", "KubeExecutor", "LocalExecutor", "NodeWatch", "RouterExecutor", "SshExecutor",
+           "StepError", "TrustHook", "build_executors"]
 
 
 @dataclass
@@ -27,11 +28,13 @@ class Executors:
     kube: KubeExecutor
     router: RouterExecutor
     dns: DnsExecutor
+    local: LocalExecutor = field(default_factory=LocalExecutor)
 
     @property
     def by_target(self) -> Mapping[Target, object]:
         """What `engine.apply_plan` takes: the executor of each target."""
-        return {Target.SSH: self.ssh, Target.KUBE: self.kube, Target.ROUTER: self.router, Target.DNS: self.dns}
+        return {Target.SSH: self.ssh, Target.KUBE: self.kube, Target.ROUTER: self.router, Target.DNS: self.dns,
+                Target.LOCAL: self.local}
 
     async def close(self) -> None:
         await self.ssh.close()

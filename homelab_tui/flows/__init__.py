@@ -20,6 +20,8 @@ WIZARDS: tuple[Wizard, ...] = (
     Wizard("undeploy", "", "Undeploy an app", "Remove what deploy made for an app"),
     Wizard("expose", "E", "Expose a service", "Forward a Service through the router, with DDNS and a DNS record"),
     Wizard("unexpose", "U", "Unexpose a service", "Remove the router rules and the record expose made"),
+    Wizard("uninstall", "", "Uninstall Kubernetes from nodes", "Drain nodes, remove them from the cluster, and "
+           "uninstall k3s or kubeadm from them"),
     Wizard("dns_gateway", "", "Serve cluster DNS to the LAN",
            "Expose CoreDNS on a MetalLB address and have the router forward the cluster's domain to it"),
 )

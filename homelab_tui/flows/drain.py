@@ -18,6 +18,11 @@ def node_pod(raw: dict[str, Any]) -> NodePod:
 
 
 async def plan_drain(config: Config, node: str) -> Plan:
+    return drain_plan(DrainAnswers(node), await drain_facts(config, node))
+
+
+async def drain_facts(config: Config, node: str) -> DrainFacts:
+    """The node as the API has it now, and the pods bound to it (uninstall drains with them too)."""
     async with kube_client(config, request_timeout=5.0) as client:
         raw = await client.get("Node", None, node)
         pods: list[dict[str, Any]] = []
@@ -25,5 +30,4 @@ async def plan_drain(config: Config, node: str) -> Plan:
             pods, _ = await client.list_raw("Pod", field_selector=f"spec.nodeName={node}")
     unschedulable = bool(((raw or {}).get("spec") or {}).get("unschedulable"))
     on_node = sorted(map(node_pod, pods), key=lambda pod: (pod.namespace, pod.name))
-    facts = DrainFacts(raw is not None, unschedulable, tuple(on_node))
-    return drain_plan(DrainAnswers(node), facts)
+    return DrainFacts(raw is not None, unschedulable, tuple(on_node))

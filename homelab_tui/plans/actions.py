@@ -396,6 +396,25 @@ class DnsRestore(DnsAction):
     record: str
 
 
+# -- This machine: local files -------------------------------------------------------------------
+
+
+class LocalAction:
+    """An action on this machine (the local kubeconfig); the rendering is the command by hand."""
+
+    target: ClassVar[Target] = Target.LOCAL
+
+
+@dataclass(frozen=True)
+class RemoveKubeconfigEntries(LocalAction):
+    """Remove the cluster, user and context named `name` from the local `kubeconfig` (atomically,
+    0600, keeping a .bak), and unset the current context when it was `name`."""
+
+    kubeconfig: str
+    name: str
+
+
 Action = (Run | CaptureSecret | Upload | Reboot | FetchKubeconfig | WaitNodeReady | DeleteObject | LabelNode
           | ApplyObject | ReplaceObject | PatchObject | WaitRollout | WaitLoadBalancer
-          | RouterAdd | RouterSet | RouterRemove | RouterOrder | CloudDdns | DnsPut | DnsDelete | DnsRestore | WaitEndpoints | EvictPod)
+          | RouterAdd | RouterSet | RouterRemove | RouterOrder | CloudDdns | DnsPut | DnsDelete | DnsRestore | WaitEndpoints | EvictPod
+          | RemoveKubeconfigEntries)

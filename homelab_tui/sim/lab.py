@@ -273,6 +273,17 @@ class Lab:
         return any(state.installed == "kubeadm" and not any("flannel" in m for m in state.applied_manifests)
                    for state in servers)
 
+    def node_left(self, node: SimNodeState, was_server: bool) -> None:
+        """Its kubelet stopped: the Node goes NotReady (it stays in the API until deleted). The
+        last server takes the datastore with it: no Node is left."""
+        servers_left = any(sim.state.role == "server" for sim in self.fleet.nodes.values())
+        for kube_node in self.kube.list("Node"):
+            name = kube_node["metadata"]["name"]
+            if was_server and not servers_left:
+                self.kube.delete("Node", None, name)
+            elif name == node.hostname:
+                self.kube.set_node_ready(name, False)
+
     def join_token(self) -> str:
         return self._join_token
 

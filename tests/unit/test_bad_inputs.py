@@ -248,6 +248,9 @@ def cases() -> list[Case]:
              setup=lambda tmp: (tmp / "x.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")))
     add(Case("undeploy --name", lambda tmp: ["undeploy", "--name", "", "--config", str(tmp / "config.toml")],
              lambda tmp: "--name", config=base_config))
+    add(Case("uninstall --node unknown", lambda tmp: ["uninstall", "--node", "node9", "--yes", "--config",
+                                                      str(tmp / "config.toml")], lambda tmp: "--node: no node named 'node9'",
+             config=base_config))
     add(Case("unknown flag", lambda tmp: ["check", "--tiemout", "3"], lambda tmp: "--tiemout"))
     add(Case("unknown command", lambda tmp: ["chekc"], lambda tmp: "chekc"))
     return found

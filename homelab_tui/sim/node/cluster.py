@@ -27,6 +27,9 @@ class SimCluster(Protocol):
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
         """`node` joined the cluster at `server_url` (k3s agent or `kubeadm join`)."""
 
+    def node_left(self, node: SimNodeState, was_server: bool) -> None:
+        """Kubernetes was uninstalled from `node` (a k3s uninstall script, `kubeadm reset`)."""
+
     def join_token(self) -> str:
         """The k3s node token; kubeadm's token and CA hash are derived from it."""
 
@@ -59,6 +62,7 @@ class InMemoryCluster:
         self.joined: list[tuple[str, str, str]] = []  # (hostname, role, server_url)
         self.manifests: list[tuple[str, str]] = []  # (hostname, source)
         self.restarts: list[tuple[str, str, dict[str, Any]]] = []  # (hostname, distribution, options)
+        self.left: list[tuple[str, bool]] = []  # (hostname, was a server)
 
     def __repr__(self) -> str:
         return f"InMemoryCluster(servers={len(self.servers)}, joined={len(self.joined)})"
@@ -74,6 +78,9 @@ class InMemoryCluster:
 
     def node_joined(self, node: SimNodeState, role: str, server_url: str) -> None:
         self.joined.append((node.hostname, role, server_url))
+
+    def node_left(self, node: SimNodeState, was_server: bool) -> None:
+        self.left.append((node.hostname, was_server))
 
     def join_token(self) -> str:
         return self._token

@@ -242,10 +242,13 @@ async def k3s_uninstall(shell: NodeShell, args: list[str], proc: Proc) -> int:
         s.remove(path, root=True)
     s.services -= {"k3s", "k3s-agent"}
     s.enabled_services -= {"k3s", "k3s-agent"}
-    if s.installed == "k3s-server":
+    was = s.installed
+    if was == "k3s-server":
         s.port_6443_in_use = False
     s.installed = s.role = None
     await proc.out.line("+ id -u\n+ [ 0 -eq 0 ]\n+ /usr/local/bin/k3s-killall.sh\n+ rm -rf /etc/rancher/k3s")
+    if was in ("k3s-server", "k3s-agent"):
+        shell.sim.cluster.node_left(s, was_server=was == "k3s-server")
     return 0
 
 
@@ -275,6 +278,8 @@ async def kubeadm(shell: NodeShell, args: list[str], proc: Proc) -> int:
         return 0
     if words[:1] == ["init"]:
         return await _kubeadm_init(shell, options, proc)
+    if words[:1] == ["reset"]:
+        return await _kubeadm_reset(shell, args, proc)
     if words[:1] == ["join"] and len(words) >= 2:
         return await _kubeadm_join(shell, words[1], options, proc)
     await proc.err.line(f'unknown command "{" ".join(words)}" for "kubeadm"')
@@ -358,6 +363,37 @@ async def _kubeadm_init(shell: NodeShell, options: dict[str, Any], proc: Proc) -
         f"kubeadm join {s.address}:6443 --token {bootstrap} \\\n"
         f"\t--discovery-token-ca-cert-hash {ca_hash} \n"
     )
+    return 0
+
+
+async def _kubeadm_reset(shell: NodeShell, args: list[str], proc: Proc) -> int:
+    """`kubeadm reset -f`: what init or join set up goes (the /etc/kubernetes files, kubelet's
+    state, the control plane's port); the CNI config, iptables and ~/.kube stay, as it says."""
+    s, out = shell.state, proc.out
+    if not {"-f", "--force"} & set(args):
+        await out.line("[reset] Are you sure you want to proceed? [y/N]: ")
+        await proc.err.line("error execution phase preflight: won't proceed; the user didn't answer (Y|y) in order to "
+                            "continue")
+        return 1
+    for line in ("[preflight] Running pre-flight checks",
+                 "[reset] Stopping the kubelet service",
+                 "[reset] Unmounting mounted directories in \"/var/lib/kubelet\"",
+                 "[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet /etc/kubernetes/pki]",
+                 "[reset] Deleting files: [/etc/kubernetes/admin.conf /etc/kubernetes/kubelet.conf]",
+                 "The reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d",
+                 "The reset process does not reset or clean up iptables rules or IPVS tables.",
+                 "The reset process does not clean your kubeconfig files and you must remove them manually."):
+        await out.line(line)
+    for path in [p for p in s.files if p.startswith(("/etc/kubernetes/", "/var/lib/kubelet/", "/var/lib/etcd/"))]:
+        s.remove(path, root=True)
+    was = s.installed == "kubeadm" and s.role
+    if was:
+        s.services.discard("kubelet")
+        s.enabled_services.discard("kubelet")
+        s.port_6443_in_use = s.port_6443_in_use and was != "server"
+        s.installed = s.role = None
+        s.applied_manifests.clear()
+        shell.sim.cluster.node_left(s, was_server=was == "server")
     return 0
 
 

@@ -1,0 +1,68 @@
+"""Uninstall through the CLI twin, end to end, on the simulated running lab: real SSH to the nodes,
+the drain and the Node's removal through the API, k3s's own uninstall scripts; then the same
+command again does nothing. The last server goes last, and takes the kubeconfig's context along."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+import yaml
+
+from homelab_tui.cli import main
+from tests.conftest import LabThread
+
+SCRIPTS = ("/usr/local/bin/k3s-uninstall.sh", "/usr/local/bin/k3s-agent-uninstall.sh")
+
+
+def pods_on(lab, node: str) -> list[str]:
+    return [p["metadata"]["name"] for p in lab.kube.list("Pod") if p["spec"].get("nodeName") == node]
+
+
+@pytest.mark.timeout(120)
+def test_uninstall_an_agent_then_the_rest(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    runner = LabThread(tmp_path, "running")
+    with runner:
+        lab = runner.lab
+        node2 = lab.fleet["node2.kube.local"].state
+
+        def cli(*args: str) -> tuple[int, str]:
+            code = main(["--config", str(runner.config_path), *args])
+            captured = capsys.readouterr()
+            return code, captured.out + captured.err
+
+        assert pods_on(lab, "node2.kube.local")  # something to drain
+        code, out = cli("uninstall", "--node", "master1", "--dry-run")
+        assert code == 2 and "node1.kube.local, node2.kube.local would be left without one" in out, out
+
+        code, out = cli("uninstall", "--node", "node2", "--yes")
+        assert code == 0, out
+        assert "Cordon node2.kube.local" in out and "evicted" in out and "Node node2.kube.local deleted" in out
+        assert "sudo /usr/local/bin/k3s-agent-uninstall.sh" in out
+        assert lab.kube.get("Node", None, "node2.kube.local") is None
+        assert not pods_on(lab, "node2.kube.local")
+        assert node2.installed is None and not {"k3s", "k3s-agent"} & node2.services
+        assert not any(path in node2.files for path in SCRIPTS)
+        assert {n["metadata"]["name"] for n in lab.kube.list("Node")} == {"master1.kube.local", "node1.kube.local"}
+
+        code, out = cli("uninstall", "--node", "node2", "--yes")
+        assert code == 0 and "nothing to do: every step is a no-op" in out, out
+        assert "no k3s on node2" in out and "the API has no node node2.kube.local" in out
+
+        # the server named first still goes last, after its agent; the kubeconfig forgets the cluster
+        code, out = cli("uninstall", "--node", "master1", "--node", "node1", "--yes")
+        assert code == 0, out
+        assert out.index("Uninstall k3s from node1") < out.index("Uninstall k3s from master1")
+        assert "master1 is the cluster's last server" in out
+        assert all(not sim.state.installed for sim in lab.fleet.nodes.values())
+        assert not lab.kube.list("Node")  # the datastore went with the last server
+        kubeconfig = yaml.safe_load(lab.kubeconfig_path.read_text())
+        assert not any(entry["name"] == "homelab" for section in ("clusters", "users", "contexts")
+                       for entry in kubeconfig.get(section) or [])
+        assert stat.S_IMODE(lab.kubeconfig_path.stat().st_mode) == 0o600
+        backup = lab.kubeconfig_path.with_name("kubeconfig.bak")
+        assert "homelab" in backup.read_text()
+
+        code, out = cli("uninstall", "--node", "master1", "--node", "node1", "--node", "node2", "--yes")
+        assert code == 0 and "nothing to do: every step is a no-op" in out, out
