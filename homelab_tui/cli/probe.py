@@ -1,5 +1,5 @@
 """`homelab-tui probe --service NS/NAME [--port N] [--host NAME] [--json]`: the reachability
-probe's table of hops (plans/probe.py), read live. It makes no plan. Exit 0 when every checked
+probe's table of hops (plans/verdicts/probe.py), read live. It makes no plan. Exit 0 when every checked
 hop passes, 1 naming the first failing hop, 2 for a bad flag or a Service that does not exist."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..config import Config
 from ..plans import PlanError
-from ..plans.probe import ProbeAnswers, Verdict, probe_verdict
+from ..plans.verdicts.probe import ProbeAnswers, Verdict, probe_verdict
 from .exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 _SERVICE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?")

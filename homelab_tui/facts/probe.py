@@ -14,7 +14,7 @@ from ..clients.ssh import SshError, SshSession
 from ..config import Config
 from ..connect import dns_client, kube_client
 from ..plans import PlanError
-from ..plans.probe import NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, targets
+from ..plans.verdicts.probe import NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, targets
 from .expose import expose_zone_records, router_facts
 
 SessionOf = Callable[[str], Awaitable[SshSession]]  # a node's SSH session, by the config's name

@@ -1,4 +1,4 @@
-"""The probe's verdicts (plans/probe.py), hop by hop: all green, then each hop failing on its own,
+"""The probe's verdicts (plans/verdicts/probe.py), hop by hop: all green, then each hop failing on its own,
 with what to do, and the hops after it skipped."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from homelab_tui.plans.expose import RouterFacts
-from homelab_tui.plans.probe import (FAIL, HOPS, NOT_CHECKED, PASS, SKIPPED, NodePortCheck, PodFacts, ProbeAnswers,
+from homelab_tui.plans.verdicts.probe import (FAIL, HOPS, NOT_CHECKED, PASS, SKIPPED, NodePortCheck, PodFacts, ProbeAnswers,
                                      ProbeFacts, probe_verdict)
 
 ANSWERS = ProbeAnswers("default/nginx")

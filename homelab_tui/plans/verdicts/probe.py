@@ -14,8 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from .expose import CGNAT, MANGLE, NAT, Item, RouterFacts
-from .routeros import parse_marker
+from ..expose import CGNAT, MANGLE, NAT, Item, RouterFacts
+from ..routeros import parse_marker
 
 PASS, FAIL, NOT_CHECKED, SKIPPED = "pass", "fail", "not checked", "skipped"
 HOPS = ("public name", "DDNS", "router rules", "router to targets", "node ports", "endpoints", "pods")
