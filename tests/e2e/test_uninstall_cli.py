@@ -7,6 +7,7 @@ from __future__ import annotations
 import stat
 
 import pytest
+import tomli_w
 import yaml
 
 from homelab_tui.cli import main
@@ -65,4 +66,38 @@ def test_uninstall_an_agent_then_the_rest(tmp_path, monkeypatch, capsys):
         assert "homelab" in backup.read_text()
 
         code, out = cli("uninstall", "--node", "master1", "--node", "node1", "--node", "node2", "--yes")
+        assert code == 0 and "nothing to do: every step is a no-op" in out, out
+
+
+@pytest.mark.timeout(180)
+def test_uninstall_kubeadm_resets_the_nodes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    runner = LabThread(tmp_path, "fresh")
+    with runner:
+        lab = runner.lab
+        settings = lab.config_dict()
+        settings["cluster"].update(distribution="kubeadm", pod_cidr="10.244.0.0/16", service_cidr="10.96.0.0/12",
+                                   kubeconfig=str(tmp_path / "kube" / "config"))
+        path = tmp_path / "homelab.toml"
+        path.write_text(tomli_w.dumps(settings))
+
+        def cli(*args: str) -> tuple[int, str]:
+            code = main(["--config", str(path), *args])
+            captured = capsys.readouterr()
+            return code, captured.out + captured.err
+
+        for args in (("bootstrap", "--node", "master1"), ("join", "--node", "node1")):
+            code, out = cli(*args, "--yes")
+            assert code == 0, out
+        code, out = cli("uninstall", "--node", "node1", "--node", "master1", "--yes")
+        assert code == 0, out
+        assert "sudo kubeadm reset -f" in out and "sudo rm -rf /etc/cni/net.d /var/lib/etcd" in out
+        assert "kubeadm reset leaves the iptables and IPVS rules" in out
+        for name in ("master1.kube.local", "node1.kube.local"):
+            state = lab.fleet[name].state
+            assert state.installed is None and "kubelet" not in state.services
+            assert not any(p.startswith("/etc/kubernetes/") for p in state.files), name
+        assert not lab.kube.list("Node")
+        assert "homelab" not in (tmp_path / "kube" / "config").read_text()
+        code, out = cli("uninstall", "--node", "node1", "--node", "master1", "--yes")
         assert code == 0 and "nothing to do: every step is a no-op" in out, out

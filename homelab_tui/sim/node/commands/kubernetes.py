@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ...kube.resources import K3S_VERSION  # one release for the nodes and the API
-from ..cluster import kubeadm_credentials
+from ..cluster import kubeadm_credentials, render_kubeconfig
 from ..parser import parse_cli_options, parse_flags
 from ..proc import Proc, Sink, need_root
 from ..state import SIM_BINARY, FsError, SimNodeState
@@ -37,6 +37,7 @@ K3S_KUBECONFIG_PATH = "/etc/rancher/k3s/k3s.yaml"
 K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml"
 K3S_UNIT_PATH = "/etc/systemd/system/k3s.service"
 KUBEADM_ADMIN_CONF = "/etc/kubernetes/admin.conf"
+KUBEADM_KUBELET_CONF = "/etc/kubernetes/kubelet.conf"  # the kubelet's credentials, on every node kubeadm set up
 # What `curl https://get.k3s.io` serves. Any script containing INSTALL_K3S_ counts as the installer.
 K3S_INSTALL_SCRIPT = """\
 #!/bin/sh
@@ -351,6 +352,7 @@ async def _kubeadm_init(shell: NodeShell, options: dict[str, Any], proc: Proc) -
     options.setdefault("service-cidr", "10.96.0.0/12")
     kubeconfig = shell.sim.cluster.server_installed(s, "kubeadm", options)
     s.install_file(KUBEADM_ADMIN_CONF, kubeconfig, ROOT_ONLY)
+    s.install_file(KUBEADM_KUBELET_CONF, kubeconfig, ROOT_ONLY)
     bootstrap, ca_hash = kubeadm_credentials(shell.sim.cluster.join_token())
     await out.emit(
         "\nYour Kubernetes control-plane has initialized successfully!\n\n"
@@ -429,6 +431,8 @@ async def _kubeadm_join(shell: NodeShell, endpoint: str, options: dict[str, Any]
     ):
         await _install_line(shell, out, line)
     s.installed, s.role = "kubeadm", "agent"
+    s.install_file(KUBEADM_KUBELET_CONF, render_kubeconfig(f"https://{endpoint}", cluster="kubernetes",
+                                                           user=f"system:node:{s.hostname}"), ROOT_ONLY)
     s.services.add("kubelet")
     s.enabled_services.add("kubelet")
     shell.sim.cluster.node_joined(s, "agent", f"https://{endpoint}")
