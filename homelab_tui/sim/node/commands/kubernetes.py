@@ -239,7 +239,8 @@ async def k3s_uninstall(shell: NodeShell, args: list[str], proc: Proc) -> int:
     if not await need_root(proc, "sh: 1: cannot create /var/lib/rancher: Permission denied"):
         return 1
     s = shell.state
-    for path in [p for p in s.files if p.startswith(("/usr/local/bin/", "/etc/rancher/", "/var/lib/rancher/"))]:
+    units = tuple(f"/etc/systemd/system/{unit}.service" for unit in ("k3s", "k3s-agent"))
+    for path in [p for p in s.files if p.startswith(("/usr/local/bin/", "/etc/rancher/", "/var/lib/rancher/", *units))]:
         s.remove(path, root=True)
     s.services -= {"k3s", "k3s-agent"}
     s.enabled_services -= {"k3s", "k3s-agent"}
