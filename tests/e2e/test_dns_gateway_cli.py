@@ -67,3 +67,17 @@ def test_dns_gateway_then_again_then_remove(lab, tmp_path, capsys):
     code, out = cli("dns-gateway", "--remove", "--dry-run")
     assert code == 0 and "nothing to do: every step is a no-op" in out, out
     assert "Traceback" not in out
+
+
+def test_a_refused_router_entry_rolls_the_service_back(lab, tmp_path, capsys):
+    path = lab_config(lab.lab, tmp_path)
+    assert main(["--config", str(path), "metallb", "--range", POOL, "--yes"]) == 0
+    capsys.readouterr()
+    before = entries(lab)
+    lab.lab.router.faults.fail_add(MENU, 1)
+    code = main(["--config", str(path), "dns-gateway", "--yes"])
+    out = "".join(capsys.readouterr())
+    assert code == 1, out
+    assert "rolled back:" in out and "undid 1. Create Service kube-system/homelab-tui-dns" in out, out
+    assert lab.lab.kube.get("Service", "kube-system", "homelab-tui-dns") is None
+    assert entries(lab) == before
