@@ -44,6 +44,14 @@ def test_dns_gateway_then_again_then_remove(lab, tmp_path, capsys):
     code, out = cli("dns-gateway", "--target", "nodeport", "--dry-run")
     assert code == 2 and "NodePort lies in 30000-32767" in out, out
 
+    code, out = cli("dns-gateway", "--dry-run", "--export", str(tmp_path / "gateway.rsc"))
+    assert code == 0, out
+    script = (tmp_path / "gateway.rsc").read_text()
+    assert "/ip dns static add name=cluster.local type=FWD match-subdomain=yes forward-to=192.168.40." in script
+    code, out = cli("dns-gateway", "--dry-run", "--export", str(tmp_path / "gateway.yaml"))
+    assert code == 0 and "name: homelab-tui-dns" in (tmp_path / "gateway.yaml").read_text(), out
+    assert lab.lab.kube.get("Service", "kube-system", "homelab-tui-dns") is None  # a dry run changes nothing
+
     code, out = cli("dns-gateway", "--yes")
     assert code == 0 and "\ndone" in out, out
     service = lab.lab.kube.get("Service", "kube-system", "homelab-tui-dns")
