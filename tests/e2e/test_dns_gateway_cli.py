@@ -9,6 +9,7 @@ import pytest
 
 from homelab_tui.cli import main
 from homelab_tui.plans.dns_gateway import MARKER
+from homelab_tui.sim.router.menus import MENUS
 from tests.conftest import LabThread
 from tests.integration.test_metallb_flow import POOL, in_pool, lab_config
 
@@ -67,6 +68,15 @@ def test_dns_gateway_then_again_then_remove(lab, tmp_path, capsys):
 
     code, out = cli("dns-gateway", "--dry-run")
     assert code == 0 and "nothing to do: every step is a no-op" in out, out
+
+    # A hand edit in WinBox (another forward-to, disabled) is put back by running the wizard again.
+    router = lab.lab.router
+    router._set(MENUS[MENU], router._find(MENU, ours[0][".id"]), {"forward-to": "192.168.40.99", "disabled": "true"})
+    assert [row["forward-to"] for row in entries(lab) if row.get("comment") == str(MARKER)] == ["192.168.40.99"]
+    code, out = cli("dns-gateway", "--yes")
+    assert code == 0 and "\ndone" in out, out
+    fixed = next(row for row in entries(lab) if row.get("comment") == str(MARKER))
+    assert (fixed["forward-to"], fixed["disabled"]) == (address, "false")
 
     code, out = cli("dns-gateway", "--remove", "--yes")
     assert code == 0 and "\ndone" in out, out
