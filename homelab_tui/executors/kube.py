@@ -13,6 +13,7 @@ from ..connect import kube_client
 from ..models import EventType, KubeEvent, KubeObject
 from ..plans import Step
 from ..plans.actions import (
+    WEBHOOK_NOT_READY,
     Action,
     ApplyObject,
     DeleteObject,
@@ -88,7 +89,7 @@ class KubeExecutor:
                     if error.code == 409 and error.conflicts:
                         raise StepError(f"{object_name(obj)}: fields owned by another manager: " + "; ".join(
                             f"{path} ({claim})" for path, claim in error.conflicts.items())) from None
-                    if "failed calling webhook" in error.message and time.monotonic() < give_up:
+                    if WEBHOOK_NOT_READY in error.message and time.monotonic() < give_up:
                         output(f"{object_name(obj)}: the webhook is not ready yet; trying again")
                         await asyncio.sleep(WEBHOOK_RETRY_PAUSE)
                         continue

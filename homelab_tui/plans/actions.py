@@ -182,6 +182,10 @@ class ObjectAction(KubeAction):
         return rendering
 
 
+# How the API says a webhook just installed does not answer yet (metallb#1540): retried, not fatal.
+WEBHOOK_NOT_READY = "failed calling webhook"
+
+
 @dataclass(frozen=True)
 class ApplyObject(ObjectAction):
     """Server-side apply of the object under our field manager, with strict field validation, as

@@ -219,7 +219,7 @@ def _ours(items: tuple[Item, ...], owner: str) -> dict[str, list[Item]]:
     return found
 
 
-def _shadowing(items: tuple[Item, ...], chain: str, wanted: dict[str, str]) -> Item | None:
+def shadowing_rule(items: tuple[Item, ...], chain: str, wanted: dict[str, str]) -> Item | None:
     """The first enabled rule of the user's in `chain` that matches what ours match (same protocol
     and port, or any), so would take the connections before ours."""
     for item in items:
@@ -308,7 +308,7 @@ def _before_console(before: str) -> str:
 
 
 def _before(items: tuple[Item, ...], chain: str, wanted: dict[str, str]) -> str:
-    shadow = _shadowing(items, chain, wanted)
+    shadow = shadowing_rule(items, chain, wanted)
     if shadow is None:
         return ""
     return shadow.get("comment") or shadow.get(".id", "")

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from . import Plan, PlanError, Step, Target
-from .actions import PatchObject, Run, WaitEndpoints, WaitRollout, object_text
+from .actions import WEBHOOK_NOT_READY, PatchObject, Run, WaitEndpoints, WaitRollout, object_text
 from .manifests import JsonObject, LiveObject, apply_steps, object_id, ordered, ours
 from .nodes import sh_quote, sudo_rendering
 
@@ -250,7 +250,7 @@ def _object_steps(objects: list[JsonObject], facts: MetallbFacts, key: str, webh
     steps, warnings, errors = [], [], []
     for obj in objects:
         name, known = object_id(obj), facts.objects.get(object_id(obj), LiveObject())
-        if "failed calling webhook" in known.error:
+        if WEBHOOK_NOT_READY in known.error:
             known = LiveObject(known.live)
         if known.error:
             errors.append((key, f"{name}: {known.error}"))

@@ -14,7 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from ..expose import CGNAT, MANGLE, NAT, Item, RouterFacts
+from ..expose import CGNAT, MANGLE, NAT, Item, RouterFacts, shadowing_rule
 from ..routeros import parse_marker
 
 PASS, FAIL, NOT_CHECKED, SKIPPED = "pass", "fail", "not checked", "skipped"
@@ -198,7 +198,7 @@ def _router_rules(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
             problems.append(f"{comment} is invalid")
             fixes.append(f"fix rule {comment} (RouterOS marks it invalid: a field names what it lacks)")
     for menu, chain in ((MANGLE, "prerouting"), (NAT, "dstnat")):
-        shadow = _shadowing(answers, router, menu, chain, ours)
+        shadow = _shadowing(router, menu, chain, ours)
         if shadow is not None:
             problems.append(f"an earlier rule of yours in {chain} takes the connections first: "
                             f"{_describe(shadow)}")
@@ -231,25 +231,15 @@ def _missing(ours: list[tuple[str, int, Item]]) -> list[str]:
     return missing
 
 
-def _shadowing(answers: ProbeAnswers, router: RouterFacts, menu: str, chain: str,
-               ours: list[tuple[str, int, Item]]) -> Item | None:
-    """The first enabled rule of the user's before our first rule in `chain` that matches the
-    same protocol and port (or any), as expose judges it (plans/expose.py)."""
+def _shadowing(router: RouterFacts, menu: str, chain: str, ours: list[tuple[str, int, Item]]) -> Item | None:
+    """The first enabled rule of the user's before our first rule in `chain` that would take its
+    connections, judged as expose judges it."""
     mine = [(position, item) for m, position, item in ours if m == menu and item.get("chain") == chain]
     if not mine:
         return None
     first, ours_item = mine[0]
     items = router.mangle if menu == MANGLE else router.nat
-    for item in items[:first]:
-        marker = parse_marker(item.get("comment", ""))
-        if item.get("chain") != chain or item.get("disabled") == "true" or (marker and marker.role):
-            continue
-        if item.get("action") in ("passthrough", "log"):
-            continue
-        if item.get("protocol", "") in ("", ours_item.get("protocol", "")) and item.get("dst-port", "") in (
-                "", ours_item.get("dst-port", "")):
-            return item
-    return None
+    return shadowing_rule(items[:first], chain, ours_item)
 
 
 def _describe(item: Item) -> str:
