@@ -26,6 +26,7 @@ from ..plans.actions import (
     WaitNodeReady,
     WaitRollout,
 )
+from ..plans.manifests import owned_elsewhere
 from .common import StepError
 from .rollout import RolloutFailed, wait_rollout
 
@@ -87,8 +88,8 @@ class KubeExecutor:
                     raise StepError(f"{object_name(obj)}: {error}") from None
                 except KubeError as error:
                     if error.code == 409 and error.conflicts:
-                        raise StepError(f"{object_name(obj)}: fields owned by another manager: " + "; ".join(
-                            f"{path} ({claim})" for path, claim in error.conflicts.items())) from None
+                        raise StepError(f"{object_name(obj)}: fields owned by another manager: "
+                                        + owned_elsewhere(error.conflicts)) from None
                     if WEBHOOK_NOT_READY in error.message and time.monotonic() < give_up:
                         output(f"{object_name(obj)}: the webhook is not ready yet; trying again")
                         await asyncio.sleep(WEBHOOK_RETRY_PAUSE)

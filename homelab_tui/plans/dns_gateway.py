@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
 from .actions import DeleteObject, RouterAdd, RouterRemove, RouterSet, WaitLoadBalancer
-from .manifests import JsonObject, LiveObject, apply_steps, object_id, ours
+from .manifests import JsonObject, LiveObject, apply_steps, object_id, ours, owned_elsewhere
 from .metallb import pool_range
 from .routeros import Marker, console_find, render_console
 
@@ -175,7 +175,7 @@ def _install_plan(answers: DnsGatewayAnswers, facts: DnsGatewayFacts) -> Plan:
         raise PlanError("service", f"{service_id()}: {known.error}")
     if known.conflicts:
         raise PlanError("service", f"{service_id()}: fields owned by another field manager: "
-                                   + "; ".join(f"{p} ({c})" for p, c in known.conflicts.items()))
+                                   + owned_elsewhere(known.conflicts))
     address = _choose_address(answers, facts, known.live)
     service = service_object(answers, address)
     made = apply_steps(service, known, force=False)

@@ -40,6 +40,11 @@ class LiveObject:
     error: str = ""  # the dry run's refusal (an unknown field, an invalid value)
 
 
+def owned_elsewhere(conflicts: dict[str, str]) -> str:
+    """A dry run's or an apply's conflicts, as one line: `.spec.replicas (conflict with "kubectl" ...)`."""
+    return "; ".join(f"{path} ({claim})" for path, claim in conflicts.items())
+
+
 def object_id(obj: JsonObject) -> str:
     """"Deployment default/web", "Namespace shop": how facts and messages name an object."""
     meta = obj.get("metadata") or {}

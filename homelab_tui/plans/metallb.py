@@ -27,7 +27,7 @@ import yaml
 
 from . import Plan, PlanError, Step, Target
 from .actions import WEBHOOK_NOT_READY, PatchObject, Run, WaitEndpoints, WaitRollout, object_text
-from .manifests import JsonObject, LiveObject, apply_steps, object_id, ordered, ours
+from .manifests import JsonObject, LiveObject, apply_steps, object_id, ordered, ours, owned_elsewhere
 from .nodes import sh_quote, sudo_rendering
 
 API_VERSION = "metallb.io/v1beta1"
@@ -255,9 +255,8 @@ def _object_steps(objects: list[JsonObject], facts: MetallbFacts, key: str, webh
         if known.error:
             errors.append((key, f"{name}: {known.error}"))
         elif known.conflicts:
-            owned = "; ".join(f"{path} ({claim})" for path, claim in known.conflicts.items())
             errors.append((key, f"{name}: fields owned by another field manager, which this wizard never forces: "
-                                f"{owned}; change them there, or delete the object"))
+                                f"{owned_elsewhere(known.conflicts)}; change them there, or delete the object"))
         else:
             made = apply_steps(obj, known, force=False, webhook_grace=webhook_grace)
             steps.append(made.apply)
