@@ -13,6 +13,7 @@ from ..connect import kube_client
 from ..plans import PlanError, Staged
 from ..plans.deploy import name_problem
 from ..plans.undeploy import Found, UndeployAnswers, UndeployFacts, selector, undeploy_plan
+from .owners import shown_controller
 from .wizard import Note, ask
 
 if TYPE_CHECKING:
@@ -39,14 +40,9 @@ async def plan_undeploy(config: Config, request: UndeployRequest, executors: Exe
     except (KubeClientError, OSError) as error:
         raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
     found = tuple(Found(obj.get("kind") or kind, info.api_version, obj["metadata"].get("namespace", ""),
-                        obj["metadata"]["name"], obj["metadata"].get("uid", ""), _owner(obj))
+                        obj["metadata"]["name"], obj["metadata"].get("uid", ""), shown_controller(obj))
                   for (kind, info), (items, _) in zip(kinds.items(), listed) for obj in items)
     return Staged((undeploy_plan(answers, UndeployFacts(found)),))
-
-
-def _owner(obj: dict) -> str:
-    owner = next((ref for ref in obj["metadata"].get("ownerReferences") or [] if ref.get("controller")), None)
-    return f"{owner['kind']} {owner['name']}" if owner else ""
 
 
 REQUEST, FLOW = UndeployRequest, plan_undeploy

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from ..models import Deployment, DnsCheck, Ingress, MangleRule, NatRule, Node, Pod, Service
+from ..plans.routeros import MARKER_PREFIX
 
 NODE_COLUMNS = ("NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP", "ARCH", "PODS", "CPU", "MEMORY", "AGE")
 POD_COLUMNS = ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "IP", "AGE")
@@ -30,7 +31,6 @@ SORT_LETTERS = {
     "EXPECTED": "X", "ACTUAL": "A", "UP-TO-DATE": "T", "AVAILABLE": "V", "CLASS": "C", "HOSTS": "H", "ADDRESS": "I",
 }
 
-MARKER_PREFIX = "[homelab-tui "
 # The OWN column of a router rule homelab-tui manages. Not ◆: its width is East Asian
 # "ambiguous", two cells in some terminals, which pushed our rows one cell to the right.
 OURS = "✦"
