@@ -95,6 +95,8 @@ class Deployment:
     available_replicas: int
     selector: dict[str, str]
     created: str
+    updated_replicas: int = 0  # of the newest template (kubectl's UP-TO-DATE)
+    containers: tuple[str, ...] = ()  # the pod template's container names
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property

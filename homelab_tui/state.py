@@ -61,24 +61,18 @@ class KubeState:
         if event.type is EventType.RELISTED:
             fresh = {obj.key: obj for obj in event.objects}
             removed = tuple(key for key in held if key not in fresh)
-            upserted = tuple(key for key, obj in fresh.items() if key not in held or not _same(held[key], obj))
+            upserted = tuple(key for key, obj in fresh.items() if key not in held or held[key] != obj)
             self.objects[event.kind] = fresh
             return Change(event.kind, upserted, removed)
         assert event.obj is not None, f"{event.type} event without an object"
         key = event.obj.key
         if event.type is EventType.DELETED:
             return Change(event.kind, removed=(key,)) if held.pop(key, None) is not None else Change(event.kind)
-        # Always keep the newest object, but report a change only when a shown field differs.
-        unchanged = key in held and _same(held[key], event.obj)
+        # Always keep the newest object, but report a change only when a shown field differs:
+        # models compare without `raw`.
+        unchanged = key in held and held[key] == event.obj
         held[key] = event.obj
         return Change(event.kind) if unchanged else Change(event.kind, upserted=(key,))
-
-
-def _same(held: KubeObject, new: KubeObject) -> bool:
-    """Whether a pane would show `new` as it shows `held`. Models compare without `raw`; of a kind
-    watched with its raw kept (Deployments: UP-TO-DATE is only there), a change of its status
-    counts too (not its metadata: a new resourceVersion alone shows nothing new)."""
-    return held == new and held.raw.get("status") == new.raw.get("status")
 
 
 def describe_error(exc: BaseException) -> str:

@@ -262,7 +262,9 @@ def deployment_from_raw(raw: JsonObject, keep_raw: bool = True) -> Deployment:
         namespace=meta.get("namespace", ""), name=meta.get("name", ""), replicas=spec.get("replicas", 1),
         ready_replicas=status.get("readyReplicas", 0), available_replicas=status.get("availableReplicas", 0),
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
-        created=meta.get("creationTimestamp") or "", raw=raw if keep_raw else {},
+        created=meta.get("creationTimestamp") or "", updated_replicas=status.get("updatedReplicas", 0),
+        containers=tuple(c["name"] for c in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []),
+        raw=raw if keep_raw else {},
     )
 
 

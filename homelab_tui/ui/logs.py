@@ -247,7 +247,6 @@ def deployment_logs(app: App, deployment: Deployment, pods: Iterable[Pod]) -> No
     if not mine:
         app.notify(f"Deployment {deployment.key} has no pods", severity="warning")
         return
-    template = ((deployment.raw.get("spec") or {}).get("template") or {})
-    containers = containers_of(template)
+    containers = list(deployment.containers)
     sources = [source for pod in mine for source in pod_sources(pod.namespace, pod.name, containers, pod.name)]
     open_logs(app, f"deploy/{deployment.key}", sources)

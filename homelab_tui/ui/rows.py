@@ -71,11 +71,9 @@ def pod_row(pod: Pod, now: datetime | None) -> tuple[str, ...]:
 
 
 def deployment_row(deployment: Deployment, now: datetime | None) -> tuple[str, ...]:
-    """As `kubectl get deploy`: READY is ready/desired; UP-TO-DATE and AVAILABLE from the status
-    (UP-TO-DATE is read from the object's raw status: the model has no field for it)."""
-    updated = ((deployment.raw.get("status") or {}).get("updatedReplicas") or 0)
+    """As `kubectl get deploy`: READY is ready/desired; UP-TO-DATE and AVAILABLE from the status."""
     return (deployment.namespace, deployment.name, f"{deployment.ready_replicas}/{deployment.replicas}",
-            str(updated), str(deployment.available_replicas), age(deployment.created, now))
+            str(deployment.updated_replicas), str(deployment.available_replicas), age(deployment.created, now))
 
 
 def ingress_row(ingress: Ingress, now: datetime | None) -> tuple[str, ...]:

@@ -16,9 +16,8 @@ PANES: tuple[type[Pane], ...] = (NodesPane, PodsPane, ServicesPane, NatPane, Dns
                                  IngressesPane)  # by KEY
 # The Kubernetes kinds watched: the kube panes' (Ingress's hosts also feed the DNS checks).
 WATCHED_KINDS = tuple(dict.fromkeys(pane.SOURCE for pane in PANES if issubclass(pane, KubePane)))
-KEPT_RAW_KINDS = frozenset(pane.SOURCE for pane in PANES if issubclass(pane, KubePane) and pane.KEEP_RAW)
 # The dashboard's order (Tab order too): services and DNS share a row on wide screens.
 DASHBOARD_ORDER = ("nodes", "pods", "services", "dns", "nat")
 
-__all__ = ["DASHBOARD_ORDER", "KEPT_RAW_KINDS", "PANES", "WATCHED_KINDS", "DeploymentsPane", "DnsPane",
+__all__ = ["DASHBOARD_ORDER", "PANES", "WATCHED_KINDS", "DeploymentsPane", "DnsPane",
            "IngressesPane", "KubePane", "NatPane", "NodesPane", "Pane", "PodsPane", "ServicesPane"]

@@ -27,7 +27,7 @@ from ...connect import cloudflare_client, dns_client, kube_client, router_client
 from ...facts.dns import dns_checks
 from ...models import CloudStatus, DnsCheck, EventType, MangleRule, NatRule, RouterIdentity
 from ...state import Health, LabState
-from . import DASHBOARD_ORDER, KEPT_RAW_KINDS, PANES, WATCHED_KINDS, Pane
+from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS, Pane
 
 if TYPE_CHECKING:
     from ...clients.kube import KubeClient
@@ -264,7 +264,7 @@ class Dashboard(Container):
             await client.close()
 
     async def _pump(self, client: KubeClient, kind: str) -> None:
-        async for event in client.watch(kind, keep_raw=kind in KEPT_RAW_KINDS,  # Enter fetches it whole
+        async for event in client.watch(kind, keep_raw=False,  # Enter fetches it whole
                                         preview=PREVIEW_OBJECTS):
             change = self.state.kube.apply(event)
             self._relisted = self._relisted or event.type is EventType.RELISTED

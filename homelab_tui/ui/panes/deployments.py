@@ -18,7 +18,6 @@ class DeploymentsPane(KubePane):
     COLUMNS = rows.DEPLOYMENT_COLUMNS
     DEFAULT_SORT = ("NAMESPACE", "NAME")
     SOURCE = "Deployment"
-    KEEP_RAW = True  # UP-TO-DATE is in the raw status only
     NAMESPACED = True
     ON_DASHBOARD = False
     BINDINGS = [Binding("l", "logs", "Logs", id="deployment_logs",
