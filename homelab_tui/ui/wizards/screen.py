@@ -7,6 +7,7 @@ modal, from inside those workers."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -17,11 +18,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Log, ProgressBar, Static, TabbedContent, TabPane
 
-from ...clients.ssh import HostKeyUnknown
 from ...config import Config
 from ...engine import ApplyResult, StepDone, StepOutput, event_line
-from ...executors import Executors, build_executors
-from ...executors.rollout import rollout_progress
 from ...export import export_staged
 from ...flows import WIZARDS
 from ...flows.staged import apply_staged
@@ -29,6 +27,10 @@ from ...flows.wizard import request_from
 from ...plans import Plan, PlanError, Staged
 from ..modals import AskScreen, ConfirmScreen, SudoPasswordScreen, TrustHostKeyScreen, plan_text
 from .form import WizardForm
+
+if TYPE_CHECKING:  # the executors and their clients load when a plan is made, not with the screen
+    from ...clients.ssh import HostKeyUnknown
+    from ...executors import Executors
 
 
 class PlanProgress(Horizontal):
@@ -148,6 +150,8 @@ class WizardScreen(Screen[None]):
         self.remove_class("-applied")
         if self.executors is not None:
             await self.executors.close()
+        from ...executors import build_executors
+
         self.executors = build_executors(self.config, sudo_password=self._ask_sudo, trust_host_key=self._ask_trust)
         try:
             request = request_from(self.wizard.request, self.query_one(WizardForm).answers())
@@ -201,6 +205,8 @@ class WizardScreen(Screen[None]):
         """Each plan that changes something gets a progress row and a log tab of its own (a join
         runs its nodes at once, and interleaved output would be unreadable); at the end its row
         says how it ended, so every failed node is reported, and F2 then F3 retries them."""
+        from ...executors.rollout import rollout_progress  # loaded with the executors, for an apply
+
         logs = self.query_one("#logs", TabbedContent)
         progress = self.query_one("#progress")
         self.add_class("-applied")  # the logs take room from the plan from now on
