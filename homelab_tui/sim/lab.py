@@ -16,6 +16,7 @@ Presets:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import shlex
@@ -32,10 +33,11 @@ import tomli_w
 from ..files import atomic_write
 from .cloudflare import CloudflareSim
 from .dns_server import DnsSim, Record
-from .kube.resources import K3S_VERSION
+from .kube.resources import K3S_VERSION, RESOURCE_TYPES
 from .kube_api import KubeApiSim
 from .node.commands.kubernetes import K3S_INSTALL_URL
 from .node.state import SimNodeState
+from .router.menus import MENUS
 from .routeros import RouterOsSim
 from .ssh_nodes import SshNodeFleet
 
@@ -325,6 +327,52 @@ class Lab:
         # The zone as Cloudflare holds it now; a proxied name answers with Cloudflare's edge.
         return records + self.cloudflare.public_records(DOMAIN)
 
+    # -- the whole lab, for comparing before and after -----------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The lab's state whole, as plain data (dicts, lists, strings) that compares with `==`:
+        `{"router": ..., "cloudflare": ..., "nodes": ..., "kubernetes": ...}`. Take one at the
+        start and one at the end of a chain of changes; equal means every change was undone.
+
+        Left out, because a real router, zone or node changes them too without anyone undoing
+        anything:
+        - the router's item `.id`s (RouterOS never reuses one: a rule removed and added again has
+          a new id), rule counters (`bytes`, `packets`), and the menus of runtime state
+          (`/ip/firewall/connection`, `/system/resource`: uptime, load). Items keep their order,
+          which is meaning in a firewall table.
+        - a Cloudflare record's `id`, `created_on` and `modified_on` (a record deleted and made
+          again gets new ones); records are sorted, the API has no order.
+        - a node's `boot_id` (every reboot makes a new one), and its test knobs (sudo password,
+          internet access).
+        - the Kubernetes API's objects when no node is left: with its last server, the cluster's
+          datastore is gone (the simulated API server keeps serving, a real one does not exist).
+          While a cluster exists, its objects are listed by kind as `namespace/name`.
+        """
+        return {"router": self._router_snapshot(), "cloudflare": self._cloudflare_snapshot(),
+                "nodes": {name: _node_snapshot(sim.state) for name, sim in sorted(self.fleet.nodes.items())},
+                "kubernetes": self._kubernetes_snapshot()}
+
+    def _router_snapshot(self) -> dict[str, Any]:
+        runtime = {"/ip/firewall/connection"}
+        menus = {path: [{k: v for k, v in item.items() if k not in (".id", "bytes", "packets")}
+                        for item in self.router.rules(path)]
+                 for path, menu in MENUS.items() if not menu.single and path not in runtime}
+        return {**menus, "/ip/cloud": dataclasses.asdict(self.router.cloud),
+                "/system/identity": {"name": self.router.identity}}
+
+    def _cloudflare_snapshot(self) -> dict[str, Any]:
+        volatile = {"id", "created_on", "modified_on"}
+        return {DOMAIN: {"ssl": self.cloudflare.ssl_mode(DOMAIN), "records": sorted(
+            ({k: v for k, v in record.items() if k not in volatile} for record in self.cloudflare.records(DOMAIN)),
+            key=lambda record: (record["name"], record["type"], record["content"]))}}
+
+    def _kubernetes_snapshot(self) -> dict[str, Any]:
+        if not self.kube.list("Node"):
+            return {"cluster": False}
+        objects = {rt.kind: sorted(f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"
+                                   for o in self.kube.list(rt.kind)) for rt in RESOURCE_TYPES if rt.kind != "Event"}
+        return {"cluster": True, "objects": {kind: names for kind, names in objects.items() if names}}
+
     # -- the config that points at this lab -------------------------------------------------
 
     @property
@@ -378,6 +426,16 @@ def deployment(name: str, namespace: str, image: str, *, replicas: int, labels: 
                  "template": {"metadata": {"labels": labels},
                               "spec": {"containers": [{"name": name, "image": image}]}}},
     }
+
+
+def _node_snapshot(state: SimNodeState) -> dict[str, Any]:
+    """A node's state as plain data: files with their modes and owners, hostname, boot command
+    line, swap, services, packages, kernel modules and settings; sets as sorted lists."""
+    left_out = {"boot_id", "sudo_password", "internet", "files", "modes", "owners"}
+    fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if f.name not in left_out}
+    files = {path: {"content": text, "mode": oct(state.mode(path)), "owner": state.owner(path)}
+             for path, text in sorted(state.files.items())}
+    return {**{k: sorted(v) if isinstance(v, set) else v for k, v in fields.items()}, "files": files}
 
 
 def _kube_arch(uname_machine: str) -> str:
