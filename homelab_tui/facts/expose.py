@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from datetime import datetime, timezone
 
 from ..clients.cloudflare import CloudflareClient, CloudflareError, CloudflareUnreachable, bundled_ip_ranges
 from ..clients.kube import KubeClientError
 from ..clients.router import RouterError
 from ..config import Config, SecretError
+from ..models import Node
 from ..connect import cloudflare_client, kube_client, router_client
 from ..plans import PlanError
 from ..plans.routeros import MARKER_PREFIX
@@ -19,6 +21,7 @@ from ..plans.expose import (
     ADDRESS_LIST,
     MANGLE,
     NAT,
+    RECORD_PREFIX,
     ExposeFacts,
     NodeFacts,
     RouterFacts,
@@ -58,7 +61,6 @@ async def _ranges_only(config: Config) -> ZoneFacts:
 
 async def _cluster(config: Config, service: str) -> tuple[ServiceFacts, tuple[NodeFacts, ...]]:
     namespace, name = service.split("/", 1)
-    by_address = {node.fqdn: node for node in config.nodes} | {node.name: node for node in config.nodes}
     try:
         async with kube_client(config, request_timeout=10.0) as kube:
             raw = await kube.get("Service", namespace, name)
@@ -67,20 +69,44 @@ async def _cluster(config: Config, service: str) -> tuple[ServiceFacts, tuple[No
                                             label_selector=f"kubernetes.io/service-name={name}")
     except KubeClientError as error:
         raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
-    known = tuple(NodeFacts(by_address[n.name].name if n.name in by_address else n.name, n.internal_ip, n.ready)
-                  for n in sorted(nodes, key=lambda n: n.name))
-    if raw is None:
-        return ServiceFacts(exists=False), known
+    known, names = node_facts(config, nodes)
+    return (service_facts(raw, slices, names) if raw is not None else ServiceFacts(exists=False)), known
+
+
+def node_facts(config: Config, nodes: list[Node], now: datetime | None = None
+               ) -> tuple[tuple[NodeFacts, ...], dict[str, str]]:
+    """The nodes by the config's names (else the API's), with how long each has been NotReady;
+    and the API's name → that name."""
+    by_address = {node.fqdn: node for node in config.nodes} | {node.name: node for node in config.nodes}
+    now = now or datetime.now(timezone.utc)
+    ordered = sorted(nodes, key=lambda n: n.name)
+    known = tuple(NodeFacts(by_address[n.name].name if n.name in by_address else n.name, n.internal_ip, n.ready,
+                            0.0 if n.ready else _not_ready_seconds(n.raw, now)) for n in ordered)
+    return known, {n.name: f.name for n, f in zip(ordered, known)}
+
+
+def _not_ready_seconds(raw: dict, now: datetime) -> float:
+    ready = next((c for c in (raw.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+    try:
+        since = datetime.fromisoformat(ready["lastTransitionTime"].replace("Z", "+00:00"))
+    except (KeyError, ValueError, AttributeError):
+        return float("inf")  # no time given: long enough
+    return max((now - since).total_seconds(), 0.0)
+
+
+def service_facts(raw: dict, slices: list[dict], names: dict[str, str]) -> ServiceFacts:
+    """A Service and its EndpointSlices as expose sees them; `names`: the API's node name → ours."""
     spec, status = raw.get("spec") or {}, raw.get("status") or {}
     ports = tuple(ServicePort(p.get("name", ""), int(p["port"]), p.get("protocol", "TCP"), int(p.get("nodePort") or 0))
                   for p in spec.get("ports") or [])
     ingress = (status.get("loadBalancer") or {}).get("ingress") or []
-    names = {n.name: f.name for n, f in zip(sorted(nodes, key=lambda n: n.name), known)}
     endpoint_nodes = tuple(sorted({names.get(e.get("nodeName", ""), e.get("nodeName", "")) for s in slices
                                    for e in s.get("endpoints") or []
                                    if (e.get("conditions") or {}).get("ready", True) and e.get("nodeName")}))
+    annotations = (raw.get("metadata") or {}).get("annotations") or {}
     return ServiceFacts(True, spec.get("type", "ClusterIP"), ports, ingress[0].get("ip", "") if ingress else "",
-                        spec.get("externalTrafficPolicy", "Cluster"), endpoint_nodes), known
+                        spec.get("externalTrafficPolicy", "Cluster"), endpoint_nodes,
+                        {key: value for key, value in annotations.items() if key.startswith(RECORD_PREFIX)})
 
 
 async def router_facts(config: Config) -> RouterFacts:
@@ -138,6 +164,18 @@ async def expose_zone_records(config: Config, service: str) -> ZoneFacts:
     except (CloudflareError, CloudflareUnreachable, OSError) as error:
         raise PlanError("dns.cloudflare", f"cannot read the Cloudflare zone ({error})") from None
     return ZoneFacts(cloudflare.zone, records=tuple(_record(r) for r in records))
+
+
+async def service_records(config: Config, service: str) -> dict[str, str] | None:
+    """The Service's records of how it is exposed ({} when it is gone), None when the cluster
+    cannot be read (the router can still be cleaned up)."""
+    namespace, name = service.split("/", 1)
+    try:
+        async with kube_client(config, request_timeout=10.0) as kube:
+            raw = await kube.get("Service", namespace, name)
+    except KubeClientError:
+        return None
+    return service_facts(raw, [], {}).records if raw is not None else {}
 
 
 def _record(record) -> dict[str, str]:

@@ -27,11 +27,13 @@ class UnexposeRequest:
 async def plan_unexpose(config: Config, request: UnexposeRequest, executors: Executors, note: Note) -> Staged:
     if request.service.count("/") != 1:
         raise PlanError("service", f"expected namespace/name, such as default/nginx, got {request.service!r}")
-    from ..facts.expose import expose_zone_records, router_facts  # clients load when a plan is made
+    from ..facts.expose import expose_zone_records, router_facts, service_records  # clients load with a plan
 
-    router, zone = await asyncio.gather(router_facts(config), expose_zone_records(config, request.service))
+    router, zone, records = await asyncio.gather(router_facts(config), expose_zone_records(config, request.service),
+                                                 service_records(config, request.service))
     answers = UnexposeAnswers(request.service, request.disable_only, request.ddns_off)
-    return Staged((unexpose_plan(answers, UnexposeFacts(router, zone)),))
+    facts = UnexposeFacts(router, zone, records if records is not None else {}, records is not None)
+    return Staged((unexpose_plan(answers, facts),))
 
 
 REQUEST, FLOW = UnexposeRequest, plan_unexpose

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
-from .actions import CloudDdns, DnsDelete, DnsPut, DnsRestore, RouterAdd, RouterOrder, RouterRemove, RouterSet
+from .actions import CloudDdns, DnsDelete, DnsPut, DnsRestore, PatchObject, RouterAdd, RouterOrder, RouterRemove, RouterSet
 from .routeros import Marker, console_find, parse_marker, render_console
 
 NAT, MANGLE, ADDRESS_LIST = "/ip/firewall/nat", "/ip/firewall/mangle", "/ip/firewall/address-list"
@@ -51,6 +51,7 @@ class ServiceFacts:
     load_balancer_ip: str = ""
     external_traffic_policy: str = "Cluster"
     endpoint_nodes: tuple[str, ...] = ()  # nodes running a Ready endpoint
+    records: dict[str, str] = field(default_factory=dict)  # our annotations: how each port is exposed
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class NodeFacts:
     name: str  # the config's name
     address: str
     ready: bool = True
+    not_ready_seconds: float = 0.0  # how long it has been NotReady (its Ready condition's last transition)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,52 @@ class ExposeFacts:
     nodes: tuple[NodeFacts, ...] = ()
     router: RouterFacts = field(default_factory=RouterFacts)
     zone: ZoneFacts = field(default_factory=ZoneFacts)
+
+
+# -- the record: how a port was exposed, kept on its Service -----------------------------------
+
+RECORD_PREFIX = "homelab-tui/expose-"  # + "tcp-80": one annotation per exposed port
+_RECORDED = ("port", "target", "balance", "nodes", "sticky", "cloudflare_only", "hairpin", "dns", "host")
+
+
+def record_key(protocol: str, public_port: int) -> str:
+    return f"{RECORD_PREFIX}{protocol}-{public_port}"
+
+
+def record_of(answers: ExposeAnswers) -> str:
+    """What the user asked, as the Service's annotation keeps it: not the WAN nor proxying (the
+    config's), nor a one-time agreement to replace a record. Drift and rebalancing are judged
+    against it (plans/repair.py)."""
+    values = {name: getattr(answers, name) for name in _RECORDED}
+    return json.dumps({**values, "nodes": list(answers.nodes)}, sort_keys=True, separators=(",", ":"))
+
+
+def answers_from_record(service: str, key: str, text: str, *, wan: str, proxied: bool) -> ExposeAnswers:
+    """The answers a record keeps; ValueError when it is not one of ours or not well formed."""
+    protocol, _, port = key.removeprefix(RECORD_PREFIX).partition("-")
+    values = json.loads(text)
+    if not key.startswith(RECORD_PREFIX) or protocol not in ("tcp", "udp") or not port.isdigit() \
+            or not isinstance(values, dict) or set(values) - set(_RECORDED):
+        raise ValueError(f"not a record of homelab-tui: {key}")
+    return ExposeAnswers(service=service, public_port=port, wan=wan, proxied=proxied,
+                         **{**values, "nodes": tuple(values.get("nodes") or ())})
+
+
+def _record_step(answers: ExposeAnswers, service: ServiceFacts, protocol: str, public_port: int) -> Step:
+    key, text = record_key(protocol, public_port), record_of(answers)
+    namespace, name = answers.service.split("/")
+    previous = service.records.get(key)
+
+    def annotate(value: str | None) -> PatchObject:
+        return PatchObject("Service", namespace, name, json.dumps({"metadata": {"annotations": {key: value}}},
+                                                                  separators=(",", ":")))
+
+    shown = f"kubectl annotate service {name} -n {namespace} --overwrite"
+    return Step(Target.KUBE, "", f"Record on the Service how {protocol}/{public_port} is exposed ({key})",
+                f"{shown} {key}='{text}'", annotate(text),
+                noop_reason="the Service records it so" if previous == text else "",
+                undo=annotate(previous),
+                undo_rendering=f"{shown} {key}='{previous}'" if previous else f"{shown} {key}-")
 
 
 # -- answers against facts ---------------------------------------------------------------------
@@ -315,6 +363,12 @@ def _before(items: tuple[Item, ...], chain: str, wanted: dict[str, str]) -> str:
 
 
 def expose_plan(answers: ExposeAnswers, facts: ExposeFacts) -> Plan:
+    return build_expose(answers, facts)
+
+
+def build_expose(answers: ExposeAnswers, facts: ExposeFacts, record: ExposeAnswers | None = None) -> Plan:
+    """The expose plan of `answers`, recording `record` on the Service (default: the answers); a
+    repair builds with the nodes that are eligible now and keeps the record as the user asked."""
     errors = _check_answers(answers)
     PlanError.check(errors)
     if not facts.service.exists:
@@ -421,7 +475,8 @@ def expose_plan(answers: ExposeAnswers, facts: ExposeFacts) -> Plan:
                                      noop_reason="" if changes else "nothing is added or changed: the order stands"))
     PlanError.check(router.errors)
 
-    steps = router.steps + _ddns_steps(answers, facts) + _dns_steps(answers, facts, owner)
+    steps = router.steps + _ddns_steps(answers, facts) + _dns_steps(answers, facts, owner) + [
+        _record_step(record or answers, facts.service, protocol, public_port)]
     how = ("PCC over " + ", ".join(n for n, _, _ in backends)) if pcc else (
         f"to {backends[0][0] or backends[0][1]}")
     return Plan(f"Expose {answers.service} {protocol}/{public_port} {how}", tuple(steps), tuple(warnings))

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
-from .actions import CloudDdns, DnsDelete, DnsRestore, RouterAdd, RouterRemove, RouterSet
+from .actions import CloudDdns, DnsDelete, DnsRestore, PatchObject, RouterAdd, RouterRemove, RouterSet
 from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, Item, RouterFacts, ZoneFacts
 from .routeros import console_find, parse_marker, render_console
 
@@ -24,6 +24,8 @@ class UnexposeAnswers:
 class UnexposeFacts:
     router: RouterFacts = field(default_factory=RouterFacts)
     zone: ZoneFacts = field(default_factory=ZoneFacts)
+    records: dict[str, str] = field(default_factory=dict)  # the Service's records of how it is exposed
+    cluster_read: bool = True  # False: the cluster could not be read, so its records stay
 
 
 def _ours(items: tuple[Item, ...], service: str) -> list[Item]:
@@ -61,6 +63,8 @@ def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
                               DnsDelete(facts.zone.zone, record.get("name", ""), record.get("comment", "")),
                               undo=DnsRestore(facts.zone.zone, document),
                               undo_rendering=f"create {record.get('name')} again"))
+    if not answers.disable_only and facts.records:
+        steps.append(_forget_step(answers.service, facts.records))
     if answers.ddns_off:
         steps.append(Step(Target.ROUTER, "", "Turn off the router's DDNS", "/ip cloud set ddns-enabled=no",
                           CloudDdns(False), noop_reason="DDNS is off" if facts.router.cloud.get("ddns-enabled") != "true"
@@ -70,5 +74,23 @@ def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
                                      f"{answers.service}")
     warnings = ("the DDNS name keeps resolving to the last address it had, even off (MikroTik's /ip cloud)",) \
         if answers.ddns_off else ()
+    if not facts.cluster_read:
+        warnings += ("the cluster could not be read: the Service's record of how it was exposed stays",)
     verb = "Pause" if answers.disable_only else "Unexpose"
     return Plan(f"{verb} {answers.service}", tuple(steps), warnings)
+
+
+def _forget_step(service: str, records: dict[str, str]) -> Step:
+    """Remove the Service's records of how it is exposed (plans/expose.py `record_of`)."""
+    namespace, name = service.split("/")
+
+    def annotate(values: dict[str, str | None]) -> PatchObject:
+        return PatchObject("Service", namespace, name, json.dumps({"metadata": {"annotations": values}},
+                                                                  separators=(",", ":")))
+
+    keys = sorted(records)
+    shown = f"kubectl annotate service {name} -n {namespace}"
+    return Step(Target.KUBE, "", f"Forget on the Service how it was exposed ({', '.join(keys)})",
+                f"{shown} " + " ".join(f"{key}-" for key in keys), annotate(dict.fromkeys(keys)),
+                undo=annotate(dict(records)),
+                undo_rendering=f"{shown} --overwrite " + " ".join(f"{key}='{records[key]}'" for key in keys))
