@@ -353,6 +353,9 @@ class RouterConfig:
     password_env: str | None = field(default=None, metadata=_check(_env_name))
     password_command: str | None = field(default=None, metadata=_check(_nonempty_string))
     wan_interface: str = field(default="all-ppp", metadata=_check(_nonempty_string))
+    # A PCC target NotReady this long is left out of the rules (plans/repair.py); a blip is not.
+    rebalance_after_seconds: float = field(default=60.0, metadata=_check(seconds_between(0, 86400)))
+    auto_rebalance: bool = field(default=False, metadata=_check(_boolean))  # offer the rebalance unasked
 
 
 @dataclass

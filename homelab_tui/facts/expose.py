@@ -35,17 +35,17 @@ async def expose_facts(config: Config, service: str, host: str, with_record: boo
                        with_ranges: bool) -> ExposeFacts:
     """`with_record`: the zone is read (a record will be made); `with_ranges`: Cloudflare's ranges."""
     kube, router, zone = await asyncio.gather(
-        _cluster(config, service), router_facts(config),
-        _zone(config, host) if with_record else _ranges_only(config) if with_ranges else _nothing())
+        service_and_nodes(config, service), router_facts(config),
+        zone_facts(config, host) if with_record else cloudflare_ranges(config) if with_ranges else no_zone())
     (service_facts, nodes) = kube
     return ExposeFacts(service_facts, nodes, router, zone)
 
 
-async def _nothing() -> ZoneFacts:
+async def no_zone() -> ZoneFacts:
     return ZoneFacts()
 
 
-async def _ranges_only(config: Config) -> ZoneFacts:
+async def cloudflare_ranges(config: Config) -> ZoneFacts:
     """Cloudflare's ranges without a zone: its `/ips` needs no token; the bundled snapshot when
     no Cloudflare API is configured or it cannot be read."""
     cloudflare = config.dns.cloudflare if config.dns else None
@@ -59,7 +59,7 @@ async def _ranges_only(config: Config) -> ZoneFacts:
     return ZoneFacts(cloudflare_ranges=ranges.ipv4_cidrs, ranges_source=ranges.source or "Cloudflare's API")
 
 
-async def _cluster(config: Config, service: str) -> tuple[ServiceFacts, tuple[NodeFacts, ...]]:
+async def service_and_nodes(config: Config, service: str) -> tuple[ServiceFacts, tuple[NodeFacts, ...]]:
     namespace, name = service.split("/", 1)
     try:
         async with kube_client(config, request_timeout=10.0) as kube:
@@ -132,10 +132,10 @@ async def router_facts(config: Config) -> RouterFacts:
                        cloud[0] if cloud else {})
 
 
-async def _zone(config: Config, host: str) -> ZoneFacts:
+async def zone_facts(config: Config, host: str) -> ZoneFacts:
     cloudflare = config.dns.cloudflare if config.dns else None
     if cloudflare is None:
-        return await _ranges_only(config)
+        return await cloudflare_ranges(config)
     try:
         async with await cloudflare_client(config) as client:
             zone = await client.zone_by_name(cloudflare.zone)

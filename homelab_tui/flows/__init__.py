@@ -22,6 +22,8 @@ WIZARDS: tuple[Wizard, ...] = (
     Wizard("unexpose", "U", "Unexpose a service", "Remove the router rules and the record expose made"),
     Wizard("uninstall", "", "Uninstall Kubernetes from nodes", "Drain nodes, remove them from the cluster, and "
            "uninstall k3s or kubeadm from them"),
+    Wizard("repair", "", "Repair an exposure", "Put an exposed Service back as it was asked: revert hand edits, "
+           "rebalance PCC over the Ready nodes, turn DDNS on, update the record"),
     Wizard("dns_gateway", "", "Serve cluster DNS to the LAN",
            "Expose CoreDNS on a MetalLB address and have the router forward the cluster's domain to it"),
 )

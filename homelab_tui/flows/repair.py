@@ -1,0 +1,41 @@
+"""Repair: put an exposure back as it was asked (its record on the Service) against the live
+lab: revert drift, rebalance stale PCC, turn DDNS on, update the record. The one fix behind `v`
+(NAT pane), the rebalance key (Services pane), the probe's `f` and `[router] auto_rebalance`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..config import Config
+from ..plans import PlanError, Staged
+from ..plans.repair import repair_plan
+from .wizard import Note, ask
+
+if TYPE_CHECKING:
+    from ..executors import Executors
+
+
+@dataclass(frozen=True)
+class RepairRequest:
+    service: str = ask("service", "the exposed Service, namespace/name", metavar="NS/NAME", required=True,
+                       hint="default/nginx")
+    port: str = ask("public port", "its exposed port (default: every exposed port of the Service)", hint="80")
+
+
+async def plan_repair(config: Config, request: RepairRequest, executors: Executors, note: Note) -> Staged:
+    if request.service.count("/") != 1 or not all(request.service.split("/")):
+        raise PlanError("service", f"expected namespace/name, such as default/nginx, got {request.service!r}")
+    if request.port and not request.port.isdigit():
+        raise PlanError("port", f"expected a port number, got {request.port!r}")
+    from ..facts.exposures import exposure_inputs  # the router and Cloudflare clients load with a plan
+
+    inputs = [(answers, facts) for answers, facts in await exposure_inputs(config, request.service)
+              if not request.port or answers.port == int(request.port)]
+    if not inputs:
+        raise PlanError("service", f"{request.service} is not exposed" + (f" on port {request.port}" if request.port
+                                                                          else ""))
+    return Staged(tuple(repair_plan(answers, facts) for answers, facts in inputs))
+
+
+REQUEST, FLOW = RepairRequest, plan_repair
