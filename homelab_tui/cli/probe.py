@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..config import Config
 from ..plans import PlanError
-from ..plans.verdicts.probe import ProbeAnswers, Verdict, probe_verdict
+from ..plans.verdicts.probe import ProbeAnswers, Verdict
 from .exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 _SERVICE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
@@ -36,23 +36,18 @@ def _port(text: str) -> int:
 
 
 async def run_probe(config: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ..executors import build_executors
-    from ..facts.probe import probe_facts
+    from ..flows.probe import probe
 
     if not _SERVICE.fullmatch(args.service):
         print(f"probe: --service: expected namespace/name, such as default/nginx, got {args.service!r}", file=err)
         return EXIT_USAGE
     answers = ProbeAnswers(args.service, args.port, args.host)
-    executors = build_executors(config)
     try:
-        facts = await probe_facts(config, answers, executors.ssh.session)
+        _, verdict = await probe(config, answers)
     except PlanError as error:
         for field, message in error.errors:
             print(f"probe: {field}: {message}", file=err)
         return EXIT_USAGE if any(field == "--service" for field, _ in error.errors) else EXIT_FAILED
-    finally:
-        await executors.close()
-    verdict = probe_verdict(answers, facts)
     (_print_json if args.json else _print_table)(verdict, out)
     failed = verdict.failed
     if failed is not None:

@@ -34,7 +34,7 @@ from ..state import Health, LabState, describe_error
 from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
 from .header import StatusHeader
-from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen
+from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen, PickScreen
 from .panes import PANES, Pane
 from .panes.dashboard import FEEDS, Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
@@ -71,7 +71,8 @@ class HomelabApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
     # The panes' keys (and the wizards') work on the panes only, not under a wizard or a modal.
-    PANE_ACTIONS = {"show", "dashboard", "edit_filter", "clear_filter", "pick_namespace", "wizard", "help", "command"}
+    PANE_ACTIONS = {"show", "dashboard", "edit_filter", "clear_filter", "pick_namespace", "wizard", "probe", "help",
+                    "command"}
     # The pane keys k9s calls dangerous: a shell, and each change (delete, kill, restart, scale, cordon,
     # drain): --read-only hides and refuses them, here alone (`Pane.check_action` asks `blocked_actions`).
     # A change reached another way is refused by `apply_change` too.
@@ -171,10 +172,31 @@ class HomelabApp(App[None]):
             yield from palette_commands(self)
 
     def action_wizard(self, name: str) -> None:
+        self.open_wizard(name, self.active_pane.wizard_answers())
+
+    def open_wizard(self, name: str, given: dict[str, str]) -> None:
+        """The wizard `name`, its form starting from `given` (a row's answers, by field name)."""
         from .wizards import WizardScreen  # the engine and its clients load when a wizard opens
 
+        if not any(wizard.name == name for wizard in WIZARDS):
+            self.notify(f"this version has no {name} wizard", severity="warning")
+            return
         self.push_screen(WizardScreen(name, self.config, in_cluster=set(self.state.kube.of("Node")),
-                                      read_only=self.read_only, given=self.active_pane.wizard_answers()))
+                                      read_only=self.read_only, given=given))
+
+    def action_probe(self) -> None:
+        """The reachability probe of the Service under the cursor (`p` on a Services row), else of
+        one picked from those held (the palette, from another pane)."""
+        if service := self.active_pane.wizard_answers().get("service"):
+            self.open_probe(service)
+        else:
+            self.push_screen(PickScreen("Probe which Service?", sorted(self.state.kube.of("Service"))),
+                             lambda service: self.open_probe(service) if service else None)
+
+    def open_probe(self, service: str) -> None:
+        from .probe import ProbeScreen
+
+        self.push_screen(ProbeScreen(self.config, service))
 
     def on_wizard_screen_applied(self) -> None:
         """A bootstrap may have just written the kubeconfig the watch found missing: look again now

@@ -22,9 +22,10 @@ def wizard_bindings() -> list[Binding]:
 
 
 def palette_commands(app: App) -> Iterator[SystemCommand]:
-    """The wizards and the views. Each runs as its key does, through the app's `check_action`: a
-    wizard opened here is read-only too under --read-only."""
+    """The wizards, the probe and the views. Each runs as its key does, through the app's
+    `check_action`: a wizard opened here is read-only too under --read-only."""
     entries = [(wizard.title, wizard.summary, f"wizard('{wizard.name}')") for wizard in WIZARDS]
+    entries.append(("Probe a Service", "Why can't I reach it? Check an exposed Service hop by hop", "probe"))
     entries.append(("Show all panes", "The dashboard: every pane at once", "dashboard"))
     entries += [(f"Show {pane.TITLE}", f"The {pane.TITLE} pane alone", f"show('{pane.NAME}')") for pane in PANES]
     for title, help_text, action in entries:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from textual.binding import Binding
+
 from .. import rows
 from .base import KubePane, RowSource
 
@@ -16,7 +18,9 @@ class ServicesPane(KubePane):
     SOURCE = "Service"
     DEPENDS = ("router",)  # the EXPOSED column
     NAMESPACED = True
-    BINDINGS = []  # this pane's own keys (k9s: E expose): see panes/base.py
+    BINDINGS = [  # this pane's own keys: see panes/base.py
+        Binding("p", "app.probe", "Probe", id="service_probe", tooltip="Why can't I reach it? Check it hop by hop"),
+    ]
 
     def row_source(self, now: datetime | None) -> RowSource:
         services, styled = self.state.kube.of("Service"), self.styler()
