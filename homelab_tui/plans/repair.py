@@ -195,8 +195,12 @@ def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, owner: str, after: f
             else f"a rule forwards to {address}, no node" for address in forwarded
             if by_address.get(address) not in eligible]
     forwarded = [by_address.get(address, address) for address in forwarded]
-    joined = [f"{name} {'joined' if not recorded.nodes else 'is Ready again'}" for name in eligible
-              if name not in forwarded and recorded.balance == "pcc"]
+    # a node is new to PCC when the rules have no place for it; a place whose rule is missing is drift
+    places = max((m.index for items in (facts.router.mangle, facts.router.nat) for c in _ours(items, owner)
+                  if (m := parse_marker(c)) and m.role in ("pcc", "dstnat")), default=len(forwarded))
+    joined = [f"{name} {'joined' if not recorded.nodes else 'is Ready again'}"
+              for name in [n for n in eligible if n not in forwarded][:max(len(eligible) - places, 0)]
+              ] if recorded.balance == "pcc" else []
     return tuple(gone + joined), eligible
 
 
