@@ -1,6 +1,7 @@
 """What the reachability probe reads, live: the router (facts/expose.py's reader), our record's
 name in the zone, the public name through the configured resolvers, the Service's EndpointSlices
-and pods, and each target node's own NodePort (curl over the node's SSH session)."""
+and pods, each target node's own NodePort (curl over the node's SSH session), and, when the router
+forwards the cluster's domain (the DNS gateway), the Service's cluster name through it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from collections.abc import Awaitable, Callable
 
 from ..clients.cloudflare import bundled_ip_ranges
 from ..clients.kube import KubeClientError
+from ..clients.router import RouterError
 from ..clients.ssh import SshError, SshSession
 from ..config import Config
-from ..connect import dns_client, kube_client
+from ..connect import dns_client, kube_client, router_client
 from ..plans import PlanError
-from ..plans.verdicts.probe import NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, targets
+from ..plans.verdicts.probe import ClusterDnsFacts, NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, targets
+from .dns import cluster_name, gateway_entry
 from .expose import expose_zone_records, router_facts
 
 SessionOf = Callable[[str], Awaitable[SshSession]]  # a node's SSH session, by the config's name
@@ -24,16 +27,18 @@ NODE_PORT_TIMEOUT = 10.0
 async def probe_facts(config: Config, answers: ProbeAnswers, session: SessionOf) -> ProbeFacts:
     """PlanError("--service") when the Service does not exist; PlanError naming the router or the
     cluster when either cannot be read."""
-    router, zone_host, cluster = await asyncio.gather(router_facts(config), _zone_host(config, answers),
-                                                      _cluster(config, answers.service))
+    router, zone_host, cluster, cluster_dns = await asyncio.gather(
+        router_facts(config), _zone_host(config, answers), _cluster(config, answers.service),
+        _cluster_dns(config, answers.service))
     host = answers.host or zone_host
     outcome, addresses, detail = await _resolve(config, host)
     node_ports = await asyncio.gather(*(_node_port(config, session, address, port)
                                         for address, port in targets(answers, router)))
-    ready, total, pods = cluster
+    ready, total, pods, cluster_ip = cluster
     return ProbeFacts(router, zone_host, outcome, addresses, detail,
                       tuple(config.dns.nameservers) if config.dns else (), bundled_ip_ranges().ipv4_cidrs,
-                      ready, total, pods, tuple(check for check in node_ports if check is not None))
+                      ready, total, pods, tuple(check for check in node_ports if check is not None),
+                      cluster_ip, cluster_dns)
 
 
 async def _zone_host(config: Config, answers: ProbeAnswers) -> str:
@@ -51,7 +56,25 @@ async def _resolve(config: Config, host: str) -> tuple[str, tuple[str, ...], str
     return result.outcome.value, tuple(result.addresses), result.detail
 
 
-async def _cluster(config: Config, service: str) -> tuple[int, int, tuple[PodFacts, ...]]:
+async def _cluster_dns(config: Config, service: str) -> ClusterDnsFacts | None:
+    """`dig <name>.<namespace>.svc.<domain> @router` when the router holds the DNS gateway's entry
+    (asked at the configured resolvers: on the LAN, the router); None when it holds none."""
+    if config.router is None:
+        return None
+    try:
+        async with await router_client(config) as router:
+            entry = await gateway_entry(router)
+    except (RouterError, OSError) as error:
+        raise PlanError("router", f"cannot read the router ({error})") from None
+    if entry is None:
+        return None
+    name = cluster_name(service, entry)
+    outcome, addresses, detail = await _resolve(config, name)
+    return ClusterDnsFacts(name, entry.get("name", ""), entry.get("forward-to", ""), entry.get("disabled") != "true",
+                           outcome, addresses, detail)
+
+
+async def _cluster(config: Config, service: str) -> tuple[int, int, tuple[PodFacts, ...], str]:
     namespace, name = service.split("/", 1)
     try:
         async with kube_client(config, request_timeout=10.0) as kube:
@@ -67,7 +90,8 @@ async def _cluster(config: Config, service: str) -> tuple[int, int, tuple[PodFac
         raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
     endpoints = [e for s in slices for e in s.get("endpoints") or []]
     ready = sum(1 for e in endpoints if (e.get("conditions") or {}).get("ready", True))
-    return ready, len(endpoints), tuple(_pod(pod) for pod in pods)
+    cluster_ip = (raw.get("spec") or {}).get("clusterIP") or ""
+    return ready, len(endpoints), tuple(_pod(pod) for pod in pods), "" if cluster_ip == "None" else cluster_ip
 
 
 def _pod(raw: dict) -> PodFacts:

@@ -13,6 +13,10 @@ dnspython's message API and are what a resolving server would send:
 - A CNAME whose target lies outside the sim's data: NOERROR with just the CNAME (dnsmasq does the
   same for a `--cname` to an unknown target); the client has to follow it up.
 
+A resolver may forward some names elsewhere, as the router does with its FWD entries: `upstream(name)`
+gives the function that answers a query for that name (None: answer from the records). The lab
+forwards the cluster's domain so (sim/cluster_dns.py).
+
 Fault knobs for tests and the demo: `drop_queries` (never answer: clients time out) and
 `refuse_all` (answer every query with REFUSED).
 """
@@ -39,6 +43,8 @@ MAX_CNAME_HOPS = 8
 
 # (name, rdtype, value), e.g. ("master1.kube.local", "A", "192.168.40.102")
 Record = tuple[str, str, str]
+# A server a query is forwarded to: the reply to it, or None when it never answers.
+Upstream = Callable[[dns.message.Message], dns.message.Message | None]
 
 
 def normalize_name(name: str) -> str:
@@ -106,8 +112,10 @@ class DnsSim:
         zones: Iterable[str] = ("kube.local",),
         host: str = "127.0.0.1",
         port: int = 0,
+        upstream: Callable[[str], Upstream | None] = lambda name: None,
     ) -> None:
         self.records = records
+        self.upstream = upstream
         self.zones = tuple(normalize_name(z) for z in zones)
         self.host = host
         self.port = port
@@ -163,6 +171,8 @@ class DnsSim:
         qname = normalize_name(question.name.to_text())
         qtype = dns.rdatatype.to_text(question.rdtype)
         try:
+            if (forward := self.upstream(qname)) is not None:
+                return _recursed(forward(query))
             zone = _Zone.from_records(self.records())
             if question.rdclass != dns.rdataclass.IN or (
                 qname not in zone.by_name and self.zone_of(qname) is None
@@ -209,6 +219,13 @@ class DnsSim:
         response.answer.append(
             dns.rrset.from_text_list(name + ".", RECORD_TTL, "IN", rdtype, texts)
         )
+
+
+def _recursed(reply: dns.message.Message | None) -> dns.message.Message | None:
+    """An upstream's reply, passed on as this resolver's (recursion available)."""
+    if reply is not None:
+        reply.flags |= dns.flags.RA
+    return reply
 
 
 def _rdata_text(rdtype: str, value: str) -> str:

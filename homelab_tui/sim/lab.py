@@ -2,8 +2,9 @@
 
 `Lab` starts a Kubernetes API, a RouterOS router, one SSH server per node, a DNS server and the
 Cloudflare API, wires them together (a node that joins over SSH appears in the Kubernetes API;
-DNS answers from the router's DDNS state and the Cloudflare records), and writes a config that
-points homelab-tui, kubectl and ssh at them.
+DNS answers from the router's DDNS state and the Cloudflare records, and forwards what the router's
+FWD entries send to CoreDNS: sim/cluster_dns.py), and writes a config that points homelab-tui,
+kubectl and ssh at them.
 
 Presets:
 - `fresh`: bare Raspberry Pis (hostname `ubuntu`, memory cgroup off, swap on), an empty router
@@ -32,6 +33,7 @@ import tomli_w
 
 from ..files import atomic_write
 from .cloudflare import CloudflareSim
+from .cluster_dns import ClusterDns
 from .dns_server import DnsSim, Record
 from .kube.resources import K3S_VERSION, RESOURCE_TYPES
 from .kube_api import KubeApiSim
@@ -134,7 +136,8 @@ class Lab:
         ]
         self.fleet = SshNodeFleet(states, self.workdir, cluster=self, line_delay=line_delay,
                                   install_delay=install_delay, reboot_delay=reboot_delay)
-        self.dns = DnsSim(self.dns_records, zones=("kube.local", DOMAIN))
+        self.cluster_dns = ClusterDns(self.kube, self.router)  # reached through the router's FWD entries
+        self.dns = DnsSim(self.dns_records, zones=("kube.local", DOMAIN), upstream=self.cluster_dns.upstream)
         self.cloudflare = CloudflareSim(self.cloudflare_token, zones=[DOMAIN])
 
     def __repr__(self) -> str:
@@ -232,7 +235,8 @@ class Lab:
         for name, image in (("coredns", "rancher/mirrored-coredns-coredns:1.11.3"),
                             ("local-path-provisioner", "rancher/local-path-provisioner:v0.0.28"),
                             ("metrics-server", "rancher/mirrored-metrics-server:v0.7.2")):
-            self.kube.create(deployment(name, "kube-system", image, replicas=1, labels={"k8s-app": name}))
+            app = "kube-dns" if name == "coredns" else name  # k3s labels CoreDNS as kube-dns
+            self.kube.create(deployment(name, "kube-system", image, replicas=1, labels={"k8s-app": app}))
         self.kube.create(deployment("nginx", "default", "nginx:1.27", replicas=2, labels={"app": "nginx"}))
         self.kube.create({
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": "nginx", "namespace": "default"},

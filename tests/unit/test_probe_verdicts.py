@@ -1,5 +1,5 @@
 """The probe's verdicts (plans/verdicts/probe.py), hop by hop: all green, then each hop failing on its own,
-with what to do, and the hops after it skipped."""
+with what to do, and the hops after it skipped; then the cluster-DNS check after the hops, judged on its own."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from homelab_tui.plans.expose import RouterFacts
-from homelab_tui.plans.verdicts.probe import (FAIL, HOPS, NOT_CHECKED, PASS, SKIPPED, NodePortCheck, PodFacts, ProbeAnswers,
-                                     ProbeFacts, probe_verdict)
+from homelab_tui.plans.verdicts.probe import (CLUSTER_DNS, FAIL, HOPS, NOT_CHECKED, PASS, SKIPPED, ClusterDnsFacts,
+                                              NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, probe_verdict)
 
 ANSWERS = ProbeAnswers("default/nginx")
 WAN = {"in-interface": "all-ppp", "protocol": "tcp", "dst-port": "80"}
@@ -92,8 +92,9 @@ def test_each_failing_hop_says_what_to_do_and_skips_the_rest(hop, facts, detail,
     verdict = probe_verdict(ANSWERS, facts)
     assert verdict.failed is not None and verdict.failed.name == hop
     assert detail in verdict.failed.detail and fix in verdict.failed.fix
-    after = [h.verdict for h in verdict.hops[HOPS.index(hop) + 1:]]
+    after = [h.verdict for h in verdict.hops[HOPS.index(hop) + 1:len(HOPS)]]
     assert after == [SKIPPED] * len(after)
+    assert verdict.hops[-1].name == CLUSTER_DNS and verdict.hops[-1].verdict == NOT_CHECKED  # judged, not skipped
     assert all(h.verdict in (PASS, NOT_CHECKED) for h in verdict.hops[:HOPS.index(hop)])
 
 
@@ -118,3 +119,52 @@ def test_the_port_and_the_host_narrow_it():
     assert "--public-port 443" in verdicts(GREEN, other_port)["router rules"][2]
     named = verdicts(replace(GREEN, zone_host=""), replace(ANSWERS, host="www.example.org"))
     assert "www.example.org" in named["public name"][1]
+
+
+GATEWAY = ClusterDnsFacts("nginx.default.svc.cluster.local", "cluster.local", "192.168.40.20", outcome="answer",
+                          addresses=("10.43.0.2",))
+WITH_GATEWAY = replace(GREEN, cluster_ip="10.43.0.2", cluster_dns=GATEWAY)
+
+
+def test_cluster_dns_through_the_router_is_its_own_line_after_the_hops():
+    verdict = probe_verdict(ANSWERS, WITH_GATEWAY)
+    assert [hop.name for hop in verdict.hops] == [*HOPS, CLUSTER_DNS] and verdict.failed is None
+    hop = verdict.hops[-1]
+    assert hop.verdict == PASS
+    assert "nginx.default.svc.cluster.local → 10.43.0.2 (its ClusterIP)" in hop.detail
+    assert "asked at 1.1.1.1, through the router's FWD entry cluster.local → 192.168.40.20" in hop.detail
+
+
+def test_without_the_gateway_it_is_not_set_up_never_a_failure():
+    verdict = probe_verdict(ANSWERS, GREEN)
+    assert verdict.failed is None
+    assert (verdict.hops[-1].verdict, verdict.hops[-1].fix) == (NOT_CHECKED, "")
+    assert "not set up" in verdict.hops[-1].detail and "homelab-tui dns-gateway" in verdict.hops[-1].detail
+
+
+CLUSTER_DNS_FAILING = [
+    (replace(GATEWAY, enabled=False), "cluster.local → 192.168.40.20 is disabled", "enable it: homelab-tui dns-gateway"),
+    (replace(GATEWAY, outcome="nxdomain", addresses=()), "nginx.default.svc.cluster.local: nxdomain",
+     "CoreDNS answers on 192.168.40.20"),
+    (replace(GATEWAY, outcome="refused", addresses=(), detail="127.0.0.1 answered SERVFAIL"),
+     "refused: 127.0.0.1 answered SERVFAIL", "the resolvers asked are the router"),
+    (replace(GATEWAY, addresses=("10.43.0.99",)), "10.43.0.99, not its ClusterIP 10.43.0.2", "kube-system get service"),
+]
+
+
+@pytest.mark.parametrize(("gateway", "detail", "fix"), CLUSTER_DNS_FAILING, ids=[c[1] for c in CLUSTER_DNS_FAILING])
+def test_cluster_dns_fails_with_what_to_do_and_judges_nothing_else(gateway, detail, fix):
+    verdict = probe_verdict(ANSWERS, replace(WITH_GATEWAY, cluster_dns=gateway))
+    assert verdict.failed is not None and verdict.failed.name == CLUSTER_DNS
+    assert detail in verdict.failed.detail and fix in verdict.failed.fix
+    assert [hop.verdict for hop in verdict.hops[:len(HOPS)]] == [PASS, PASS, PASS, NOT_CHECKED, PASS, PASS, PASS]
+
+
+def test_cluster_dns_is_judged_even_when_a_hop_fails_and_says_what_it_cannot_check():
+    broken = replace(WITH_GATEWAY, router=replace(ROUTER, nat=(), mangle=()))
+    verdict = probe_verdict(ANSWERS, broken)
+    assert verdict.failed.name == "router rules" and verdict.hops[-1].verdict == PASS
+    headless = verdicts(replace(WITH_GATEWAY, cluster_ip=""))[CLUSTER_DNS]
+    assert headless[0] == NOT_CHECKED and "no ClusterIP (headless)" in headless[1]
+    unasked = verdicts(replace(WITH_GATEWAY, cluster_dns=replace(GATEWAY, outcome="", addresses=())))[CLUSTER_DNS]
+    assert unasked[0] == NOT_CHECKED and "no [dns] nameservers" in unasked[1]

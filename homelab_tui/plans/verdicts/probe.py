@@ -6,6 +6,11 @@ The hops: the public name, DDNS (/ip cloud), our router rules, the router to eac
 node port on each node, the Service's endpoints, its pods. Every check runs from inside the LAN:
 none of them is the outside view (a request from here to the public address would be a hairpin
 test, not a WAN test), and the output says so.
+
+After the hops, a check of its own, judged whatever the hops say (it is not on the path from the
+internet): when the router forwards the cluster's domain (the DNS gateway), the Service's cluster
+name asked at the router's DNS, `dig <name>.<namespace>.svc.cluster.local @router`, must give its
+ClusterIP. Without the gateway it is "not checked", never a failure.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from ..dns_gateway import NAMESPACE as GATEWAY_NAMESPACE
+from ..dns_gateway import SERVICE as GATEWAY_SERVICE
 from ..expose import CGNAT, MANGLE, NAT, Item, RouterFacts, shadowing_rule
 from ..routeros import parse_marker
 
 PASS, FAIL, NOT_CHECKED, SKIPPED = "pass", "fail", "not checked", "skipped"
 HOPS = ("public name", "DDNS", "router rules", "router to targets", "node ports", "endpoints", "pods")
+CLUSTER_DNS = "cluster DNS via the router"  # the check after the hops
 HAIRPIN_NOTE = ("Every check runs from inside the LAN: this is not the outside view. A request from here to the "
                 "public address would be a hairpin test through the router, not a test from the internet.")
 _CLASSIFIER = re.compile(r":(\d+)/\d+$")
@@ -49,6 +57,19 @@ class NodePortCheck:
 
 
 @dataclass(frozen=True)
+class ClusterDnsFacts:
+    """The router's entry forwarding the cluster's domain (the DNS gateway's, ours by its marker), and
+    the Service's cluster name asked at the router's DNS (the configured resolvers)."""
+    name: str  # <name>.<namespace>.svc.<domain>
+    domain: str  # the entry's name, e.g. cluster.local
+    forward_to: str
+    enabled: bool = True
+    outcome: str = ""  # models.DnsOutcome's value; "" when there was no resolver to ask
+    addresses: tuple[str, ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class ProbeFacts:
     router: RouterFacts = field(default_factory=RouterFacts)
     zone_host: str = ""  # the name of our record of the Service in the zone
@@ -61,6 +82,8 @@ class ProbeFacts:
     endpoints_total: int = 0
     pods: tuple[PodFacts, ...] = ()
     node_ports: tuple[NodePortCheck, ...] = ()
+    cluster_ip: str = ""  # the Service's; "" when it has none (headless)
+    cluster_dns: ClusterDnsFacts | None = None  # None: the router forwards no cluster domain of ours
 
 
 @dataclass(frozen=True)
@@ -117,7 +140,7 @@ def probe_verdict(answers: ProbeAnswers, facts: ProbeFacts) -> Verdict:
             hops.append(Hop(name, SKIPPED, "not reached: an earlier hop failed"))
         else:
             hops.append(judge(answers, facts))
-    return Verdict(tuple(hops))
+    return Verdict((*hops, _cluster_dns(answers, facts)))
 
 
 def _expose_again(answers: ProbeAnswers, extra: str = "") -> str:
@@ -297,3 +320,29 @@ def _pods(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
         return Hop(name, FAIL, f"none of {len(facts.pods)} pods is Ready{restarted if facts.pods else ''}",
                    "read their logs and events (l and d in the Pods pane)")
     return Hop(name, PASS, f"{len(ready)} of {len(facts.pods)} pods Ready{restarted}")
+
+
+def _cluster_dns(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
+    gateway = facts.cluster_dns
+    if gateway is None:
+        return Hop(CLUSTER_DNS, NOT_CHECKED, "not set up: the router forwards no cluster domain "
+                                             "(homelab-tui dns-gateway sets it up)")
+    via = f"the router's FWD entry {gateway.domain} → {gateway.forward_to}"
+    again = "homelab-tui dns-gateway puts it back"
+    if not gateway.enabled:
+        return Hop(CLUSTER_DNS, FAIL, f"{via} is disabled", f"enable it: {again}")
+    if not gateway.outcome:
+        return Hop(CLUSTER_DNS, NOT_CHECKED, f"no [dns] nameservers to ask for {gateway.name} (through {via})")
+    if not facts.cluster_ip:
+        return Hop(CLUSTER_DNS, NOT_CHECKED, f"{answers.service} has no ClusterIP (headless): "
+                                             f"{gateway.name} names its pods")
+    asked = f"asked at {', '.join(facts.resolvers) or 'the configured resolvers'}, through {via}"
+    if gateway.outcome == "answer" and facts.cluster_ip in gateway.addresses:
+        return Hop(CLUSTER_DNS, PASS, f"{gateway.name} → {facts.cluster_ip} (its ClusterIP); {asked}")
+    if gateway.outcome == "answer":
+        found = f"{', '.join(gateway.addresses)}, not its ClusterIP {facts.cluster_ip}"
+    else:
+        found = gateway.outcome + (f": {gateway.detail}" if gateway.detail else "")
+    return Hop(CLUSTER_DNS, FAIL, f"{gateway.name}: {found}; {asked}",
+               f"check that CoreDNS answers on {gateway.forward_to} (kubectl -n {GATEWAY_NAMESPACE} get service "
+               f"{GATEWAY_SERVICE}) and that the resolvers asked are the router; {again}")

@@ -24,7 +24,7 @@ from textual.message import Message
 
 from ...config import Config
 from ...connect import cloudflare_client, dns_client, kube_client, router_client
-from ...facts.dns import dns_checks
+from ...facts.dns import dns_checks, polled_gateway_entry
 from ...models import CloudStatus, DnsCheck, EventType, MangleRule, NatRule, RouterIdentity
 from ...state import Health, LabState
 from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS, Pane
@@ -318,7 +318,8 @@ class Dashboard(Container):
                 zone = await cloudflare.zone_by_name(self.config.dns.cloudflare.zone)
                 records = await cloudflare.list_records(zone["id"]) if zone else []
         checks = await dns_checks(self.config, dns_client(self.config), self.state.cloud, records,
-                                  self.state.ingress_hosts())
+                                  self.state.ingress_hosts(), await polled_gateway_entry(self._router),
+                                  self.state.router_identity)
         self.post_message(DnsPolled(checks))
 
     def on_dns_polled(self, polled: DnsPolled) -> None:
