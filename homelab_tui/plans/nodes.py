@@ -20,6 +20,8 @@ REMOTE_INSTALL_SCRIPT = "k3s-install.sh"
 KUBERNETES_MINOR = "v1.30"  # the pkgs.k8s.io repository kubeadm installs from when nothing says otherwise
 KUBERNETES_KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
 KUBERNETES_SOURCES = "/etc/apt/sources.list.d/kubernetes.list"
+# Ends every /etc/hosts line bootstrap and join add, so that uninstall removes those and no other.
+HOSTS_MARKER = "# homelab-tui"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class NodeSpec:
     def hosts_line(self) -> str:
         return f"{self.address} {self.hostname}"
 
+    @property
+    def marked_hosts_line(self) -> str:
+        """The line as we add it: marked as ours."""
+        return f"{self.hosts_line} {HOSTS_MARKER}"
+
 
 _PLAIN_VALUE = re.compile(r"[\w\s.,:/=+@%-]*")
 
@@ -89,11 +96,12 @@ def fix_ups(node: NodeSpec, facts: NodeFacts, cluster: tuple[NodeSpec, ...], *, 
                       f"hostnamectl set-hostname {node.hostname}",
                       noop_reason=f"the hostname is {node.hostname}" if facts.hostname == node.hostname else "")]
     # One step for every missing line (one SSH round trip, not one per node of the cluster).
-    missing = [other for other in cluster if " ".join(other.hosts_line.split()) not in facts.hosts_lines]
+    present = {line.partition("#")[0].strip() for line in facts.hosts_lines}  # ours or the user's, either counts
+    missing = [other for other in cluster if " ".join(other.hosts_line.split()) not in present]
     if adding := missing or list(cluster):
         steps.append(run_step(
             node, f"Let {node.name} resolve {_listed([other.hostname for other in adding])} by name (/etc/hosts)",
-            'printf "%s\\n" ' + " ".join(f'"{other.hosts_line}"' for other in adding) + " >> /etc/hosts",
+            'printf "%s\\n" ' + " ".join(f'"{other.marked_hosts_line}"' for other in adding) + " >> /etc/hosts",
             noop_reason="" if missing else "/etc/hosts has every node"))
     if facts.memory_cgroup:
         steps.append(run_step(node, f"Enable the memory cgroup on {node.name}", _cgroup_command(),

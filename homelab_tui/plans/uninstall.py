@@ -1,9 +1,11 @@
 """Uninstall: Kubernetes off some nodes, as the k3s and kubeadm docs say to. Each node is drained
 (the drain plan's cordon and evictions), its Node object deleted from the API, then k3s's own
 uninstall script runs on it (`k3s-uninstall.sh` on a server, `k3s-agent-uninstall.sh` on an
-agent), or `kubeadm reset` and the cleanup it leaves to us. Agents go before servers; the last
-server takes the cluster with it, so it is not drained, and the local kubeconfig forgets the
-cluster. `uninstall_plans(answers, facts)` is pure; on what it produced, every step is a no-op."""
+agent), or `kubeadm reset` and the cleanup it leaves to us; then the /etc/hosts lines bootstrap
+and join added (marked `# homelab-tui`) go. The hostname and the memory cgroup boot flags stay,
+and the plan says so. Agents go before servers; the last server takes the cluster with it, so it
+is not drained, and the local kubeconfig forgets the cluster. `uninstall_plans(answers, facts)`
+is pure; on what it produced, every step is a no-op."""
 
 from __future__ import annotations
 
@@ -12,13 +14,21 @@ from dataclasses import dataclass, field, replace
 from . import Plan, PlanError, Step, Target
 from .actions import DeleteObject, RemoveKubeconfigEntries
 from .drain import DrainAnswers, DrainFacts, drain_plan
-from .nodes import NodeSpec, run_step
+from .nodes import CMDLINE_PATH, HOSTS_MARKER, NodeSpec, run_step
 
 K3S_SCRIPTS = {"server": "k3s-uninstall.sh", "agent": "k3s-agent-uninstall.sh"}
 K3S_SCRIPT_DIR = "/usr/local/bin"
 # What `kubeadm reset` leaves, as its docs say: the CNI config, etcd's data and the admin kubeconfig.
 KUBEADM_CLEANUP = "rm -rf /etc/cni/net.d /var/lib/etcd"
 KUBEADM_USER_KUBECONFIG = 'rm -rf "$HOME/.kube"'
+REMOVE_OUR_HOSTS_LINES = f'sed -i "/ {HOSTS_MARKER}$/d" /etc/hosts'
+# What bootstrap and join changed that uninstall leaves: undoing it would surprise more than it helps.
+KEPT = ("{node} keeps its hostname ({hostname}) and the memory cgroup flags bootstrap or join put in {cmdline}: "
+        "changing them back would rename the machine on the LAN and take a reboot, and they do no harm without "
+        "Kubernetes")
+KUBEADM_KEPT = ("{node} keeps what kubeadm needed: swap stays off (/etc/fstab), containerd, kubelet, kubeadm and "
+                "kubectl stay installed (held) with the pkgs.k8s.io repository, and /etc/modules-load.d/k8s.conf "
+                "and /etc/sysctl.d/k8s.conf stay; apt-get purge them if nothing else uses them")
 KUBEADM_NETFILTER = ("kubeadm reset leaves the iptables and IPVS rules kube-proxy made on {nodes}; flush them by hand "
                      "if nothing else uses them: iptables -F && iptables -t nat -F && iptables -t mangle -F && "
                      "iptables -X, and ipvsadm --clear")
@@ -30,6 +40,7 @@ class InstalledNode:
 
     k3s_script: str = ""  # the uninstall script the k3s installer left in /usr/local/bin, "" when none
     kubeadm_role: str = ""  # "server" (admin.conf) or "agent" (kubelet.conf) when kubeadm set the node up
+    hosts_lines: tuple[str, ...] = ()  # the /etc/hosts lines bootstrap or join added (ending in HOSTS_MARKER)
 
 
 @dataclass(frozen=True)
@@ -102,14 +113,22 @@ def _uninstall_node(answers: UninstallAnswers, node: NodeSpec, facts: UninstallF
             run_step(node, f"Remove the login user's kubeconfig on {node.name} (~/.kube)", KUBEADM_USER_KUBECONFIG,
                      sudo=False, noop_reason=reason),
         ]
-        warnings += [KUBEADM_NETFILTER.format(nodes=node.name)] if not reason else []
+        if not reason:
+            warnings += [KUBEADM_NETFILTER.format(nodes=node.name), KUBEADM_KEPT.format(node=node.name)]
         what = "Kubernetes (kubeadm)"
     else:
         script = K3S_SCRIPTS["server" if _is_server(node, facts) else "agent"]
         remove = [run_step(node, f"Uninstall k3s from {node.name}", f"{K3S_SCRIPT_DIR}/{script}",
                            noop_reason=f"no k3s on {node.name} (no uninstall script in {K3S_SCRIPT_DIR})")]
         what = "k3s"
-    steps = [*drain.steps, delete, *remove]
+    names = ", ".join(line.split()[1] for line in installed.hosts_lines if len(line.split()) > 2)
+    unhosts = run_step(node, f"Remove the /etc/hosts lines bootstrap or join added on {node.name}"
+                             f"{f' ({names})' if names else ''}: those ending in {HOSTS_MARKER}",
+                       REMOVE_OUR_HOSTS_LINES,
+                       noop_reason="" if installed.hosts_lines else f"/etc/hosts has no line ending in {HOSTS_MARKER}")
+    if any(not step.is_noop for step in remove):
+        warnings.insert(0, KEPT.format(node=node.name, hostname=node.hostname, cmdline=CMDLINE_PATH))
+    steps = [*drain.steps, delete, *remove, unhosts]
     if last:
         entries = facts.kubeconfig_entries
         steps.append(Step(Target.LOCAL, "", f"Remove context {answers.context} (its cluster and user) from "

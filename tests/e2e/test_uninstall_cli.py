@@ -1,9 +1,14 @@
 """Uninstall through the CLI twin, end to end, on the simulated running lab: real SSH to the nodes,
-the drain and the Node's removal through the API, k3s's own uninstall scripts; then the same
-command again does nothing. The last server goes last, and takes the kubeconfig's context along."""
+the drain and the Node's removal through the API, k3s's own uninstall scripts and our /etc/hosts
+lines; then the same command again does nothing. The last server goes last, and takes the
+kubeconfig's context along. On bare nodes, bootstrap, join and uninstall leave the lab as it was,
+compared whole, but for what uninstall keeps on purpose (the hostname, the memory cgroup flags)."""
 
 from __future__ import annotations
 
+import copy
+import difflib
+import json
 import stat
 
 import pytest
@@ -11,7 +16,9 @@ import tomli_w
 import yaml
 
 from homelab_tui.cli import main
+from homelab_tui.sim.node.state import CGROUP_PARAMS, CMDLINE_PATH
 from tests.conftest import LabThread
+
 
 def pods_on(lab, node: str) -> list[str]:
     return [p["metadata"]["name"] for p in lab.kube.list("Pod") if p["spec"].get("nodeName") == node]
@@ -31,6 +38,8 @@ def test_uninstall_an_agent_then_the_rest(tmp_path, monkeypatch, capsys):
             return code, captured.out + captured.err
 
         assert pods_on(lab, "node2.kube.local")  # something to drain
+        node2.files["/etc/hosts"] += "192.168.40.9 nas.lan\n"  # the user's own: uninstall leaves them
+        node2.install_file("/usr/local/bin/backup.sh", "#!/bin/sh\n", 0o755)
         code, out = cli("uninstall", "--node", "master1", "--dry-run")
         assert code == 2 and "node1.kube.local, node2.kube.local would be left without one" in out, out
 
@@ -43,11 +52,15 @@ def test_uninstall_an_agent_then_the_rest(tmp_path, monkeypatch, capsys):
         assert node2.installed is None and not {"k3s", "k3s-agent"} & node2.services
         assert not any(path.startswith(("/usr/local/bin/k3s", "/etc/rancher/", "/var/lib/rancher/",
                                         "/etc/systemd/system/k3s")) for path in node2.files)
+        hosts = node2.files["/etc/hosts"]
+        assert "# homelab-tui" not in hosts and "192.168.40.9 nas.lan\n" in hosts
+        assert "/usr/local/bin/backup.sh" in node2.files
         assert {n["metadata"]["name"] for n in lab.kube.list("Node")} == {"master1.kube.local", "node1.kube.local"}
 
         code, out = cli("uninstall", "--node", "node2", "--yes")
         assert code == 0 and "nothing to do: every step is a no-op" in out, out
         assert "no k3s on node2" in out and "the API has no node node2.kube.local" in out
+        assert "/etc/hosts has no line ending in # homelab-tui" in out
 
         # the server named first still goes last, after its agent; the kubeconfig forgets the cluster
         code, out = cli("uninstall", "--node", "master1", "--node", "node1", "--yes")
@@ -99,3 +112,48 @@ def test_uninstall_kubeadm_resets_the_nodes(tmp_path, monkeypatch, capsys):
         assert "homelab" not in (tmp_path / "kube" / "config").read_text()
         code, out = cli("uninstall", "--node", "node1", "--node", "master1", "--yes")
         assert code == 0 and "nothing to do: every step is a no-op" in out, out
+
+
+def kept_on_purpose(start: dict, lab) -> dict:
+    """The start, with what uninstall leaves on each node on purpose (its plan says so): the
+    hostname bootstrap or join set, and the memory cgroup flags in the boot command line, in the
+    file and in the running kernel."""
+    end = copy.deepcopy(start)
+    for node in lab.nodes:
+        state = end["nodes"][node.hostname]
+        cmdline = state["files"][CMDLINE_PATH]["content"].rstrip("\n") + f" {CGROUP_PARAMS}\n"
+        state["files"][CMDLINE_PATH]["content"] = state["booted_cmdline"] = cmdline
+        state["hostname"] = node.hostname
+    return end
+
+
+def state_diff(expected: dict, actual: dict) -> str:
+    lines = [json.dumps(side, indent=1, sort_keys=True).splitlines() for side in (expected, actual)]
+    return "\n".join(difflib.unified_diff(*lines, "expected", "actual", lineterm=""))
+
+
+@pytest.mark.timeout(180)
+def test_bootstrap_join_uninstall_leaves_the_lab_as_it_was(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    runner = LabThread(tmp_path, "fresh")
+    with runner:
+        lab = runner.lab
+
+        def cli(*args: str) -> str:
+            code = main(["--config", str(runner.config_path), *args, "--yes"])
+            captured = capsys.readouterr()
+            assert code == 0, captured.out + captured.err
+            return captured.out + captured.err
+
+        start = lab.snapshot()
+        cli("bootstrap", "--node", "master1")
+        cli("join", "--node", "node1", "--node", "node2")
+        installed = lab.snapshot()
+        assert installed["kubernetes"]["cluster"] and installed != kept_on_purpose(start, lab)
+        assert all("/usr/local/bin/k3s" in node["files"] for node in installed["nodes"].values())
+
+        out = cli("uninstall", "--node", "node1", "--node", "node2", "--node", "master1")
+        assert "master1 keeps its hostname (master1.kube.local) and the memory cgroup flags" in out
+        end = lab.snapshot()
+        expected = kept_on_purpose(start, lab)
+        assert end == expected, "the lab differs from its start:\n" + state_diff(expected, end)

@@ -121,7 +121,8 @@ async def test_bootstrap_runs_the_install_script_with_sudo_and_merges_the_kubeco
     assert asked == ["pi"]  # once per host
 
     hosts = (sandbox.etc / "hosts").read_text().splitlines()
-    assert "192.168.40.102 pi.kube.local" in hosts and "192.168.40.103 node1.kube.local" in hosts
+    # marked as ours, so that uninstall removes these lines and no other
+    assert "192.168.40.102 pi.kube.local # homelab-tui" in hosts and "192.168.40.103 node1.kube.local # homelab-tui" in hosts
     assert "192.168.40.102 pi.kube.local" not in Path("/etc/hosts").read_text()  # this machine is untouched
 
     kubeconfig = Path(config.cluster.kubeconfig)

@@ -14,6 +14,7 @@ from typing import Any
 
 CGROUP_PARAMS = "cgroup_enable=cpuset cgroup_memory=1 cgroup_enable=memory"
 CMDLINE_PATH = "/boot/firmware/cmdline.txt"
+HOSTS_MARKER = "# homelab-tui"  # how bootstrap and join mark the /etc/hosts lines they add
 
 UBUNTU_OS_RELEASE = """\
 PRETTY_NAME="Ubuntu 24.04.1 LTS"
@@ -112,9 +113,10 @@ class SimNodeState:
 
     @classmethod
     def prepared(cls, name: str, address: str, hosts: dict[str, str] | None = None, **overrides: Any) -> SimNodeState:
-        """A node after the prepare wizard: hostname set, hosts lines, memory cgroup on, swap off."""
+        """A node bootstrap or join has prepared: hostname set, the cluster's hosts lines (marked as
+        theirs), memory cgroup on, swap off."""
         cmdline = RPI_CMDLINE.rstrip("\n") + " " + CGROUP_PARAMS + "\n"
-        lines = "".join(f"{addr} {host}\n" for host, addr in (hosts or {name: address}).items())
+        lines = "".join(f"{addr} {host} {HOSTS_MARKER}\n" for host, addr in (hosts or {name: address}).items())
         state = cls(name=name, address=address, hostname=name, swap_on=False, **overrides)
         state.files[CMDLINE_PATH] = state.booted_cmdline = cmdline
         state.files["/etc/hosts"] += lines

@@ -356,12 +356,13 @@ def _split_unescaped(text: str, delimiter: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _SedSubstitution:
-    """One `[address] s/pattern/replacement/flags` sed command."""
+    """One `[address] s/pattern/replacement/flags` or `[address] d` sed command."""
 
     address: str  # "", "$", a line number, or a regex
     pattern: re.Pattern[str]
     replacement: str
     count: int  # 0 = all (g flag)
+    delete: bool = False  # `d`: the addressed lines go
 
     @classmethod
     def parse(cls, script: str, extended: bool) -> _SedSubstitution:
@@ -376,8 +377,10 @@ class _SedSubstitution:
         else:
             match = re.match(r"^(\$|\d+)?\s*", script)
             address, script = match.group(1) or "", script[match.end() :]
+        if script == "d":
+            return cls(address=address, pattern=re.compile(""), replacement="", count=1, delete=True)
         if not script.startswith("s") or len(script) < 2:
-            raise ValueError("only the s command is supported")
+            raise ValueError("only the s and d commands are supported")
         parts = _split_unescaped(script[2:], script[1])
         if len(parts) != 3:
             raise ValueError("unterminated `s' command")
@@ -397,7 +400,8 @@ class _SedSubstitution:
         for number, line in enumerate(lines, start=1):
             body, newline = (line[:-1], "\n") if line.endswith("\n") else (line, "")
             if self._addressed(body, number, len(lines)):
-                lines[number - 1] = self.pattern.sub(self.replacement, body, count=self.count) + newline
+                lines[number - 1] = "" if self.delete else self.pattern.sub(self.replacement, body,
+                                                                            count=self.count) + newline
         return "".join(lines)
 
     def _addressed(self, body: str, number: int, last: int) -> bool:

@@ -63,6 +63,10 @@ FLANNEL_OBJECTS = (
     "daemonset.apps/kube-flannel-ds",
 )
 INSTALLER_MARKER = "INSTALL_K3S_"
+K3S_LINKS = ("kubectl", "crictl", "ctr")  # linked to k3s by the installer, where no such command exists
+K3S_SYMLINK = "-> k3s\n"  # what such a link holds in the simulated file system (it has no links)
+# What the uninstall scripts remove with `rm -rf`; /etc/rancher and /var/lib/rancher themselves stay.
+K3S_DIRECTORIES = ("/etc/rancher/k3s/", "/run/k3s/", "/run/flannel/", "/var/lib/rancher/k3s/", "/var/lib/kubelet/")
 ROOT_ONLY = 0o600
 
 
@@ -123,12 +127,11 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
         await proc.err.line("sudo: a password is required")
         return 1
     uninstall = "k3s-uninstall.sh" if command == "server" else "k3s-agent-uninstall.sh"
+    links = [tool for tool in K3S_LINKS if s.which(tool) is None]  # the installer links none that exists
     for line in [
         "[INFO]  Installing k3s to /usr/local/bin/k3s",
         "[INFO]  Skipping installation of SELinux RPM",
-        "[INFO]  Creating /usr/local/bin/kubectl symlink to k3s",
-        "[INFO]  Creating /usr/local/bin/crictl symlink to k3s",
-        "[INFO]  Creating /usr/local/bin/ctr symlink to k3s",
+        *(_link_line(tool, s.which(tool)) for tool in K3S_LINKS),
         "[INFO]  Creating killall script /usr/local/bin/k3s-killall.sh",
         f"[INFO]  Creating uninstall script /usr/local/bin/{uninstall}",
         f"[INFO]  env: Creating environment file /etc/systemd/system/{unit}.service.env",
@@ -138,9 +141,13 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
         f"[INFO]  systemd: Starting {unit}",
     ]:
         await _install_line(shell, out, line)
-    for tool in ("k3s", "kubectl", "crictl", "ctr", "k3s-killall.sh", uninstall):
-        s.install_file(f"/usr/local/bin/{tool}", SIM_BINARY if "." not in tool else "#!/bin/sh\n", 0o755)
+    s.install_file("/usr/local/bin/k3s", SIM_BINARY, 0o755)
+    for tool in links:
+        s.install_file(f"/usr/local/bin/{tool}", K3S_SYMLINK, 0o777)
+    for script in ("k3s-killall.sh", uninstall):
+        s.install_file(f"/usr/local/bin/{script}", "#!/bin/sh\n", 0o755)
     s.install_file(f"/etc/systemd/system/{unit}.service", k3s_unit(command, flags))
+    s.install_file(f"/etc/systemd/system/{unit}.service.env", "", ROOT_ONLY)
     failure = _k3s_start_failure(shell, command, token)
     if failure:
         await proc.err.line(f"Job for {unit}.service failed because the control process exited with error code.")
@@ -167,6 +174,15 @@ async def k3s_install(shell: NodeShell, args: list[str], proc: Proc) -> int:
     elif first_install:
         shell.sim.cluster.node_joined(s, "agent", server_url)
     return 0
+
+
+def _link_line(tool: str, existing: str | None) -> str:
+    """What the installer says about its link from /usr/local/bin/`tool` to k3s."""
+    link = f"/usr/local/bin/{tool}"
+    if existing is None:
+        return f"[INFO]  Creating {link} symlink to k3s"
+    why = "already exists" if existing == link else f"command exists in PATH at {existing}"
+    return f"[INFO]  Skipping {link} symlink to k3s, {why}"
 
 
 def k3s_unit(command: str, flags: list[str]) -> str:
@@ -234,24 +250,53 @@ async def _install_line(shell: NodeShell, out: Sink, line: str) -> None:
         await asyncio.sleep(shell.sim.install_delay / 16)
 
 
-@command("k3s-uninstall.sh", "k3s-agent-uninstall.sh")
-async def k3s_uninstall(shell: NodeShell, args: list[str], proc: Proc) -> int:
+@command("k3s-uninstall.sh")
+async def k3s_server_uninstall(shell: NodeShell, args: list[str], proc: Proc) -> int:
+    return await _k3s_uninstall(shell, "k3s", proc)
+
+
+@command("k3s-agent-uninstall.sh")
+async def k3s_agent_uninstall(shell: NodeShell, args: list[str], proc: Proc) -> int:
+    return await _k3s_uninstall(shell, "k3s-agent", proc)
+
+
+async def _k3s_uninstall(shell: NodeShell, unit: str, proc: Proc) -> int:
+    """What the scripts the installer writes do: stop k3s, remove their own unit and its env file
+    and themselves; then, unless another k3s unit is left (a server and an agent on one node),
+    the kubectl/crictl/ctr links to k3s (never a real binary of that name), k3s's config, data
+    and run directories, /var/lib/kubelet, the k3s binary and the killall script. What nobody
+    installed with k3s stays (other files in /usr/local/bin or /etc/rancher, ~/.kube)."""
     if not await need_root(proc, "sh: 1: cannot create /var/lib/rancher: Permission denied"):
         return 1
     s = shell.state
-    units = tuple(f"/etc/systemd/system/{unit}.service" for unit in ("k3s", "k3s-agent"))
-    for path in [p for p in s.files if p.startswith(("/usr/local/bin/", "/etc/rancher/", "/var/lib/rancher/", *units))]:
-        s.remove(path, root=True)
-    s.services -= {"k3s", "k3s-agent"}
-    s.enabled_services -= {"k3s", "k3s-agent"}
+    script = f"{unit}-uninstall.sh"
+    await proc.out.line("+ id -u\n+ [ 0 -eq 0 ]\n+ /usr/local/bin/k3s-killall.sh")
+    s.services.discard(unit)
+    s.enabled_services.discard(unit)
+    _remove(s, [f"/etc/systemd/system/{unit}.service", f"/etc/systemd/system/{unit}.service.env",
+                f"/usr/local/bin/{script}"])
     was = s.installed
-    if was == "k3s-server":
-        s.port_6443_in_use = False
+    if any(p.startswith("/etc/systemd/system/k3s") and p.endswith(".service") for p in s.files):
+        await proc.out.line("Additional k3s services installed, skipping uninstall of k3s")
+        return 0
+    links = [f"/usr/local/bin/{tool}" for tool in K3S_LINKS if s.files.get(f"/usr/local/bin/{tool}") == K3S_SYMLINK]
+    gone = [p for p in s.files if p.startswith(K3S_DIRECTORIES)]
+    _remove(s, [*links, *gone, "/usr/local/bin/k3s", "/usr/local/bin/k3s-killall.sh"])
+    await proc.out.line("+ rm -rf /etc/rancher/k3s\n+ rm -rf /run/k3s\n+ rm -rf /run/flannel\n"
+                        "+ rm -rf /var/lib/rancher/k3s\n+ rm -rf /var/lib/kubelet\n+ rm -f /usr/local/bin/k3s")
+    s.port_6443_in_use = s.port_6443_in_use and was != "k3s-server"
     s.installed = s.role = None
-    await proc.out.line("+ id -u\n+ [ 0 -eq 0 ]\n+ /usr/local/bin/k3s-killall.sh\n+ rm -rf /etc/rancher/k3s")
+    s.kubelet_version = ""
     if was in ("k3s-server", "k3s-agent"):
         shell.sim.cluster.node_left(s, was_server=was == "k3s-server")
     return 0
+
+
+def _remove(state: SimNodeState, paths: list[str]) -> None:
+    """`rm -f`: the paths that exist go."""
+    for path in paths:
+        if path in state.files:
+            state.remove(path, root=True)
 
 
 @command("k3s-killall.sh")
