@@ -1,7 +1,7 @@
 """`make bench`: the app and its client against kubectl and the targets, on the sim API seeded with
 5,000 and 10,000 pods over 50 nodes (in its own process, on 127.0.0.1).
 
-    python -m benchmarks [list|table|churn|memory|cold-start|join|logs ...]   (default: all of them)
+    python -m benchmarks [list|table|churn|memory|cold-start|join|logs|expose|drift ...]   (default: all of them)
 
 Figures are medians of several runs where a run is short; each target is printed with PASS, or
 MISS and by how much, and the checked figures are repeated in a summary at the end. See

@@ -260,6 +260,8 @@ def _ours(items: tuple[Item, ...], owner: str) -> dict[str, list[Item]]:
     found: dict[str, list[Item]] = {}
     for item in items:
         comment = item.get("comment", "")
+        if not comment.startswith(owner):  # a marker is the whole comment: only these can be ours
+            continue
         marker = parse_marker(comment)
         if marker is not None and marker.role and str(marker) == comment and marker.owner == owner \
                 and item.get("dynamic") != "true":
@@ -270,14 +272,16 @@ def _ours(items: tuple[Item, ...], owner: str) -> dict[str, list[Item]]:
 def shadowing_rule(items: tuple[Item, ...], chain: str, wanted: dict[str, str]) -> Item | None:
     """The first enabled rule of the user's in `chain` that matches what ours match (same protocol
     and port, or any), so would take the connections before ours."""
-    for item in items:
-        marker = parse_marker(item.get("comment", ""))
-        if item.get("chain") != chain or item.get("disabled") == "true" or (marker and marker.role):
+    for item in items:  # the marker last: parsing it is the dearest test
+        if item.get("chain") != chain or item.get("disabled") == "true":
             continue
         if item.get("action") in ("passthrough", "log") or (chain == "srcnat"):
             continue
-        if item.get("protocol", "") in ("", wanted.get("protocol", "")) and item.get("dst-port", "") in (
+        if item.get("protocol", "") not in ("", wanted.get("protocol", "")) or item.get("dst-port", "") not in (
                 "", wanted.get("dst-port", "")):
+            continue
+        marker = parse_marker(item.get("comment", ""))
+        if not (marker and marker.role):
             return item
     return None
 
@@ -409,14 +413,15 @@ def build_expose(answers: ExposeAnswers, facts: ExposeFacts, record: ExposeAnswe
     mangle_order, nat_order = [], []
     classifier = "src-address" if answers.sticky else "src-address-and-port"
     nat_before = _before(facts.router.nat, "dstnat", match)
+    mangle_before = _before(facts.router.mangle, "prerouting", match)
     pcc = answers.target == "nodeport" and answers.balance == "pcc" and len(backends) > 1
     if pcc:
         backends = _keep_places(backends, natted)
         count = len(backends)
-        mangle_before = _before(facts.router.mangle, "prerouting", match)
         overlapping = [item.get(".id", "?") for item in facts.router.mangle
                        if item.get("chain") == "prerouting" and item.get("action") == "mark-connection"
-                       and not parse_marker(item.get("comment", "")) and item.get("dst-port", "") in ("", str(public_port))]
+                       and item.get("dst-port", "") in ("", str(public_port))
+                       and not parse_marker(item.get("comment", ""))]
         if overlapping:
             warnings.append(f"other prerouting mark-connection rules ({', '.join(overlapping)}) also match port "
                             f"{public_port}; ours go first and match only unmarked new connections (passthrough=no)")
@@ -465,8 +470,7 @@ def build_expose(answers: ExposeAnswers, facts: ExposeFacts, record: ExposeAnswe
     router.prune(MANGLE, mangled, mangle_kept, "mangle rule")
     router.prune(NAT, natted, nat_kept, "NAT rule")
     changes = any(not step.is_noop for step in router.steps)
-    for menu, order, before in ((MANGLE, mangle_order, _before(facts.router.mangle, "prerouting", match)),
-                                (NAT, nat_order, nat_before)):
+    for menu, order, before in ((MANGLE, mangle_order, mangle_before), (NAT, nat_order, nat_before)):
         if order and before:  # our rules match disjoint connections: only a rule of the user's can come between
             moves = [render_console("move", menu, target=console_find(comment=comment))
                      + (f" destination={_before_console(before)}" if before else "") for comment in order]
