@@ -20,10 +20,15 @@ from .expose import cloudflare_ranges, no_zone, router_facts, service_and_nodes,
 Exposure = tuple[str, str, int]  # (namespace/name, protocol, public port)
 
 
-async def exposure_inputs(config: Config, service: str = "") -> list[tuple[RepairAnswers, RepairFacts]]:
+async def exposure_inputs(config: Config, service: str = "", router: RouterFacts | None = None
+                          ) -> list[tuple[RepairAnswers, RepairFacts]]:
     """What `repair_plan` and `exposure_status` take, for each exposed port (of `service` only,
-    when given). PlanError naming the router or the cluster when either cannot be read."""
-    router, recorded = await asyncio.gather(router_facts(config), _recorded(config))
+    when given; `router`: as already read). PlanError naming the router or the cluster when
+    either cannot be read."""
+    if router is None:
+        router, recorded = await asyncio.gather(router_facts(config), _recorded(config))
+    else:
+        recorded = await _recorded(config)
     found = set(_on_router(router)) | {(name, *_port_of(key)) for name, records in recorded.items()
                                        for key in records}
     exposures = sorted(e for e in found if not service or e[0] == service)

@@ -16,9 +16,11 @@ from ..clients.ssh import SshError, SshSession
 from ..config import Config
 from ..connect import dns_client, kube_client, router_client
 from ..plans import PlanError
+from ..plans.repair import exposure_status
 from ..plans.verdicts.probe import ClusterDnsFacts, NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, targets
 from .dns import cluster_name, gateway_entry
 from .expose import expose_zone_records, router_facts
+from .exposures import exposure_inputs
 
 SessionOf = Callable[[str], Awaitable[SshSession]]  # a node's SSH session, by the config's name
 NODE_PORT_TIMEOUT = 10.0
@@ -31,14 +33,15 @@ async def probe_facts(config: Config, answers: ProbeAnswers, session: SessionOf)
         router_facts(config), _zone_host(config, answers), _cluster(config, answers.service),
         _cluster_dns(config, answers.service))
     host = answers.host or zone_host
-    outcome, addresses, detail = await _resolve(config, host)
-    node_ports = await asyncio.gather(*(_node_port(config, session, address, port)
-                                        for address, port in targets(answers, router)))
+    (outcome, addresses, detail), exposures, *node_ports = await asyncio.gather(
+        _resolve(config, host), exposure_inputs(config, answers.service, router),
+        *(_node_port(config, session, address, port) for address, port in targets(answers, router)))
     ready, total, pods, cluster_ip = cluster
     return ProbeFacts(router, zone_host, outcome, addresses, detail,
                       tuple(config.dns.nameservers) if config.dns else (), bundled_ip_ranges().ipv4_cidrs,
                       ready, total, pods, tuple(check for check in node_ports if check is not None),
-                      cluster_ip, cluster_dns)
+                      cluster_ip, cluster_dns,
+                      tuple(exposure_status(a, f) for a, f in exposures if answers.port in (0, a.port)))
 
 
 async def _zone_host(config: Config, answers: ProbeAnswers) -> str:

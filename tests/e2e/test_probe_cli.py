@@ -40,7 +40,7 @@ def test_probe_after_expose_passes_then_names_a_disabled_rule(lab, capsys):  # n
     assert code == 1, out
     assert "the hop 'router rules' fails" in out
     assert "[homelab-tui default/nginx tcp/80 dstnat 2] is disabled" in out
-    assert "enable rule [homelab-tui default/nginx tcp/80 dstnat 2]" in out
+    assert "enable [homelab-tui default/nginx tcp/80 dstnat 2]: homelab-tui repair --service default/nginx" in out
     assert out.count("SKIPPED") == 4, out
 
 

@@ -104,7 +104,7 @@ async def test_p_shows_the_hops_then_a_disabled_rule_with_its_fix(lab, tmp_path)
                             *((hop, "- SKIPPED") for hop in ("router to targets", "node ports", "endpoints", "pods"))]
         assert f"{DISABLED} is disabled" in hop_rows(probe)[2][2]
         fix = text_of(probe, "fix")
-        assert "✗ router rules fails." in fix and f"enable rule {DISABLED}" in fix, fix
+        assert "✗ router rules fails." in fix and f"enable {DISABLED}: homelab-tui repair --service default/nginx" in fix, fix
         assert "f opens the repair plan" in fix
 
         await pilot.press("f")

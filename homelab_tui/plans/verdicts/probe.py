@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ..dns_gateway import NAMESPACE as GATEWAY_NAMESPACE
 from ..dns_gateway import SERVICE as GATEWAY_SERVICE
 from ..expose import CGNAT, MANGLE, NAT, Item, RouterFacts, shadowing_rule
+from ..repair import ExposureStatus
 from ..routeros import parse_marker
 
 PASS, FAIL, NOT_CHECKED, SKIPPED = "pass", "fail", "not checked", "skipped"
@@ -84,6 +85,7 @@ class ProbeFacts:
     node_ports: tuple[NodePortCheck, ...] = ()
     cluster_ip: str = ""  # the Service's; "" when it has none (headless)
     cluster_dns: ClusterDnsFacts | None = None  # None: the router forwards no cluster domain of ours
+    exposures: tuple[ExposureStatus, ...] = ()  # each exposed port against its record (plans/repair.py)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,14 @@ def _expose_again(answers: ProbeAnswers, extra: str = "") -> str:
     return f"homelab-tui expose --service {answers.service}{port}{extra}"
 
 
+def _repair(answers: ProbeAnswers, facts: ProbeFacts, extra: str = "") -> str:
+    """The one-key fix: the repair plan when the exposure is recorded (f in the TUI), else expose."""
+    if any(status.plan is not None for status in facts.exposures):
+        port = f" --port {answers.port}" if answers.port else ""
+        return f"homelab-tui repair --service {answers.service}{port}"
+    return _expose_again(answers, extra)
+
+
 def _public_name(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
     name, host = HOPS[0], public_host(answers, facts)
     if not host:
@@ -164,7 +174,7 @@ def _public_name(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
     if wrong:
         return Hop(name, FAIL, f"{host} → {', '.join(facts.dns_addresses)}: {', '.join(wrong)} is neither "
                                f"Cloudflare's proxy nor our public address {public or '(unknown)'}{via}",
-                   f"update the stale record: {_expose_again(answers, f' --host {host}')}")
+                   f"update the stale record: {_repair(answers, facts, f' --host {host}')}")
     kind = "our public address" if public in facts.dns_addresses else "Cloudflare's proxy"
     return Hop(name, PASS, f"{host} → {', '.join(facts.dns_addresses)} ({kind}){via}")
 
@@ -181,7 +191,7 @@ def _ddns(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
     dns_name, public = cloud.get("dns-name", ""), cloud.get("public-address", "")
     if cloud.get("ddns-enabled") != "true":
         return Hop(name, FAIL, "DDNS is off (/ip cloud ddns-enabled=no)",
-                   f"turn on DDNS: {_expose_again(answers)} (or /ip cloud set ddns-enabled=yes)")
+                   f"turn on DDNS: {_repair(answers, facts)} (or /ip cloud set ddns-enabled=yes)")
     if not dns_name or not public:
         return Hop(name, FAIL, f"/ip cloud has no {'dns-name' if not dns_name else 'public-address'} yet",
                    "wait for /ip cloud to update (/ip cloud force-update), then probe again")
@@ -210,16 +220,25 @@ def _router_rules(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
             fixes.append(f"remove the copies of {comment}")
     for comment in _missing(ours):
         problems.append(f"{comment} is missing")
-        fixes.append(f"make it again: {_expose_again(answers)}")
+        fixes.append(f"make it again: {_repair(answers, facts)}")
     for menu, _, item in ours:
         comment = item["comment"]
         if item.get("disabled") == "true":
             problems.append(f"{comment} is disabled")
-            fixes.append(f"enable rule {comment}: /{menu.strip('/').replace('/', ' ')} enable "
+            fixes.append(f"enable {comment}: {_repair(answers, facts)}" if facts.exposures else
+                         f"enable rule {comment}: /{menu.strip('/').replace('/', ' ')} enable "
                          f"[find comment=\"{comment}\"]")
         if item.get("invalid") == "true":
             problems.append(f"{comment} is invalid")
             fixes.append(f"fix rule {comment} (RouterOS marks it invalid: a field names what it lacks)")
+    for status in facts.exposures:
+        if status.stale:
+            problems.append(status.summary)
+            fixes.append(f"rebalance: {_repair(answers, facts)}")
+        for difference in status.differences:
+            if difference.state == "changed" and difference.menu in (MANGLE, NAT):
+                problems.append(f"changed by hand: {difference}")
+                fixes.append(f"revert: {_repair(answers, facts)}")
     for menu, chain in ((MANGLE, "prerouting"), (NAT, "dstnat")):
         shadow = _shadowing(router, menu, chain, ours)
         if shadow is not None:
