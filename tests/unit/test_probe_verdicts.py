@@ -7,7 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from homelab_tui.plans import Plan
 from homelab_tui.plans.expose import RouterFacts
+from homelab_tui.plans.repair import Difference, ExposureStatus
 from homelab_tui.plans.verdicts.probe import (CLUSTER_DNS, FAIL, HOPS, NOT_CHECKED, PASS, SKIPPED, ClusterDnsFacts,
                                               NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, probe_verdict)
 
@@ -79,6 +81,17 @@ FAILING = [
     ("router rules", _router(nat=({".id": "*9", "chain": "dstnat", "action": "dst-nat", "protocol": "tcp",
                                    "to-addresses": "192.168.40.50", "comment": "old web"}, _dstnat(1), _dstnat(2))),
      "an earlier rule of yours in dstnat", "repairs the order"),
+    ("router rules", replace(GREEN, exposures=(ExposureStatus("default/nginx", "tcp", 80, stale=("node2 NotReady",),
+                                                              plan=Plan("Repair", ())),)),
+     "PCC stale (node2 NotReady)", "rebalance: homelab-tui repair --service default/nginx"),
+    ("router rules", replace(GREEN, exposures=(ExposureStatus("default/nginx", "tcp", 80, differences=(Difference(
+        "/ip/firewall/nat", "[homelab-tui default/nginx tcp/80 dstnat 2]", "changed", (("to-ports", "31681", "8080"),)),),
+        plan=Plan("Repair", ())),)),
+     "changed by hand: [homelab-tui default/nginx tcp/80 dstnat 2]: to-ports is 8080, ours 31681",
+     "revert: homelab-tui repair --service default/nginx"),
+    ("DDNS", replace(_router(cloud={"ddns-enabled": "false"}), exposures=(
+        ExposureStatus("default/nginx", "tcp", 80, plan=Plan("Repair", ())),)), "DDNS is off",
+     "turn on DDNS: homelab-tui repair --service default/nginx"),
     ("node ports", replace(GREEN, node_ports=(NodePortCheck("node1", 31681, 7, "000"),)), "node1:31681 (nothing answers",
      "kube-proxy"),
     ("endpoints", replace(GREEN, endpoints_ready=0, endpoints_total=2), "no Ready endpoint (2", "selector"),
