@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..plans import PlanError, Staged
+from ..plans.dns_gateway import NAMESPACE, SERVICE
 from ..plans.unexpose import UnexposeAnswers, UnexposeFacts, unexpose_plan
 from .wizard import Note, ask
 
 if TYPE_CHECKING:
     from ..executors import Executors
+
+GATEWAY_SERVICE = f"{NAMESPACE}/{SERVICE}"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,10 @@ class UnexposeRequest:
 async def plan_unexpose(config: Config, request: UnexposeRequest, executors: Executors, note: Note) -> Staged:
     if request.service.count("/") != 1:
         raise PlanError("service", f"expected namespace/name, such as default/nginx, got {request.service!r}")
+    if request.service == GATEWAY_SERVICE:  # the DNS gateway is torn down by its own plan
+        from .dns_gateway import DnsGatewayRequest, plan_dns_gateway
+
+        return await plan_dns_gateway(config, DnsGatewayRequest(remove=True), executors, note)
     from ..facts.expose import expose_zone_records, router_facts, service_records  # clients load with a plan
 
     router, zone, records = await asyncio.gather(router_facts(config), expose_zone_records(config, request.service),

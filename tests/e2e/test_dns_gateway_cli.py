@@ -88,7 +88,7 @@ def test_dns_gateway_then_again_then_remove(lab, tmp_path, capsys):
     fixed = next(row for row in entries(lab) if row.get("comment") == str(MARKER))
     assert (fixed["forward-to"], fixed["disabled"]) == (address, "false")
 
-    code, out = cli("dns-gateway", "--remove", "--yes")
+    code, out = cli("unexpose", "--service", "kube-system/homelab-tui-dns", "--yes")  # the same teardown
     assert code == 0 and "\ndone" in out, out
     assert entries(lab) == before
     assert lab.lab.kube.get("Service", "kube-system", "homelab-tui-dns") is None
