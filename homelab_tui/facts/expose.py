@@ -132,7 +132,9 @@ async def router_facts(config: Config) -> RouterFacts:
                        cloud[0] if cloud else {})
 
 
-async def zone_facts(config: Config, host: str) -> ZoneFacts:
+async def zone_facts(config: Config, host: str | None) -> ZoneFacts:
+    """The zone's SSL mode, Cloudflare's ranges and the records named `host` ("": none; None:
+    every record of the zone, read once for many hosts)."""
     cloudflare = config.dns.cloudflare if config.dns else None
     if cloudflare is None:
         return await cloudflare_ranges(config)
@@ -142,7 +144,7 @@ async def zone_facts(config: Config, host: str) -> ZoneFacts:
             if zone is None:
                 raise PlanError("dns.cloudflare.zone", f"Cloudflare has no zone {cloudflare.zone} for this token")
             mode = await client.ssl_mode(zone["id"])
-            records = await client.list_records(zone["id"], host) if host else []
+            records = await client.list_records(zone["id"], host) if host or host is None else []
             try:
                 ranges = await client.ips()
             except (CloudflareError, CloudflareUnreachable):

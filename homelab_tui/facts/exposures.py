@@ -1,21 +1,22 @@
-"""Every exposure, live, for judging drift and stale PCC (plans/repair.py): the router read once,
-the exposed ports found by their markers on the router and by their records on the Services (so
-an exposure whose rules were all deleted by hand is still found), then per exposure its Service,
-the nodes and its record in the zone, as expose reads them."""
+"""Every exposure, live, for judging drift and stale PCC (plans/repair.py): the exposed ports are
+found by their markers on the router and by their records on the Services (so an exposure whose
+rules were all deleted by hand is still found); each gets its Service, the nodes and its record
+in the zone, as expose reads them, from one read of each source."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 from ..clients.kube import KubeClientError
 from ..config import Config
 from ..connect import kube_client
 from ..plans import PlanError
-from ..plans.expose import RECORD_PREFIX, ExposeFacts, RouterFacts
+from ..plans.expose import RECORD_PREFIX, ExposeFacts, NodeFacts, RouterFacts, ServiceFacts, ZoneFacts
 from ..plans.repair import RepairAnswers, RepairFacts
-from ..plans.routeros import parse_marker
-from .expose import cloudflare_ranges, no_zone, router_facts, service_and_nodes, zone_facts
+from ..plans.routeros import MARKER_PREFIX, parse_marker
+from .expose import cloudflare_ranges, node_facts, router_facts, service_facts, zone_facts
 
 Exposure = tuple[str, str, int]  # (namespace/name, protocol, public port)
 
@@ -23,16 +24,38 @@ Exposure = tuple[str, str, int]  # (namespace/name, protocol, public port)
 async def exposure_inputs(config: Config, service: str = "", router: RouterFacts | None = None
                           ) -> list[tuple[RepairAnswers, RepairFacts]]:
     """What `repair_plan` and `exposure_status` take, for each exposed port (of `service` only,
-    when given; `router`: as already read). PlanError naming the router or the cluster when
-    either cannot be read."""
+    when given; `router`: as already read). A fixed number of reads, however many exposures: the
+    router once, the Services, nodes and EndpointSlices once, the zone once. PlanError naming the
+    router, the cluster or the zone when it cannot be read."""
     if router is None:
-        router, recorded = await asyncio.gather(router_facts(config), _recorded(config))
+        router, cluster = await asyncio.gather(router_facts(config), _cluster(config))
     else:
-        recorded = await _recorded(config)
+        cluster = await _cluster(config)
+    services, slices, nodes, names = cluster
+    recorded = {name: _records(raw) for name, raw in services.items()}
     found = set(_on_router(router)) | {(name, *_port_of(key)) for name, records in recorded.items()
                                        for key in records}
     exposures = sorted(e for e in found if not service or e[0] == service)
-    return list(await asyncio.gather(*(_inputs(config, router, recorded.get(e[0], {}), e) for e in exposures)))
+    asked = {e: _asked(recorded.get(e[0], {}), e) for e in exposures}
+    zone = ZoneFacts()
+    if any(a.get("host") and a.get("dns", "none") != "none" for a in asked.values()):
+        zone = await zone_facts(config, None)
+    elif any(a.get("cloudflare_only") for a in asked.values()):
+        zone = await cloudflare_ranges(config)
+    cloudflare, router_config = (config.dns.cloudflare if config.dns else None), config.router
+    inputs = []
+    for exposure in exposures:
+        name, protocol, port = exposure
+        host = asked[exposure].get("host", "")
+        raw = services.get(name)
+        live = service_facts(raw, slices.get(name, []), names) if raw is not None else ServiceFacts(exists=False)
+        answers = RepairAnswers(name, port, protocol,
+                                rebalance_after=router_config.rebalance_after_seconds if router_config else 60.0,
+                                wan=router_config.wan_interface if router_config else "all-ppp",
+                                proxied=cloudflare.proxied if cloudflare else False)
+        records = tuple(r for r in zone.records if host and r.get("name") == host)
+        inputs.append((answers, RepairFacts(ExposeFacts(live, nodes, router, replace(zone, records=records)))))
+    return inputs
 
 
 def _on_router(router: RouterFacts) -> list[Exposure]:
@@ -40,7 +63,8 @@ def _on_router(router: RouterFacts) -> list[Exposure]:
     for table in (router.nat, router.mangle, router.address_list):
         for item in table:
             comment = item.get("comment", "")
-            if (marker := parse_marker(comment)) and marker.role and str(marker) == comment:
+            if comment.startswith(MARKER_PREFIX) and (marker := parse_marker(comment)) and marker.role \
+                    and str(marker) == comment:
                 found.append((marker.service, marker.protocol, marker.port))
     return found
 
@@ -50,37 +74,36 @@ def _port_of(key: str) -> tuple[str, int]:
     return protocol, int(port) if port.isdigit() else 0
 
 
-async def _recorded(config: Config) -> dict[str, dict[str, str]]:
-    """Each Service with a record of an exposure → its records."""
-    try:
-        async with kube_client(config, request_timeout=10.0) as kube:
-            services, _ = await kube.list_raw("Service")
-    except KubeClientError as error:
-        raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
-    found = {}
-    for raw in services:
-        meta = raw.get("metadata") or {}
-        records = {k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(RECORD_PREFIX)}
-        if records:
-            found[f"{meta.get('namespace', '')}/{meta.get('name', '')}"] = records
-    return found
+def _records(raw: dict) -> dict[str, str]:
+    annotations = (raw.get("metadata") or {}).get("annotations") or {}
+    return {key: value for key, value in annotations.items() if key.startswith(RECORD_PREFIX)}
 
 
-async def _inputs(config: Config, router: RouterFacts, records: dict[str, str], exposure: Exposure
-                  ) -> tuple[RepairAnswers, RepairFacts]:
-    service, protocol, port = exposure
+def _asked(records: dict[str, str], exposure: Exposure) -> dict:
+    _, protocol, port = exposure
     try:
         asked = json.loads(records.get(f"{RECORD_PREFIX}{protocol}-{port}", "{}"))
     except ValueError:
-        asked = {}
-    host = asked.get("host", "") if asked.get("dns", "none") != "none" else ""
-    (service_facts, nodes), zone = await asyncio.gather(
-        service_and_nodes(config, service),
-        zone_facts(config, host) if host else cloudflare_ranges(config) if asked.get("cloudflare_only") else no_zone())
-    cloudflare = config.dns.cloudflare if config.dns else None
-    router_config = config.router
-    answers = RepairAnswers(service, port, protocol,
-                            rebalance_after=router_config.rebalance_after_seconds if router_config else 60.0,
-                            wan=router_config.wan_interface if router_config else "all-ppp",
-                            proxied=cloudflare.proxied if cloudflare else False)
-    return answers, RepairFacts(ExposeFacts(service_facts, nodes, router, zone))
+        return {}
+    return asked if isinstance(asked, dict) else {}
+
+
+async def _cluster(config: Config) -> tuple[dict[str, dict], dict[str, list[dict]], tuple[NodeFacts, ...],
+                                            dict[str, str]]:
+    """Every Service and its EndpointSlices by namespace/name, and the nodes (as expose names them)."""
+    try:
+        async with kube_client(config, request_timeout=10.0) as kube:
+            services, _ = await kube.list_raw("Service")
+            slices, _ = await kube.list_raw("EndpointSlice")
+            nodes = await kube.list_nodes()
+    except KubeClientError as error:
+        raise PlanError("cluster.kubeconfig", f"cannot read the cluster ({error})") from None
+    by_service: dict[str, list[dict]] = {}
+    for item in slices:
+        meta = item.get("metadata") or {}
+        owner = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        if owner:
+            by_service.setdefault(f"{meta.get('namespace', '')}/{owner}", []).append(item)
+    known, names = node_facts(config, nodes)
+    return ({f"{(s.get('metadata') or {}).get('namespace', '')}/{(s.get('metadata') or {}).get('name', '')}": s
+             for s in services}, by_service, known, names)
