@@ -15,7 +15,7 @@ from ..connect import kube_client
 from ..plans import PlanError
 from ..plans.expose import RECORD_PREFIX, ExposeFacts, NodeFacts, RouterFacts, ServiceFacts, ZoneFacts
 from ..plans.repair import RepairAnswers, RepairFacts
-from ..plans.routeros import MARKER_PREFIX, parse_marker
+from ..plans.routeros import our_items, parse_marker
 from .expose import cloudflare_ranges, node_facts, router_facts, service_facts, zone_facts
 
 Exposure = tuple[str, str, int]  # (namespace/name, protocol, public port)
@@ -59,14 +59,9 @@ async def exposure_inputs(config: Config, service: str = "", router: RouterFacts
 
 
 def _on_router(router: RouterFacts) -> list[Exposure]:
-    found = []
-    for table in (router.nat, router.mangle, router.address_list):
-        for item in table:
-            comment = item.get("comment", "")
-            if comment.startswith(MARKER_PREFIX) and (marker := parse_marker(comment)) and marker.role \
-                    and str(marker) == comment:
-                found.append((marker.service, marker.protocol, marker.port))
-    return found
+    return [(marker.service, marker.protocol, marker.port)
+            for table in (router.nat, router.mangle, router.address_list) for comment in our_items(table)
+            if (marker := parse_marker(comment)) is not None]
 
 
 def _port_of(key: str) -> tuple[str, int]:

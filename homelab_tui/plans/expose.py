@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
 from .actions import CloudDdns, DnsDelete, DnsPut, DnsRestore, PatchObject, RouterAdd, RouterOrder, RouterRemove, RouterSet
-from .routeros import Marker, console_find, parse_marker, render_console
+from .routeros import Marker, console_find, our_items, parse_marker, render_console
 
 NAT, MANGLE, ADDRESS_LIST = "/ip/firewall/nat", "/ip/firewall/mangle", "/ip/firewall/address-list"
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -255,20 +255,6 @@ def _changed(live: Item, wanted: dict[str, str]) -> dict[str, str]:
             if key not in _UNCOMPARED and _as_printed(live.get(key, "")) != _as_printed(value)}
 
 
-def _ours(items: tuple[Item, ...], owner: str) -> dict[str, list[Item]]:
-    """Our items of one exposed port, by marker."""
-    found: dict[str, list[Item]] = {}
-    for item in items:
-        comment = item.get("comment", "")
-        if not comment.startswith(owner):  # a marker is the whole comment: only these can be ours
-            continue
-        marker = parse_marker(comment)
-        if marker is not None and marker.role and str(marker) == comment and marker.owner == owner \
-                and item.get("dynamic") != "true":
-            found.setdefault(comment, []).append(item)
-    return found
-
-
 def shadowing_rule(items: tuple[Item, ...], chain: str, wanted: dict[str, str]) -> Item | None:
     """The first enabled rule of the user's in `chain` that matches what ours match (same protocol
     and port, or any), so would take the connections before ours."""
@@ -393,7 +379,7 @@ def build_expose(answers: ExposeAnswers, facts: ExposeFacts, record: ExposeAnswe
     source = {"src-address-list": cloudflare_list} if answers.cloudflare_only else {}
 
     # Cloudflare's ranges in an address list, for --cloudflare-only.
-    listed = _ours(facts.router.address_list, owner.owner)
+    listed = our_items(facts.router.address_list, answers.service, protocol, public_port)
     kept: set[str] = set()
     if answers.cloudflare_only:
         if not facts.zone.cloudflare_ranges:
@@ -408,7 +394,8 @@ def build_expose(answers: ExposeAnswers, facts: ExposeFacts, record: ExposeAnswe
                         "", f"Cloudflare range {cidr} to list {cloudflare_list}")
     router.prune(ADDRESS_LIST, listed, kept, "address-list entry")
 
-    mangled, natted = _ours(facts.router.mangle, owner.owner), _ours(facts.router.nat, owner.owner)
+    mangled = our_items(facts.router.mangle, answers.service, protocol, public_port)
+    natted = our_items(facts.router.nat, answers.service, protocol, public_port)
     mangle_kept, nat_kept = set(), set()
     mangle_order, nat_order = [], []
     classifier = "src-address" if answers.sticky else "src-address-and-port"

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 
 from . import Plan, PlanError, Step
 from .actions import CloudDdns, DnsPut, RouterAdd, RouterRemove, RouterSet
-from .expose import ADDRESS_LIST, MANGLE, NAT, ExposeAnswers, ExposeFacts, Item, answers_from_record, build_expose
-from .routeros import Marker, parse_marker
+from .expose import ADDRESS_LIST, MANGLE, NAT, ExposeAnswers, ExposeFacts, answers_from_record, build_expose
+from .routeros import our_items, parse_marker
 
 DNS_RECORD, DDNS = "dns", "/ip/cloud"  # the "menus" of a record's and DDNS's differences
 
@@ -117,12 +117,12 @@ def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStat
     """The exposure of `exposure.service`'s public port against its record (what the panes and the
     probe show); the repair plan is in it."""
     answers = exposure
-    owner = Marker(answers.service, answers.protocol, answers.port).owner
+    port = (answers.service, answers.protocol, answers.port)  # what our_items selects
     found = ExposureStatus(answers.service, answers.protocol, answers.port)
     router, service = facts.expose.router, facts.expose.service
     conflicts = tuple(Difference(menu, comment, "conflict", ids=tuple(i.get(".id", "?") for i in items))
                       for menu, table in ((NAT, router.nat), (MANGLE, router.mangle), (ADDRESS_LIST, router.address_list))
-                      for comment, items in _ours(table, owner).items() if len(items) > 1)
+                      for comment, items in our_items(table, *port).items() if len(items) > 1)
     if conflicts:
         return replace(found, differences=conflicts, error="conflict: a marker is on more than one item; remove "
                                                            "the copies by hand")
@@ -137,7 +137,7 @@ def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStat
                                        proxied=answers.proxied)
     except ValueError as error:
         return replace(found, error=f"unrecorded: {error}")
-    stale, eligible = _staleness(recorded, facts.expose, owner, answers.rebalance_after)
+    stale, eligible = _staleness(recorded, facts.expose, port, answers.rebalance_after)
     try:
         plan = build_expose(replace(recorded, nodes=eligible), facts.expose, record=recorded)
     except PlanError as error:
@@ -154,17 +154,7 @@ def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStat
                    plan=Plan(title, plan.steps, notes + plan.warnings))
 
 
-def _ours(items: tuple[Item, ...], owner: str) -> dict[str, list[Item]]:
-    found: dict[str, list[Item]] = {}
-    for item in items:
-        comment = item.get("comment", "")
-        if comment.startswith(owner) and item.get("dynamic") != "true" and (marker := parse_marker(comment)) \
-                and marker.role and str(marker) == comment:
-            found.setdefault(comment, []).append(item)
-    return found
-
-
-def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, owner: str, after: float
+def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, port: tuple[str, str, int], after: float
                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Why the forwarded nodes are not the eligible ones, and the eligible nodes (the record's
     nodes, or every node, when it asked for none)."""
@@ -187,7 +177,7 @@ def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, owner: str, after: f
     if recorded.balance == "single":
         eligible = eligible[:1]
     by_address = {node.address: node.name for node in facts.nodes}
-    forwarded = [item.get("to-addresses", "") for comment, items in sorted(_ours(facts.router.nat, owner).items())
+    forwarded = [item.get("to-addresses", "") for comment, items in sorted(our_items(facts.router.nat, *port).items())
                  if (marker := parse_marker(comment)) and marker.role == "dstnat" for item in items]
     if not forwarded:
         return (), eligible
@@ -196,7 +186,7 @@ def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, owner: str, after: f
             if by_address.get(address) not in eligible]
     forwarded = [by_address.get(address, address) for address in forwarded]
     # a node is new to PCC when the rules have no place for it; a place whose rule is missing is drift
-    places = max((m.index for items in (facts.router.mangle, facts.router.nat) for c in _ours(items, owner)
+    places = max((m.index for items in (facts.router.mangle, facts.router.nat) for c in our_items(items, *port)
                   if (m := parse_marker(c)) and m.role in ("pcc", "dstnat")), default=len(forwarded))
     joined = [f"{name} {'joined' if not recorded.nodes else 'is Ready again'}"
               for name in [n for n in eligible if n not in forwarded][:max(len(eligible) - places, 0)]

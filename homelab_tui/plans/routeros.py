@@ -11,7 +11,7 @@ into a number or a bool (field notes §1.3)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 FieldValue = str | int | bool
@@ -46,6 +46,24 @@ def parse_marker(comment: str) -> Marker | None:
         return None
     return Marker(match["service"], match["protocol"], int(match["port"]), match["role"] or "",
                   int(match["index"] or 0))
+
+
+def our_items(items: Iterable[dict[str, str]], service: str = "", protocol: str = "", port: int = 0
+              ) -> dict[str, list[dict[str, str]]]:
+    """Our items by marker (a marker with a role as the whole comment; dynamic items are the
+    router's), of one Service and one exposed port of it when given. More than one item under a
+    marker is a conflict for the caller to show."""
+    prefix = Marker(service, protocol, port).owner if port else f"{MARKER_PREFIX}{service} " if service else MARKER_PREFIX
+    found: dict[str, list[dict[str, str]]] = {}
+    for item in items:
+        comment = item.get("comment", "")
+        if not comment.startswith(prefix):  # cheap: most rules are not ours
+            continue
+        marker = parse_marker(comment)
+        if marker is not None and marker.role and str(marker) == comment and item.get("dynamic") != "true" \
+                and (not port or (marker.protocol, marker.port) == (protocol, port)):
+            found.setdefault(comment, []).append(item)
+    return found
 
 
 # -- console lines ------------------------------------------------------------------------------

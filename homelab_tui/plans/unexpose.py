@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
 from .actions import CloudDdns, DnsDelete, DnsRestore, PatchObject, RouterAdd, RouterRemove, RouterSet
-from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, Item, RouterFacts, ZoneFacts
-from .routeros import console_find, parse_marker, render_console
+from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, RouterFacts, ZoneFacts
+from .routeros import console_find, our_items, parse_marker, render_console
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,10 @@ class UnexposeFacts:
     cluster_read: bool = True  # False: the cluster could not be read, so its records stay
 
 
-def _ours(items: tuple[Item, ...], service: str) -> list[Item]:
-    return [item for item in items if (marker := parse_marker(item.get("comment", ""))) and marker.role
-            and marker.service == service and str(marker) == item.get("comment") and item.get("dynamic") != "true"]
-
-
 def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
     steps = []
     for menu, items in ((NAT, facts.router.nat), (MANGLE, facts.router.mangle), (ADDRESS_LIST, facts.router.address_list)):
-        for item in _ours(items, answers.service):
+        for item in (item for found in our_items(items, answers.service).values() for item in found):
             comment = item["comment"]
             target = console_find(comment=comment)
             if answers.disable_only:
