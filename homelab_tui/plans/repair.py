@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from . import Plan, PlanError, Step
 from .actions import CloudDdns, DnsPut, RouterAdd, RouterRemove, RouterSet
-from .expose import ADDRESS_LIST, MANGLE, NAT, ExposeAnswers, ExposeFacts, answers_from_record, build_expose
+from .expose import ADDRESS_LIST, MANGLE, NAT, ExposeAnswers, ExposeFacts, answers_from_record, build_expose, record_key
 from .routeros import our_items, parse_marker
 
 DNS_RECORD, DDNS = "dns", "/ip/cloud"  # the "menus" of a record's and DDNS's differences
@@ -116,9 +116,8 @@ def repair_plan(answers: RepairAnswers, facts: RepairFacts) -> Plan:
 def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStatus:
     """The exposure of `exposure.service`'s public port against its record (what the panes and the
     probe show); the repair plan is in it."""
-    answers = exposure
-    port = (answers.service, answers.protocol, answers.port)  # what our_items selects
-    found = ExposureStatus(answers.service, answers.protocol, answers.port)
+    port = (exposure.service, exposure.protocol, exposure.port)  # what our_items selects
+    found = ExposureStatus(exposure.service, exposure.protocol, exposure.port)
     router, service = facts.expose.router, facts.expose.service
     conflicts = tuple(Difference(menu, comment, "conflict", ids=tuple(i.get(".id", "?") for i in items))
                       for menu, table in ((NAT, router.nat), (MANGLE, router.mangle), (ADDRESS_LIST, router.address_list))
@@ -126,18 +125,18 @@ def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStat
     if conflicts:
         return replace(found, differences=conflicts, error="conflict: a marker is on more than one item; remove "
                                                            "the copies by hand")
-    key = f"homelab-tui/expose-{answers.protocol}-{answers.port}"
+    key = record_key(exposure.protocol, exposure.port)
     if not service.exists:
-        return replace(found, error=f"orphaned: the Service {answers.service} is gone; unexpose it")
+        return replace(found, error=f"orphaned: the Service {exposure.service} is gone; unexpose it")
     if key not in service.records:
-        return replace(found, error=f"unrecorded: {answers.service} has no record of how {answers.protocol}/"
-                                    f"{answers.port} was exposed (annotation {key}); expose it again to record it")
+        return replace(found, error=f"unrecorded: {exposure.service} has no record of how {exposure.protocol}/"
+                                    f"{exposure.port} was exposed (annotation {key}); expose it again to record it")
     try:
-        recorded = answers_from_record(answers.service, key, service.records[key], wan=answers.wan,
-                                       proxied=answers.proxied)
+        recorded = answers_from_record(exposure.service, key, service.records[key], wan=exposure.wan,
+                                       proxied=exposure.proxied)
     except ValueError as error:
         return replace(found, error=f"unrecorded: {error}")
-    stale, eligible = _staleness(recorded, facts.expose, port, answers.rebalance_after)
+    stale, eligible = _staleness(recorded, facts.expose, port, exposure.rebalance_after)
     try:
         plan = build_expose(replace(recorded, nodes=eligible), facts.expose, record=recorded)
     except PlanError as error:
@@ -148,7 +147,7 @@ def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStat
     # a rebalance changes classifiers and adds or removes rules: those are not hand edits
     notes = (f"PCC stale ({', '.join(stale)}): rebalanced over {', '.join(eligible) or 'no node'}",) if stale else \
         tuple(f"drift: {d}" for d in differences if d.state != "extra")
-    title = f"Repair {answers.service} {answers.protocol}/{answers.port}" + (
+    title = f"Repair {exposure.service} {exposure.protocol}/{exposure.port}" + (
         f": rebalance PCC ({', '.join(stale)})" if stale else "")
     return replace(found, differences=differences, stale=stale,
                    plan=Plan(title, plan.steps, notes + plan.warnings))
