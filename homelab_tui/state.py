@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from .models import CloudStatus, DnsCheck, EventType, KubeEvent, KubeObject, MangleRule, NatRule, RouterIdentity
 
@@ -112,6 +113,10 @@ class LabState:
     cloud: CloudStatus | None = None
     router_identity: RouterIdentity | None = None
     dns_rows: dict[str, DnsCheck] = field(default_factory=dict)
+    # Each exposure judged after a router poll: "ns/name tcp/80" → plans.repair.ExposureStatus (typed
+    # loosely: the state sits below the plans); `exposures_error` says why the last check failed.
+    exposures: dict[str, Any] = field(default_factory=dict)
+    exposures_error: str = ""
 
     def set_router(self, nat_rules: list[NatRule], mangle_rules: list[MangleRule], cloud: CloudStatus,
                    identity: RouterIdentity) -> None:
@@ -124,6 +129,23 @@ class LabState:
 
     def set_dns(self, checks: list[DnsCheck]) -> None:
         self.dns_rows = {check.name: check for check in checks}
+
+    def set_exposures(self, statuses: list[Any]) -> None:
+        """What one drift and PCC check judged (a failed check keeps the last statuses)."""
+        self.exposures = {f"{s.service} {s.protocol}/{s.port}": s for s in statuses}
+        self.exposures_error = ""
+
+    def drifts(self) -> dict[str, tuple[Any, Any]]:
+        """Each router item of ours not as planned, by its marker → (its exposure's status, the difference)."""
+        return {marker: (status, difference) for status in self.exposures.values()
+                for marker, difference in status.drifted.items()}
+
+    def exposures_by_service(self) -> dict[str, list[Any]]:
+        """The statuses of each exposed Service's ports (ns/name → by port)."""
+        found: dict[str, list[Any]] = {}
+        for status in sorted(self.exposures.values(), key=lambda s: s.port):
+            found.setdefault(status.service, []).append(status)
+        return found
 
     @property
     def nat_rules(self) -> list[NatRule]:

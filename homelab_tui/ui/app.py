@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +78,7 @@ class HomelabApp(App[None]):
     # drain): --read-only hides and refuses them, here alone (`Pane.check_action` asks `blocked_actions`).
     # A change reached another way is refused by `apply_change` too.
     DANGEROUS_ACTIONS = frozenset({"shell", "ssh", "delete", "kill", "restart", "scale", "cordon", "uncordon",
-                                   "drain"})
+                                   "drain", "release"})
 
     def __init__(self, config: Config, *, clock: Callable[[], datetime | None] = rows.utc_now,
                  read_only: bool = False) -> None:
@@ -197,6 +198,18 @@ class HomelabApp(App[None]):
         from .probe import ProbeScreen
 
         self.push_screen(ProbeScreen(self.config, service))
+
+    def on_dashboard_turned_stale(self, event: Dashboard.TurnedStale) -> None:
+        """`[router] auto_rebalance`: an exposure's PCC turned stale, so its repair plan is shown to
+        confirm (once per set of reasons), applied by the engine and audited as automatic."""
+        status = event.status
+        if self.read_only or not (self.config.router and self.config.router.auto_rebalance) or status.plan is None:
+            return
+
+        async def automatic(config: Config) -> Plan:
+            return replace(status.plan, title=f"Automatic rebalance: {status.plan.title}")
+
+        self.apply_change(automatic, "Rebalance")
 
     def on_wizard_screen_applied(self) -> None:
         """A bootstrap may have just written the kubeconfig the watch found missing: look again now

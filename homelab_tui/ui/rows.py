@@ -4,11 +4,15 @@ styles (named, not coloured: the app maps them to the theme). No textual here.""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ..models import Deployment, DnsCheck, Ingress, MangleRule, NatRule, Node, Pod, Service
 from ..plans.routeros import MARKER_PREFIX
+
+if TYPE_CHECKING:
+    from ..plans.repair import ExposureStatus
 
 NODE_COLUMNS = ("NAME", "STATUS", "ROLES", "VERSION", "INTERNAL-IP", "ARCH", "PODS", "CPU", "MEMORY", "AGE")
 POD_COLUMNS = ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "NODE", "IP", "AGE")
@@ -35,10 +39,12 @@ SORT_LETTERS = {
 # "ambiguous", two cells in some terminals, which pushed our rows one cell to the right.
 OURS = "✦"
 
-# Named cell styles: "bad" and "warn" colour a status cell, "ours" and "disabled" a whole row.
+# Named cell styles: "bad" and "warn" colour a status cell, "ours" and "disabled" a whole row (and
+# "bad" or "warn" a rule of ours that is not as planned).
 BAD_STATES = ("NotReady", "CrashLoopBackOff", "Error", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
-              "Failed", "Unknown", "MISMATCH", "Evicted")
-WARN_STATES = ("Pending", "ContainerCreating", "Terminating", "PodInitializing", "SchedulingDisabled")
+              "Failed", "Unknown", "MISMATCH", "Evicted", "conflict")
+WARN_STATES = ("Pending", "ContainerCreating", "Terminating", "PodInitializing", "SchedulingDisabled",
+               "PCC stale", "drift:", "unrecorded")
 
 
 def age(created: str, now: datetime | None) -> str:
@@ -87,8 +93,16 @@ def service_ports(service: Service) -> str:
                     for p in service.ports)
 
 
-def exposure(service: Service, nat_rules: Iterable[NatRule], mangle_rules: Iterable[MangleRule]) -> str:
-    """`80→31681 (PCC ×2)` when our dst-nat rules forward to one of the service's nodePorts."""
+def exposure(service: Service, nat_rules: Iterable[NatRule], mangle_rules: Iterable[MangleRule],
+             statuses: Sequence[ExposureStatus] = ()) -> str:
+    """`80→31681 (PCC ×2)` when our dst-nat rules forward to one of the service's nodePorts; then
+    what is wrong with its exposed ports (`PCC stale (node2 NotReady)`, `drift: 1 missing`)."""
+    wrong = [s for s in statuses if s.summary != "ok"]
+    problems = "; ".join(s.summary if len(statuses) == 1 else f"{s.port}: {s.summary}" for s in wrong)
+    return " · ".join(part for part in (_forwarding(service, nat_rules, mangle_rules), problems) if part)
+
+
+def _forwarding(service: Service, nat_rules: Iterable[NatRule], mangle_rules: Iterable[MangleRule]) -> str:
     node_ports = {str(p.node_port) for p in service.ports if p.node_port}
     ours = [r for r in nat_rules if r.action == "dst-nat" and r.to_ports in node_ports and MARKER_PREFIX in r.comment]
     if not ours:
@@ -110,15 +124,15 @@ def service_row(service: Service, exposed: str, now: datetime | None) -> tuple[s
             service_ports(service), exposed, age(service.created, now))
 
 
-def nat_row(rule: NatRule) -> tuple[str, ...]:
+def nat_row(rule: NatRule, drift: str = "") -> tuple[str, ...]:
     target = rule.to_addresses + (f":{rule.to_ports}" if rule.to_ports else "")
-    return (OURS if is_ours(rule.comment) else "", "nat", rule.chain, rule.action, rule.protocol, rule.dst_port,
+    return (own(rule, drift), "nat", rule.chain, rule.action, rule.protocol, rule.dst_port,
             in_interface(rule), target, rule.connection_mark, str(rule.packets), str(rule.bytes), rule.comment)
 
 
-def mangle_row(rule: MangleRule) -> tuple[str, ...]:
+def mangle_row(rule: MangleRule, drift: str = "") -> tuple[str, ...]:
     mark = rule.new_connection_mark + (f" {rule.per_connection_classifier}" if rule.per_connection_classifier else "")
-    return (OURS if is_ours(rule.comment) else "", "mangle", rule.chain, rule.action, rule.protocol, rule.dst_port,
+    return (own(rule, drift), "mangle", rule.chain, rule.action, rule.protocol, rule.dst_port,
             in_interface(rule), "", mark, str(rule.packets), str(rule.bytes), rule.comment)
 
 
@@ -133,8 +147,19 @@ def is_ours(comment: str) -> bool:
     return MARKER_PREFIX in comment
 
 
-def rule_style(rule: NatRule | MangleRule) -> str:
-    """A disabled rule is dimmed; one of ours is marked (a disabled one of ours stays dim)."""
+def own(rule: NatRule | MangleRule, drift: str = "") -> str:
+    """The OWN cell: ✦ for ours, with how it is not as planned (`drift`: "changed", "disabled",
+    "extra", "conflict", or "stale" for a rule a rebalance would change)."""
+    if not is_ours(rule.comment):
+        return ""
+    return f"{OURS} {drift}" if drift else OURS
+
+
+def rule_style(rule: NatRule | MangleRule, drift: str = "") -> str:
+    """A rule of ours not as planned is flagged (a conflict as bad); else a disabled rule is
+    dimmed, and one of ours marked."""
+    if drift:
+        return "bad" if drift == "conflict" else "warn"
     if rule.disabled:
         return "disabled"
     return "ours" if is_ours(rule.comment) else ""
@@ -157,7 +182,7 @@ def status_style(cell: str) -> str:
     return ""
 
 
-STATUS_COLUMNS = {"STATUS"}  # the columns coloured by status_style
+STATUS_COLUMNS = {"STATUS", "EXPOSED"}  # the columns coloured by status_style
 
 
 # -- sorting ------------------------------------------------------------------------------------

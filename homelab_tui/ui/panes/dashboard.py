@@ -5,6 +5,8 @@ becomes one update of the panes it touches (`Pane.follow`). The router and DNS a
 poll posts what it read (RouterPolled, DnsPolled), and the next is scheduled only once that has
 been handled, so polls never overlap. The feeds run as workers of the app, one group per
 component, so that a failure reaches the app's one error router, which reports it to `failed`.
+After each router poll every exposure is judged for drift and stale PCC (plans/repair.py), one
+check at a time, off the poll: a failed check is said in the NAT pane and never stops the polls.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ...config import Config
 from ...connect import cloudflare_client, dns_client, kube_client, router_client
 from ...facts.dns import dns_checks, polled_gateway_entry
 from ...models import CloudStatus, DnsCheck, EventType, MangleRule, NatRule, RouterIdentity
-from ...state import Health, LabState
+from ...state import Health, LabState, describe_error
 from . import DASHBOARD_ORDER, PANES, WATCHED_KINDS, Pane
 
 if TYPE_CHECKING:
@@ -61,6 +63,12 @@ class DnsPolled(Message):
     checks: list[DnsCheck]
 
 
+@dataclass
+class ExposuresChecked(Message):
+    statuses: list  # of plans.repair.ExposureStatus
+    error: str = ""  # why the check failed (statuses then empty)
+
+
 def share(needs: list[int], room: int, minimum: int = 1) -> list[int]:
     """Heights for `needs` within `room`: every need met if they fit; otherwise the smaller needs
     are met and the larger ones share what is left equally (none below `minimum`)."""
@@ -79,6 +87,12 @@ class Dashboard(Container):
     class Changed(Message):
         """Something the header shows changed: a component's health, the context, the nodes."""
 
+    @dataclass
+    class TurnedStale(Message):
+        """An exposure's PCC turned stale, or stale for other reasons (the app may rebalance it)."""
+
+        status: object  # plans.repair.ExposureStatus
+
     def __init__(self, config: Config, state: LabState, clock: Callable[[], datetime | None]) -> None:
         super().__init__(id="dashboard")
         self.config = config
@@ -88,6 +102,8 @@ class Dashboard(Container):
         self.kube: KubeClient | None = None  # while the watches run; Enter on a Kubernetes pane asks it
         self._router: RouterClient | None = None
         self._dns_started = False
+        self._checking_exposures = False  # a drift check runs: the next poll skips its own
+        self._stale_seen: dict[str, tuple[str, ...]] = {}  # exposure → the stale reasons last reported
         self._failures: dict[str, int] = {}  # consecutive failures per component, for backoff
         self._pending: dict[str, set[str]] = {}  # watched kind → keys changed since the last flush
         self._apply_scheduled = False
@@ -304,6 +320,35 @@ class Dashboard(Container):
         self._polled("router")
         self.follow({"router": None})  # NAT, and the Services' EXPOSED column
         self._start_dns_once()
+        if not self._checking_exposures and not self.state.components.get("kubernetes").stale:  # it reads both
+            self._checking_exposures = True
+            self.app.run_worker(self._check_exposures, group="exposures", exit_on_error=False,
+                                description="check the exposures for drift")
+
+    async def _check_exposures(self) -> None:
+        """Judge every exposure against its record. Any failure is posted, not raised: the check
+        must never stop the router's polls or take the NAT pane down."""
+        from ...facts.exposures import exposure_inputs  # the repair judge loads with the first check
+        from ...plans.repair import exposure_status
+
+        try:
+            statuses = [exposure_status(answers, facts) for answers, facts in await exposure_inputs(self.config)]
+        except Exception as error:  # noqa: BLE001 - shown in the NAT pane's caption, checked again next poll
+            self.post_message(ExposuresChecked([], describe_error(error)))
+        else:
+            self.post_message(ExposuresChecked(statuses))
+
+    def on_exposures_checked(self, checked: ExposuresChecked) -> None:
+        self._checking_exposures = False
+        if checked.error:
+            self.state.exposures_error = checked.error  # said in the NAT pane's caption
+        else:
+            self.state.set_exposures(checked.statuses)
+            for key, status in self.state.exposures.items():
+                if status.stale and self._stale_seen.get(key) != status.stale:
+                    self.post_message(self.TurnedStale(status))
+            self._stale_seen = {key: status.stale for key, status in self.state.exposures.items() if status.stale}
+        self.follow({"exposures": None})
 
     def _start_dns_once(self) -> None:
         if self.config.dns is not None and not self._dns_started:
