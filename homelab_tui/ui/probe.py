@@ -70,7 +70,8 @@ class ProbeScreen(Screen[None]):
         try:
             facts, verdict = await probe(self.config, answers)
         except PlanError as error:  # the router, the zone or the cluster cannot be read, or no such Service
-            self._show(None, Text("\n".join(f"{field}: {message}" for field, message in error.errors), style="bold red"))
+            said = "\n".join(f"{field}: {message}" for field, message in error.errors)
+            self._show(None, Text(said, style="bold red"))
             return
         except Exception as error:  # a missing secret, a wire that broke: said here, the screen stays usable
             self._show(None, Text(f"cannot probe {self.service}: {describe_error(error)}", style="bold red"))

@@ -86,7 +86,8 @@ async def test_p_shows_the_hops_then_a_disabled_rule_with_its_fix(lab, tmp_path)
                                         "counts a connection): [homelab-tui default/nginx tcp/80 dstnat 1] 0 connections, "
                                         f"{DISABLED} 0 connections")
         # the router's own test and a node's HTTP answer are not simulated: said, never a made-up pass
-        assert hops["router to targets"][0] == "? NOT CHECKED" and "192.168.40.103:31681" in hops["router to targets"][1]
+        targets = hops["router to targets"]
+        assert targets[0] == "? NOT CHECKED" and "192.168.40.103:31681" in targets[1]
         assert hops["node ports"][0] == "? NOT CHECKED"
         assert hops["endpoints"][0] == hops["pods"][0] == "✓ PASS"
         assert text_of(probe, "fix").strip() == ""
@@ -142,7 +143,7 @@ async def test_the_palette_probes_the_row_or_a_picked_service_and_says_what_it_c
 
         await lab.router.stop()
         await pilot.press("r")
-        await until(pilot, lambda: "cannot read the router" in str(app.screen.query_one("#probe-status", Static).render()),
-                    timeout=20)
+        status = app.screen.query_one("#probe-status", Static)
+        await until(pilot, lambda: "cannot read the router" in str(status.render()), timeout=20)
         assert text_of(app.screen, "hops").strip() == ""  # no hop is claimed from what could not be read
         assert not app.screen.check_action("fix", ())
