@@ -1,6 +1,6 @@
 """Drift and stale PCC in the panes, by keyboard on the running sim lab (its hand-made PCC removed),
 default/nginx exposed over node1 and node2: a hand edit on the router is flagged in the NAT pane,
-Enter shows ours against the router's, `v` reverts it; `x` releases a rule (the Services pane then
+Enter shows ours against the router's, `v` reverts it; a duplicated marker is a conflict; `x` releases a rule (the Services pane then
 says it is missing); a node NotReady marks the Service "PCC stale" and `b` rebalances it;
 `[router] auto_rebalance` asks first and audits the plan as automatic, never under --read-only;
 a check that fails is said in the NAT pane's caption while the polls go on."""
@@ -110,6 +110,21 @@ async def test_a_hand_edit_is_flagged_shown_field_by_field_and_reverted_with_v(l
         assert router_rule(lab, NAT, DSTNAT_2)["to-ports"] == "31681"
         await pilot.press("escape")
         await until(pilot, lambda: own_cells(app).get(DSTNAT_2) == "✦", timeout=15)
+
+
+async def test_a_duplicated_marker_is_flagged_as_a_conflict_on_both_rules_and_the_service(lab, tmp_path):  # noqa: F811
+    app = await exposed_app(lab, tmp_path)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await pilot.press("4")
+        await until(pilot, lambda: own_cells(app).get(DSTNAT_2) == "✦", timeout=15)
+        copy = {k: v for k, v in router_rule(lab, NAT, DSTNAT_2).items()
+                if k in ("chain", "action", "protocol", "connection-mark", "to-addresses", "comment")}
+        lab.router.add_rule(NAT, {**copy, "to-ports": "8080"})  # a copy made by hand, marker and all
+        table = app.table("nat")
+        await until(pilot, lambda: [str(table.get_row(key)[1]) for key in table.rows
+                                    if str(table.get_row(key)[-1]) == DSTNAT_2] == ["✦ conflict"] * 2, timeout=15)
+        await pilot.press("3")
+        await until(pilot, lambda: exposed_cell(app).endswith(" · conflict"), timeout=15)
 
 
 async def test_x_releases_a_rule_which_the_service_then_misses(lab, tmp_path):  # noqa: F811
