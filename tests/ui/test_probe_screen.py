@@ -1,7 +1,8 @@
 """The probe screen on the running sim lab: `p` on an exposed Service's row shows its hops in
 order; a rule of ours disabled on the router fails the router-rules hop, with its fix under the
-table, and `f` opens the repair plan on the Service, which enables it again; the palette probes the row under the cursor
-or a Service picked; a router that cannot be read is said on the screen."""
+table, and `f` opens the repair plan on the Service, which enables it again; the palette probes
+the row under the cursor or a Service picked; while it reads it says so, and a router that cannot
+be read is said on the screen."""
 
 from __future__ import annotations
 
@@ -141,9 +142,16 @@ async def test_the_palette_probes_the_row_or_a_picked_service_and_says_what_it_c
         await until(pilot, lambda: hops_read(app.screen), timeout=20)
         assert "default/nginx" in str(app.screen.query_one("#probe-title", Static).render())
 
+        status = app.screen.query_one("#probe-status", Static)
+        lab.router.faults.reply_delay = 0.2  # a slow router: the screen says it is reading, and shows no old hops
+        await pilot.press("r")
+        await until(pilot, lambda: "reading the router" in str(status.render()))
+        assert text_of(app.screen, "hops").strip() == ""
+        lab.router.faults.reply_delay = 0.0
+        await until(pilot, lambda: hops_read(app.screen), timeout=20)
+
         await lab.router.stop()
         await pilot.press("r")
-        status = app.screen.query_one("#probe-status", Static)
         await until(pilot, lambda: "cannot read the router" in str(status.render()), timeout=20)
         assert text_of(app.screen, "hops").strip() == ""  # no hop is claimed from what could not be read
         assert not app.screen.check_action("fix", ())
