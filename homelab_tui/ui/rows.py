@@ -40,7 +40,7 @@ SORT_LETTERS = {
 OURS = "✦"
 
 # Named cell styles: "bad" and "warn" colour a status cell, "ours" and "disabled" a whole row (and
-# "bad" or "warn" a rule of ours that is not as planned).
+# "bad" a rule of ours that is not as planned).
 BAD_STATES = ("NotReady", "CrashLoopBackOff", "Error", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
               "Failed", "Unknown", "MISMATCH", "Evicted", "conflict")
 WARN_STATES = ("Pending", "ContainerCreating", "Terminating", "PodInitializing", "SchedulingDisabled",
@@ -156,10 +156,10 @@ def own(rule: NatRule | MangleRule, drift: str = "") -> str:
 
 
 def rule_style(rule: NatRule | MangleRule, drift: str = "") -> str:
-    """A rule of ours not as planned is flagged (a conflict as bad); else a disabled rule is
-    dimmed, and one of ours marked."""
+    """A rule of ours not as planned is flagged (in the error colour: the ours colour is close to
+    the warning one); else a disabled rule is dimmed, and one of ours marked."""
     if drift:
-        return "bad" if drift == "conflict" else "warn"
+        return "bad"
     if rule.disabled:
         return "disabled"
     return "ours" if is_ours(rule.comment) else ""
