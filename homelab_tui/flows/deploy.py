@@ -25,13 +25,7 @@ class DeployRequest:
     name: str = ask("name", "the app's name: its Deployment, Service and Ingress (a-z, 0-9, -)", required=True,
                     hint="web")
     image: str = ask("image", "the container image, e.g. nginx:1.27 (not with --manifest)", hint="nginx:1.27")
-    namespace: str = ask("namespace", "created if missing (default: default)", initial=lambda config: "default")
-    replicas: str = ask("replicas", "how many pods (default: 1)", initial=lambda config: "1")
     port: str = ask("container port", "the port the container listens on (default: 80)", initial=lambda config: "80")
-    env: tuple[str, ...] = ask("env", "an environment variable NAME=value (repeatable)", metavar="NAME=VALUE",
-                               many=True, separator="shell", hint="NAME=value NAME2=\"two words\"")
-    requests: str = ask("requests", "resource requests, e.g. cpu=100m,memory=64Mi", hint="cpu=100m,memory=64Mi")
-    limits: str = ask("limits", "resource limits, e.g. cpu=500m,memory=256Mi", hint="cpu=500m,memory=256Mi")
     expose: str = ask("expose", "how the app is reached (default: clusterip)", choices=EXPOSE_MODES,
                       initial=lambda config: "clusterip")
     node_port: str = ask("node port", "a fixed node port, 30000-32767 (default: the cluster picks one)",
@@ -39,6 +33,12 @@ class DeployRequest:
     host: str = ask("host", "the Ingress host name, e.g. web.example.org", only_for=("expose", "ingress"),
                     hint="web.example.org")
     path: str = ask("path", "the Ingress path (default: /)", only_for=("expose", "ingress"), hint="/")
+    namespace: str = ask("namespace", "created if missing (default: default)", initial=lambda config: "default")
+    replicas: str = ask("replicas", "how many pods (default: 1)", initial=lambda config: "1")
+    env: tuple[str, ...] = ask("env", "an environment variable NAME=value (repeatable)", metavar="NAME=VALUE",
+                               many=True, separator="shell", hint="NAME=value NAME2=\"two words\"")
+    requests: str = ask("requests", "resource requests, e.g. cpu=100m,memory=64Mi", hint="cpu=100m,memory=64Mi")
+    limits: str = ask("limits", "resource limits, e.g. cpu=500m,memory=256Mi", hint="cpu=500m,memory=256Mi")
     ingress_class: str = ask("ingress class", "default: traefik on k3s, nginx on kubeadm",
                              only_for=("expose", "ingress"), hint="traefik")
     tls_secret: str = ask("TLS secret", "a Secret with the certificate, for HTTPS at the Ingress",

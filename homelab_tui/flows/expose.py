@@ -23,23 +23,23 @@ def _node_names(config: Config, in_cluster: frozenset[str]) -> list[tuple[str, s
 class ExposeRequest:
     service: str = ask("service", "the Service to expose, namespace/name", metavar="NS/NAME", required=True,
                        hint="default/nginx")
-    port: str = ask("service port", "its port, by number or name (default: its first)", hint="80")
-    public_port: str = ask("public port", "the port on the internet (default: the Service port)", hint="80")
+    nodes: tuple[str, ...] = ask("nodes (space toggles)", "a node to forward to (repeatable; default: every Ready "
+                                 "node)", flag="--node", options=_node_names, many=True, only_for=("target", "nodeport"))
+    host: str = ask("host", "the public name, in the Cloudflare zone", hint="nginx.example.org")
+    dns: str = ask("DNS record", "cname: to the router's DDNS name; a: to its public address; none",
+                   choices=DNS_MODES, initial=lambda config: "cname")
     target: str = ask("target", "nodeport: the nodes' NodePort; loadbalancer: the Service's LoadBalancer address",
                       choices=TARGETS, initial=lambda config: "nodeport")
     balance: str = ask("balance", "pcc: spread new connections over the nodes; single: one node",
                        choices=BALANCES, initial=lambda config: "pcc", only_for=("target", "nodeport"))
-    nodes: tuple[str, ...] = ask("nodes (space toggles)", "a node to forward to (repeatable; default: every Ready "
-                                 "node)", flag="--node", options=_node_names, many=True, only_for=("target", "nodeport"))
+    port: str = ask("service port", "its port, by number or name (default: its first)", hint="80")
+    public_port: str = ask("public port", "the port on the internet (default: the Service port)", hint="80")
     sticky: bool = ask("sticky", "one client stays on one node (PCC on src-address, not src-address-and-port)",
                        switch=True, hint="one client, one node")
     cloudflare_only: bool = ask("Cloudflare only", "accept connections from Cloudflare's ranges only", switch=True,
                                 hint="only from Cloudflare's ranges")
     hairpin: bool = ask("hairpin", "LAN clients reach the public name too (off by default: its masquerade hides "
                         "their addresses from the app)", switch=True, hint="LAN clients too (hides their addresses)")
-    dns: str = ask("DNS record", "cname: to the router's DDNS name; a: to its public address; none",
-                   choices=DNS_MODES, initial=lambda config: "cname")
-    host: str = ask("host", "the public name, in the Cloudflare zone", hint="nginx.example.org")
     replace_dns_record: bool = ask("replace a record not ours", "replace a record of this name that homelab-tui "
                                    "did not make", switch=True, hint="replace it")
 

@@ -194,7 +194,7 @@ class CommandScreen(ModalScreen[str | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """Changes about to be applied: what they touch in one line (how many, where, each reboot),
     the plans exactly, and Cancel focused, so that Enter alone never applies them. True only when
-    the apply button is pressed."""
+    the apply button is pressed, or `y` (n cancels)."""
 
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
@@ -206,7 +206,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin-right: 2; }
     """
     AUTO_FOCUS = "#cancel"
-    BINDINGS = [Binding("escape,n", "dismiss(False)", "Cancel", id="cancel_change")]
+    BINDINGS = [Binding("escape,n", "dismiss(False)", "Cancel", id="cancel_change"),
+                Binding("y", "dismiss(True)", "Yes", id="confirm_change")]  # a deliberate yes, unlike Enter
 
     def __init__(self, plans: Plan | tuple[Plan, ...], verb: str, title: str = "") -> None:
         super().__init__()

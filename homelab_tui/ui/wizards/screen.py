@@ -73,7 +73,8 @@ class PlanProgress(Horizontal):
 
 
 class WizardScreen(Screen[None]):
-    """The wizard of the registry named `name`. F2 makes the plan, F3 applies it."""
+    """The wizard of the registry named `name`. F2 makes the plan, F3 applies it (making it first
+    when there is none: the confirmation shows it whole)."""
 
     class Applied(Message):
         """A plan was applied, wholly or in part: the cluster may have a kubeconfig or nodes now."""
@@ -184,14 +185,24 @@ class WizardScreen(Screen[None]):
             self.notify("read-only: plans are shown, not applied", severity="warning")
         elif self.planning:
             self.notify("the plan is being made", severity="warning")
-        elif self.staged is None or self.executors is None:
-            self.notify("make the plan first (F2)", severity="warning")
+        elif self.staged is None or self.executors is None:  # F3 alone: the plan, then the confirmation showing it
+            self.applying = True
+            self.app.run_worker(self._plan_then_confirm(), group="wizard", exit_on_error=False,
+                                description=f"plan and apply {self.wizard.name}")
         elif not self.staged.changes:
             self.notify("nothing to do")
         elif not self.applying:
             self.applying = True
             self.app.run_worker(self._confirm_then_apply(self.staged, self.executors), group="wizard",
                                 exit_on_error=False, description=f"apply {self.wizard.name}")
+
+    async def _plan_then_confirm(self) -> None:
+        try:
+            await self._make_plan()
+        finally:
+            self.applying = False
+        if self.staged is not None and self.executors is not None:  # else the form says what is wrong
+            self.action_apply()
 
     async def _confirm_then_apply(self, staged: Staged, executors: Executors) -> None:
         """F3 asks first: what the plans change, where, and each reboot, with Cancel focused."""
