@@ -332,7 +332,9 @@ class Dashboard(Container):
         from ...plans.repair import exposure_status
 
         try:
-            statuses = [exposure_status(answers, facts) for answers, facts in await exposure_inputs(self.config)]
+            inputs = await exposure_inputs(self.config)
+            # pure but not free (hundreds of rules): judged off the event loop, so the panes keep up
+            statuses = await asyncio.to_thread(lambda: [exposure_status(answers, facts) for answers, facts in inputs])
         except Exception as error:  # noqa: BLE001 - shown in the NAT pane's caption, checked again next poll
             self.post_message(ExposuresChecked([], describe_error(error)))
         else:
