@@ -45,8 +45,8 @@ def deploy_form(*answers: str, plan: bool = False, apply: bool = False):
     return run_before
 
 
-# name, image, namespace (kept), replicas 3
-CHANGE_REPLICAS = (*"web", "tab", *"nginx:1.27", "tab", "tab", "backspace", "3")
+# name, image, then container port, expose and namespace kept, replicas 3
+CHANGE_REPLICAS = (*"web", "tab", *"nginx:1.27", "tab", "tab", "tab", "tab", "backspace", "3")
 
 
 def test_deploy_form_snapshot(snap_compare, deployed_lab):
