@@ -27,8 +27,12 @@ async def exposure_inputs(config: Config, service: str = "", router: RouterFacts
     when given; `router`: as already read). A fixed number of reads, however many exposures: the
     router once, the Services, nodes and EndpointSlices once, the zone once. PlanError naming the
     router, the cluster or the zone when it cannot be read."""
-    if router is None:
-        router, cluster = await asyncio.gather(router_facts(config), _cluster(config))
+    if router is None:  # both read at once; a failure of either is raised, and the other's retrieved
+        read = await asyncio.gather(router_facts(config), _cluster(config), return_exceptions=True)
+        for outcome in read:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        router, cluster = read
     else:
         cluster = await _cluster(config)
     services, slices, nodes, names = cluster

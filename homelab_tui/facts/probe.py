@@ -56,7 +56,7 @@ async def _resolve(config: Config, host: str) -> tuple[str, tuple[str, ...], str
     if not host or config.dns is None:
         return "", (), ""
     result = await dns_client(config).resolve(host)
-    return result.outcome.value, tuple(result.addresses), result.detail
+    return result.outcome.value, tuple(sorted(result.addresses)), result.detail  # resolvers shuffle them
 
 
 async def _cluster_dns(config: Config, service: str) -> ClusterDnsFacts | None:

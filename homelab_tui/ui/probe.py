@@ -16,7 +16,7 @@ from textual.widgets import Footer, Static
 from ..config import Config
 from ..plans import PlanError
 from ..plans.routeros import parse_marker
-from ..plans.verdicts.probe import FAIL, NOT_CHECKED, PASS, ProbeAnswers, ProbeFacts, Verdict, our_rules
+from ..plans.verdicts.probe import CLUSTER_DNS, FAIL, NOT_CHECKED, PASS, Hop, ProbeAnswers, ProbeFacts, Verdict, our_rules
 from ..state import describe_error
 
 REPAIR = "repair"  # the wizard `f` opens
@@ -88,7 +88,7 @@ class ProbeScreen(Screen[None]):
         if failed is not None:
             fix.append(f"✗ {failed.name} fails. ", style="bold")
             fix.append(f"To do: {failed.fix}")  # Text: a rule's marker is never read as markup
-            fix.append("\nf opens the repair plan", style="bold")
+            fix.append(f"\nf opens the {_fixer(failed).replace('_', ' ')} plan", style="bold")
         self.query_one("#probe-fix", Static).update(fix)
         self.query_one("#probe-note", Static).update(Text(verdict.note) if verdict else "")
         self.refresh_bindings()  # `f` is offered only on a failing hop
@@ -101,8 +101,15 @@ class ProbeScreen(Screen[None]):
     def action_fix(self) -> None:
         if self.verdict is None or self.verdict.failed is None:
             return
-        given = {"service": self.service, "port": str(self.public_port) if self.public_port else ""}
-        self.app.open_wizard(REPAIR, given)
+        if (wizard := _fixer(self.verdict.failed)) == REPAIR:
+            self.app.open_wizard(REPAIR, {"service": self.service, "port": str(self.public_port or "")})
+        else:
+            self.app.open_wizard(wizard, {})
+
+
+def _fixer(failed: Hop) -> str:
+    """The wizard whose plan fixes a failing hop: the DNS gateway's for its own check, else repair."""
+    return "dns_gateway" if failed.name == CLUSTER_DNS else REPAIR
 
 
 def hop_table(verdict: Verdict, theme) -> Table:
