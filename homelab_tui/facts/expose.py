@@ -75,17 +75,19 @@ async def service_and_nodes(config: Config, service: str) -> tuple[ServiceFacts,
 
 def node_facts(config: Config, nodes: list[Node], now: datetime | None = None
                ) -> tuple[tuple[NodeFacts, ...], dict[str, str]]:
-    """The nodes by the config's names (else the API's), with how long each has been NotReady;
-    and the API's name → that name."""
+    """The nodes by the config's names (else the API's), with how long each has been Ready or
+    NotReady; and the API's name → that name."""
     by_address = {node.fqdn: node for node in config.nodes} | {node.name: node for node in config.nodes}
     now = now or datetime.now(timezone.utc)
     ordered = sorted(nodes, key=lambda n: n.name)
     known = tuple(NodeFacts(by_address[n.name].name if n.name in by_address else n.name, n.internal_ip, n.ready,
-                            0.0 if n.ready else _not_ready_seconds(n.raw, now)) for n in ordered)
+                            0.0 if n.ready else _since_transition(n.raw, now),
+                            _since_transition(n.raw, now) if n.ready else 0.0) for n in ordered)
     return known, {n.name: f.name for n, f in zip(ordered, known)}
 
 
-def _not_ready_seconds(raw: dict, now: datetime) -> float:
+def _since_transition(raw: dict, now: datetime) -> float:
+    """Seconds since the Ready condition last changed (NotReady → Ready or back)."""
     ready = next((c for c in (raw.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
     try:
         since = datetime.fromisoformat(ready["lastTransitionTime"].replace("Z", "+00:00"))

@@ -41,11 +41,14 @@ async def exposure_inputs(config: Config, service: str = "", router: RouterFacts
                                        for key in records}
     exposures = sorted(e for e in found if not service or e[0] == service)
     asked = {e: _asked(recorded.get(e[0], {}), e) for e in exposures}
-    zone = ZoneFacts()
-    if any(a.get("host") and a.get("dns", "none") != "none" for a in asked.values()):
-        zone = await zone_facts(config, None)
-    elif any(a.get("cloudflare_only") for a in asked.values()):
-        zone = await cloudflare_ranges(config)
+    zone, zone_error = ZoneFacts(), ""
+    try:
+        if any(a.get("host") and a.get("dns", "none") != "none" for a in asked.values()):
+            zone = await zone_facts(config, None)
+        elif any(a.get("cloudflare_only") for a in asked.values()):
+            zone = await cloudflare_ranges(config)
+    except PlanError as error:  # Cloudflare down or the token refused: the router is still judged
+        zone_error = error.message
     cloudflare, router_config = (config.dns.cloudflare if config.dns else None), config.router
     inputs = []
     for exposure in exposures:
@@ -58,7 +61,8 @@ async def exposure_inputs(config: Config, service: str = "", router: RouterFacts
                                 wan=router_config.wan_interface if router_config else "all-ppp",
                                 proxied=cloudflare.proxied if cloudflare else False)
         records = tuple(r for r in zone.records if host and r.get("name") == host)
-        inputs.append((answers, RepairFacts(ExposeFacts(live, nodes, router, replace(zone, records=records)))))
+        inputs.append((answers, RepairFacts(ExposeFacts(live, nodes, router, replace(zone, records=records)),
+                                            zone_error)))
     return inputs
 
 

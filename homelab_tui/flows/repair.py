@@ -35,7 +35,19 @@ async def plan_repair(config: Config, request: RepairRequest, executors: Executo
     if not inputs:
         raise PlanError("service", f"{request.service} is not exposed" + (f" on port {request.port}" if request.port
                                                                           else ""))
-    return Staged(tuple(repair_plan(answers, facts) for answers, facts in inputs))
+    if len(inputs) == 1:
+        return Staged((repair_plan(*inputs[0]),))
+    plans, errors = [], []  # every port of the Service: one that cannot be repaired does not stop the others
+    for answers, facts in inputs:
+        try:
+            plans.append(repair_plan(answers, facts))
+        except PlanError as error:
+            errors += [(field, f"{answers.protocol}/{answers.port}: {message}") for field, message in error.errors]
+    if not plans:
+        PlanError.check(errors)
+    for field, message in errors:
+        note(f"{field}: {message}")
+    return Staged(tuple(plans))
 
 
 REQUEST, FLOW = RepairRequest, plan_repair

@@ -60,6 +60,7 @@ class NodeFacts:
     address: str
     ready: bool = True
     not_ready_seconds: float = 0.0  # how long it has been NotReady (its Ready condition's last transition)
+    ready_seconds: float = float("inf")  # how long it has been Ready
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ExposeFacts:
 
 RECORD_PREFIX = "homelab-tui/expose-"  # + "tcp-80": one annotation per exposed port
 _RECORDED = ("port", "target", "balance", "nodes", "sticky", "cloudflare_only", "hairpin", "dns", "host")
+PAUSED = "paused"  # set by unexpose --disable-only: the rules are disabled on purpose
 
 
 def record_key(protocol: str, public_port: int) -> str:
@@ -126,32 +128,41 @@ def record_of(answers: ExposeAnswers) -> str:
     return json.dumps({**values, "nodes": list(answers.nodes)}, sort_keys=True, separators=(",", ":"))
 
 
-def answers_from_record(service: str, key: str, text: str, *, wan: str, proxied: bool) -> ExposeAnswers:
-    """The answers a record keeps; ValueError when it is not one of ours or not well formed."""
+def answers_from_record(service: str, key: str, text: str, *, wan: str, proxied: bool) -> tuple[ExposeAnswers, bool]:
+    """The answers a record keeps, and whether the exposure is paused (unexpose --disable-only);
+    ValueError when it is not one of ours or not well formed."""
     protocol, _, port = key.removeprefix(RECORD_PREFIX).partition("-")
     values = json.loads(text)
     if not key.startswith(RECORD_PREFIX) or protocol not in ("tcp", "udp") or not port.isdigit() \
-            or not isinstance(values, dict) or set(values) - set(_RECORDED):
+            or not isinstance(values, dict) or set(values) - {*_RECORDED, PAUSED}:
         raise ValueError(f"not a record of homelab-tui: {key}")
+    paused = bool(values.pop(PAUSED, False))
     return ExposeAnswers(service=service, public_port=port, wan=wan, proxied=proxied,
-                         **{**values, "nodes": tuple(values.get("nodes") or ())})
+                         **{**values, "nodes": tuple(values.get("nodes") or ())}), paused
+
+
+def annotate_step(service: str, description: str, values: dict[str, str | None], previous: dict[str, str | None],
+                  noop_reason: str = "") -> Step:
+    """Set (or, with None, remove) the Service's annotations `values`; the undo puts `previous` back."""
+    namespace, name = service.split("/")
+
+    def annotate(annotations: dict[str, str | None]) -> PatchObject:
+        return PatchObject("Service", namespace, name, json.dumps({"metadata": {"annotations": annotations}},
+                                                                  separators=(",", ":")))
+
+    def shown(annotations: dict[str, str | None]) -> str:
+        return f"kubectl annotate service {name} -n {namespace} --overwrite " + " ".join(
+            f"{key}='{value}'" if value is not None else f"{key}-" for key, value in annotations.items())
+
+    return Step(Target.KUBE, "", description, shown(values), annotate(values), noop_reason=noop_reason,
+                undo=annotate(previous), undo_rendering=shown(previous))
 
 
 def _record_step(answers: ExposeAnswers, service: ServiceFacts, protocol: str, public_port: int) -> Step:
     key, text = record_key(protocol, public_port), record_of(answers)
-    namespace, name = answers.service.split("/")
     previous = service.records.get(key)
-
-    def annotate(value: str | None) -> PatchObject:
-        return PatchObject("Service", namespace, name, json.dumps({"metadata": {"annotations": {key: value}}},
-                                                                  separators=(",", ":")))
-
-    shown = f"kubectl annotate service {name} -n {namespace} --overwrite"
-    return Step(Target.KUBE, "", f"Record on the Service how {protocol}/{public_port} is exposed ({key})",
-                f"{shown} {key}='{text}'", annotate(text),
-                noop_reason="the Service records it so" if previous == text else "",
-                undo=annotate(previous),
-                undo_rendering=f"{shown} {key}='{previous}'" if previous else f"{shown} {key}-")
+    return annotate_step(answers.service, f"Record on the Service how {protocol}/{public_port} is exposed ({key})",
+                         {key: text}, {key: previous}, "the Service records it so" if previous == text else "")
 
 
 # -- answers against facts ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Release (`x` on a NAT pane row of ours): drop our marker from a rule, so it becomes the user's
 and homelab-tui never touches it again. Its comment keeps what it was, without the marker's
-bracket, so nothing reads it as ours. The exposure then misses that item (the Services pane and
-the probe say so; a repair would add a new one). Pure."""
+bracket (`released from homelab-tui: default/nginx tcp/80 dstnat 2`), so nothing reads it as
+ours; the repair plan knows it by that comment and never makes the item again, and unexpose
+leaves it. Pure."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ class ReleaseFacts:
 
 
 def released_comment(marker: str) -> str:
-    return RELEASED_PREFIX + marker.removeprefix("[homelab-tui ").removesuffix("]")
+    return RELEASED_PREFIX + marker.removeprefix(MARKER_PREFIX).removesuffix("]")
+
+
+def released_marker(comment: str) -> str:
+    """The marker a released rule carried ("" when the comment is no released one of ours)."""
+    return f"{MARKER_PREFIX}{comment.removeprefix(RELEASED_PREFIX)}]" if comment.startswith(RELEASED_PREFIX) else ""
 
 
 def release_plan(answers: ReleaseAnswers, facts: ReleaseFacts) -> Plan:
@@ -46,4 +52,5 @@ def release_plan(answers: ReleaseAnswers, facts: ReleaseFacts) -> Plan:
         undo=RouterSet(answers.menu, released, (("comment", answers.comment),)),
         undo_rendering=render_console("set", answers.menu, {"comment": answers.comment},
                                       target=console_find(comment=released))),),
-        (f"{marker.service} {marker.protocol}/{marker.port} will miss this rule: a repair (v) would add a new one",))
+        (f"{marker.service} {marker.protocol}/{marker.port} keeps going without it: a repair never makes it again, "
+         "and unexpose leaves it",))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from . import Plan, PlanError, Step
 from .actions import CloudDdns, DnsPut, RouterAdd, RouterRemove, RouterSet
 from .expose import ADDRESS_LIST, MANGLE, NAT, ExposeAnswers, ExposeFacts, answers_from_record, build_expose, record_key
+from .release import released_marker
 from .routeros import our_items, parse_marker
 
 DNS_RECORD, DDNS = "dns", "/ip/cloud"  # the "menus" of a record's and DDNS's differences
@@ -45,6 +46,7 @@ class RepairAnswers:
 @dataclass(frozen=True)
 class RepairFacts:
     expose: ExposeFacts = field(default_factory=ExposeFacts)  # the Service's records are in expose.service
+    zone_error: str = ""  # why the zone could not be read: the router is judged, the record is not
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Difference:
 
     menu: str  # a RouterOS menu, DNS_RECORD or DDNS
     marker: str  # its comment ("" for DDNS)
-    state: str  # "changed", "disabled", "missing", "extra", "conflict" or "off"
+    state: str  # changed, disabled, missing, extra, conflict, off; orphaned, unrecorded (no plan can say)
     fields: tuple[tuple[str, str, str], ...] = ()  # (field, ours, the router's or the zone's)
     ids: tuple[str, ...] = ()  # the items' ids, for a conflict
 
@@ -63,17 +65,19 @@ class Difference:
             return f"{where}: " + "; ".join(f"{name} is {theirs or '(none)'}, ours {ours or '(none)'}"
                                            for name, ours, theirs in self.fields)
         return {"disabled": f"{where} is disabled",
-                "missing": f"{where} is missing (deleted by hand, or released)",
+                "missing": f"{where} is missing (deleted by hand)",
                 "extra": f"{where} is no longer planned",
                 "conflict": f"{where} is there {len(self.ids)} times ({', '.join(self.ids)}): remove the copies by "
                             "hand; homelab-tui never picks one",
-                "off": "the router's DDNS is off"}[self.state]
+                "off": "the router's DDNS is off",
+                "orphaned": f"{where} forwards for a Service that is gone",
+                "unrecorded": f"{where} belongs to an exposure with no record"}[self.state]
 
 
 @dataclass(frozen=True)
 class ExposureStatus:
-    """An exposure against its record: what differs, why PCC is stale, and the repair plan (None
-    when there is nothing to repair, or `error` says why none can be made)."""
+    """An exposure against its record: what differs, why PCC is stale, and the repair plan (all
+    no-ops when nothing differs; None when `error` says why none can be made, or it is paused)."""
 
     service: str
     protocol: str
@@ -82,12 +86,20 @@ class ExposureStatus:
     stale: tuple[str, ...] = ()  # "node2 NotReady", "node3 joined", ...
     plan: Plan | None = None
     error: str = ""
+    paused: bool = False  # unexposed with --disable-only: its rules are disabled on purpose
+    released: tuple[str, ...] = ()  # markers of ours the user took over (x): never made again
+
+    @property
+    def needs_repair(self) -> bool:
+        return self.plan is not None and bool(self.differences)
 
     @property
     def summary(self) -> str:
         """A few words for a table cell: "PCC stale (node2 NotReady)", "drift: 1 changed", "ok"."""
         if self.error:
             return self.error.split(":")[0]
+        if self.paused:
+            return "paused"
         if self.stale:
             return f"PCC stale ({', '.join(self.stale)})"
         if self.differences:
@@ -107,9 +119,10 @@ def repair_plan(answers: RepairAnswers, facts: RepairFacts) -> Plan:
     status = exposure_status(answers, facts)
     if status.error:
         raise PlanError("--service", status.error)
-    if status.plan is None:
-        raise PlanError("--service", f"nothing to repair: {answers.service} {answers.protocol}/{answers.port} is "
-                                     "as planned")
+    if status.paused:
+        raise PlanError("--service", f"{answers.service} {answers.protocol}/{answers.port} is paused (unexposed with "
+                                     "--disable-only): expose it again to resume it")
+    assert status.plan is not None
     return status.plan
 
 
@@ -119,48 +132,82 @@ def exposure_status(exposure: RepairAnswers, facts: RepairFacts) -> ExposureStat
     port = (exposure.service, exposure.protocol, exposure.port)  # what our_items selects
     found = ExposureStatus(exposure.service, exposure.protocol, exposure.port)
     router, service = facts.expose.router, facts.expose.service
+    tables = ((NAT, router.nat), (MANGLE, router.mangle), (ADDRESS_LIST, router.address_list))
     conflicts = tuple(Difference(menu, comment, "conflict", ids=tuple(i.get(".id", "?") for i in items))
-                      for menu, table in ((NAT, router.nat), (MANGLE, router.mangle), (ADDRESS_LIST, router.address_list))
-                      for comment, items in our_items(table, *port).items() if len(items) > 1)
+                      for menu, table in tables for comment, items in our_items(table, *port).items() if len(items) > 1)
     if conflicts:
         return replace(found, differences=conflicts, error="conflict: a marker is on more than one item; remove "
                                                            "the copies by hand")
     key = record_key(exposure.protocol, exposure.port)
+
+    def unplanned(state: str, error: str) -> ExposureStatus:
+        """No plan can be made: every item of ours is flagged with why."""
+        return replace(found, error=error, differences=tuple(
+            Difference(menu, comment, state) for menu, table in tables for comment in our_items(table, *port)))
+
     if not service.exists:
-        return replace(found, error=f"orphaned: the Service {exposure.service} is gone; unexpose it")
+        return unplanned("orphaned", f"orphaned: the Service {exposure.service} is gone; unexpose it")
     if key not in service.records:
-        return replace(found, error=f"unrecorded: {exposure.service} has no record of how {exposure.protocol}/"
-                                    f"{exposure.port} was exposed (annotation {key}); expose it again to record it")
+        return unplanned("unrecorded", f"unrecorded: {exposure.service} has no record of how {exposure.protocol}/"
+                                       f"{exposure.port} was exposed (annotation {key}); expose it again to record it")
     try:
-        recorded = answers_from_record(exposure.service, key, service.records[key], wan=exposure.wan,
-                                       proxied=exposure.proxied)
+        recorded, paused = answers_from_record(exposure.service, key, service.records[key], wan=exposure.wan,
+                                               proxied=exposure.proxied)
     except ValueError as error:
-        return replace(found, error=f"unrecorded: {error}")
+        return unplanned("unrecorded", f"unrecorded: {error}")
+    if paused:
+        return replace(found, paused=True)
     stale, eligible = _staleness(recorded, facts.expose, port, exposure.rebalance_after)
+    if recorded.target == "nodeport" and not eligible:
+        return replace(found, stale=stale, error=f"no node to forward to: {', '.join(stale) or 'none is Ready'}; "
+                                                 "the rules stay as they are")
+    judged = replace(recorded, nodes=eligible, dns="none" if facts.zone_error else recorded.dns)
     try:
-        plan = build_expose(replace(recorded, nodes=eligible), facts.expose, record=recorded)
+        plan = build_expose(judged, facts.expose, record=recorded)
     except PlanError as error:
         return replace(found, stale=stale, error="; ".join(message for _, message in error.errors))
-    differences = tuple(d for step in plan.steps if not step.is_noop and (d := _difference(step, facts.expose)))
-    if not differences:
-        return replace(found, stale=stale)
+    # what the user took over (x) is theirs: never made again
+    released = {comment for menu, table in tables for item in table
+                if (comment := released_marker(item.get("comment", "")))}
+    steps = tuple(step for step in plan.steps if not (isinstance(step.action, RouterAdd)
+                                                       and step.action.comment in released))
+    differences = tuple(d for step in steps if not step.is_noop and (d := _difference(step, facts.expose)))
+    found = replace(found, stale=stale, released=tuple(sorted(released & _planned(plan))))
+    if not differences:  # an order check left alone (a rule not made again) has nothing to put in order
+        steps = tuple(step if step.is_noop else replace(step, noop_reason="nothing differs") for step in steps)
+        return replace(found, plan=replace(plan, title=f"Repair {exposure.service} {exposure.protocol}/{exposure.port}"
+                                           ": nothing to repair", steps=steps))
     # a rebalance changes classifiers and adds or removes rules: those are not hand edits
-    notes = (f"PCC stale ({', '.join(stale)}): rebalanced over {', '.join(eligible) or 'no node'}",) if stale else \
+    notes = (f"PCC stale ({', '.join(stale)}): rebalanced over {', '.join(eligible)}",) if stale else \
         tuple(f"drift: {d}" for d in differences if d.state != "extra")
+    if facts.zone_error:
+        notes += (f"the DNS record and DDNS are not checked: {facts.zone_error}",)
     title = f"Repair {exposure.service} {exposure.protocol}/{exposure.port}" + (
         f": rebalance PCC ({', '.join(stale)})" if stale else "")
-    return replace(found, differences=differences, stale=stale,
-                   plan=Plan(title, plan.steps, notes + plan.warnings))
+    return replace(found, differences=differences, plan=Plan(title, steps, notes + plan.warnings))
+
+
+def _planned(plan: Plan) -> set[str]:
+    return {step.action.comment for step in plan.steps if isinstance(step.action, RouterAdd | RouterSet)}
 
 
 def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, port: tuple[str, str, int], after: float
                ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Why the forwarded nodes are not the eligible ones, and the eligible nodes (the record's
-    nodes, or every node, when it asked for none)."""
+    nodes, or every node, when it asked for none). Both ways wait `after` seconds: a node leaves
+    once NotReady that long, and one not forwarded to joins once Ready that long, so a flapping
+    node does not churn the rules."""
     if recorded.target != "nodeport":
         return (), recorded.nodes
     by_name = {node.name: node for node in facts.nodes}
+    by_address = {node.address: node.name for node in facts.nodes}
     local = facts.service.external_traffic_policy == "Local"
+    # what our dst-nat rules forward to, and the ones the user took over (x): they still forward
+    dstnats = {**our_items(facts.router.nat, *port), **our_items(
+        ({**item, "comment": released_marker(item.get("comment", ""))} for item in facts.router.nat), *port)}
+    forwarded = [by_address.get(address, address) for comment, items in sorted(dstnats.items())
+                 if (marker := parse_marker(comment)) and marker.role == "dstnat"
+                 for address in (item.get("to-addresses", "") for item in items)]
 
     def reason(name: str) -> str:
         node = by_name.get(name)
@@ -172,18 +219,18 @@ def _staleness(recorded: ExposeAnswers, facts: ExposeFacts, port: tuple[str, str
             return f"{name} has no endpoint"
         return ""
 
-    eligible = tuple(name for name in recorded.nodes or tuple(by_name) if not reason(name))
+    def eligible_now(name: str) -> bool:
+        node = by_name.get(name)
+        return not reason(name) and node is not None and (
+            name in forwarded or not forwarded or (node.ready and node.ready_seconds >= after))
+
+    eligible = tuple(name for name in recorded.nodes or tuple(by_name) if eligible_now(name))
     if recorded.balance == "single":
         eligible = eligible[:1]
-    by_address = {node.address: node.name for node in facts.nodes}
-    forwarded = [item.get("to-addresses", "") for comment, items in sorted(our_items(facts.router.nat, *port).items())
-                 if (marker := parse_marker(comment)) and marker.role == "dstnat" for item in items]
     if not forwarded:
         return (), eligible
-    gone = [(reason(by_address[address]) or f"{by_address[address]} is not chosen") if address in by_address
-            else f"a rule forwards to {address}, no node" for address in forwarded
-            if by_address.get(address) not in eligible]
-    forwarded = [by_address.get(address, address) for address in forwarded]
+    gone = [(reason(name) or f"{name} is not chosen") if name in by_name else f"a rule forwards to {name}, no node"
+            for name in forwarded if name not in eligible]
     # a node is new to PCC when the rules have no place for it; a place whose rule is missing is drift
     places = max((m.index for items in (facts.router.mangle, facts.router.nat) for c in our_items(items, *port)
                   if (m := parse_marker(c)) and m.role in ("pcc", "dstnat")), default=len(forwarded))

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
-from .actions import CloudDdns, DnsDelete, DnsRestore, PatchObject, RouterAdd, RouterRemove, RouterSet
-from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, RouterFacts, ZoneFacts
+from .actions import CloudDdns, DnsDelete, DnsRestore, RouterAdd, RouterRemove, RouterSet
+from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, PAUSED, RouterFacts, ZoneFacts, annotate_step
 from .routeros import console_find, our_items, parse_marker, render_console
 
 
@@ -58,8 +58,8 @@ def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
                               DnsDelete(facts.zone.zone, record.get("name", ""), record.get("comment", "")),
                               undo=DnsRestore(facts.zone.zone, document),
                               undo_rendering=f"create {record.get('name')} again"))
-    if not answers.disable_only and facts.records:
-        steps.append(_forget_step(answers.service, facts.records))
+    if facts.records:
+        steps.extend(_record_steps(answers, facts.records))
     if answers.ddns_off:
         steps.append(Step(Target.ROUTER, "", "Turn off the router's DDNS", "/ip cloud set ddns-enabled=no",
                           CloudDdns(False), noop_reason="DDNS is off" if facts.router.cloud.get("ddns-enabled") != "true"
@@ -75,17 +75,14 @@ def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
     return Plan(f"{verb} {answers.service}", tuple(steps), warnings)
 
 
-def _forget_step(service: str, records: dict[str, str]) -> Step:
-    """Remove the Service's records of how it is exposed (plans/expose.py `record_of`)."""
-    namespace, name = service.split("/")
-
-    def annotate(values: dict[str, str | None]) -> PatchObject:
-        return PatchObject("Service", namespace, name, json.dumps({"metadata": {"annotations": values}},
-                                                                  separators=(",", ":")))
-
+def _record_steps(answers: UnexposeAnswers, records: dict[str, str]) -> list[Step]:
+    """Forget how the Service was exposed; or, pausing, mark its records paused (a repair then
+    leaves the disabled rules alone, and exposing again resumes)."""
     keys = sorted(records)
-    shown = f"kubectl annotate service {name} -n {namespace}"
-    return Step(Target.KUBE, "", f"Forget on the Service how it was exposed ({', '.join(keys)})",
-                f"{shown} " + " ".join(f"{key}-" for key in keys), annotate(dict.fromkeys(keys)),
-                undo=annotate(dict(records)),
-                undo_rendering=f"{shown} --overwrite " + " ".join(f"{key}='{records[key]}'" for key in keys))
+    if not answers.disable_only:
+        return [annotate_step(answers.service, f"Forget on the Service how it was exposed ({', '.join(keys)})",
+                              dict.fromkeys(keys), dict(records))]
+    paused = {key: json.dumps({**json.loads(records[key]), PAUSED: True}, sort_keys=True, separators=(",", ":"))
+              for key in keys}
+    return [annotate_step(answers.service, f"Record on the Service that it is paused ({', '.join(keys)})", paused,
+                          dict(records), "paused already" if paused == records else "")]

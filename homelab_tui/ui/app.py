@@ -200,11 +200,24 @@ class HomelabApp(App[None]):
         """`[router] auto_rebalance`: an exposure's PCC turned stale, so its repair plan is shown to
         confirm (once per set of reasons), applied by the engine and audited as automatic."""
         status = event.status
-        if self.read_only or not (self.config.router and self.config.router.auto_rebalance) or status.plan is None:
+        if self.read_only or not (self.config.router and self.config.router.auto_rebalance) or not status.needs_repair:
+            return
+        if len(self.screen_stack) > 1:  # never over a wizard or a question: y there would answer it
+            self.notify(f"{status.summary} on {status.service}: b on its Services row opens the rebalance",
+                        severity="warning", timeout=15)
             return
 
         async def automatic(config: Config) -> Plan:
-            return replace(status.plan, title=f"Automatic rebalance: {status.plan.title}")
+            """The plan made again now, against the live lab (the check's may be a poll old)."""
+            from ..facts.exposures import exposure_inputs
+            from ..plans import PlanError
+            from ..plans.repair import exposure_status
+
+            fresh = next((exposure_status(a, f) for a, f in await exposure_inputs(config, status.service)
+                          if (a.protocol, a.port) == (status.protocol, status.port)), None)
+            if fresh is None or not fresh.stale or fresh.plan is None:
+                raise PlanError("service", f"{status.service} {status.protocol}/{status.port} is no longer stale")
+            return replace(fresh.plan, title=f"Automatic rebalance: {fresh.plan.title}")
 
         self.apply_change(automatic, "Rebalance")
 

@@ -59,8 +59,8 @@ class ProbeScreen(Screen[None]):
         self.dismiss()
 
     def action_run(self) -> None:
-        self.app.run_worker(self._read(), group="probe", exclusive=True, exit_on_error=False,
-                            description=f"probe {self.service}")
+        self.run_worker(self._read(), group="probe", exclusive=True, exit_on_error=False,  # ends with the screen
+                        description=f"probe {self.service}")
 
     async def _read(self) -> None:
         from ..flows.probe import probe  # the clients load when a probe runs, not with the app
@@ -88,23 +88,29 @@ class ProbeScreen(Screen[None]):
         if failed is not None:
             fix.append(f"✗ {failed.name} fails. ", style="bold")
             fix.append(f"To do: {failed.fix}")  # Text: a rule's marker is never read as markup
-            fix.append(f"\nf opens the {_fixer(failed).replace('_', ' ')} plan", style="bold")
+            if _fixable(failed):
+                fix.append(f"\nf opens the {_fixer(failed).replace('_', ' ')} plan", style="bold")
         self.query_one("#probe-fix", Static).update(fix)
         self.query_one("#probe-note", Static).update(Text(verdict.note) if verdict else "")
         self.refresh_bindings()  # `f` is offered only on a failing hop
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fix":
-            return self.verdict is not None and self.verdict.failed is not None
+            return self.verdict is not None and _fixable(self.verdict.failed)
         return True
 
     def action_fix(self) -> None:
-        if self.verdict is None or self.verdict.failed is None:
+        if self.verdict is None or self.verdict.failed is None or not _fixable(self.verdict.failed):
             return
         if (wizard := _fixer(self.verdict.failed)) == REPAIR:
             self.app.open_wizard(REPAIR, {"service": self.service, "port": str(self.public_port or "")})
         else:
             self.app.open_wizard(wizard, {})
+
+
+def _fixable(failed: Hop | None) -> bool:
+    """Whether a plan fixes the hop: the repair plan where its fix names it, the DNS gateway's."""
+    return failed is not None and (failed.name == CLUSTER_DNS or "homelab-tui repair" in failed.fix)
 
 
 def _fixer(failed: Hop) -> str:

@@ -59,7 +59,7 @@ def test_repair_puts_back_a_hand_edit_and_a_disabled_rule(lab, capsys):
     assert json.loads(record(lab)["homelab-tui/expose-tcp-80"])["nodes"] == ["node1", "node2"]
     exposed = router_state(lab)
     [status] = statuses(lab)
-    assert status.summary == "ok" and status.plan is None
+    assert status.summary == "ok" and not status.needs_repair
 
     edit(lab, NAT, DSTNAT_2, **{"to-ports": "8080"})
     edit(lab, MANGLE, "[homelab-tui default/nginx tcp/80 pcc 1]", disabled="true")  # as print shows it
@@ -74,7 +74,7 @@ def test_repair_puts_back_a_hand_edit_and_a_disabled_rule(lab, capsys):
     assert code == 0, out
     assert router_state(lab) == exposed
     code, out = cli(lab, capsys, "repair", "--service", "default/nginx", "--yes")
-    assert code == 2 and "nothing to repair" in out, out
+    assert code == 0 and "nothing to do: every step is a no-op" in out, out
 
 
 def test_a_node_not_ready_is_rebalanced_away_then_back(lab, capsys):
@@ -122,10 +122,31 @@ def test_release_drops_only_the_marker_and_unexpose_forgets_the_record(lab, caps
     released = next(r for r in lab.lab.router.rules(NAT) if r[".id"] == before[".id"])
     assert released["comment"] == "released from homelab-tui: default/nginx tcp/80 dstnat 2"
     assert {k: v for k, v in released.items() if k != "comment"} == {k: v for k, v in before.items() if k != "comment"}
-    [status] = statuses(lab)
-    assert status.summary == "drift: 1 missing", status
+    [status] = statuses(lab)  # the released rule is the user's: not missing, and never made again
+    assert status.summary == "ok" and status.released == (DSTNAT_2,), status
+    code, out = cli(lab, capsys, "repair", "--service", "default/nginx", "--yes")
+    assert code == 0 and "nothing to do" in out, out
 
     code, out = cli(lab, capsys, "unexpose", "--service", "default/nginx", "--yes")
     assert code == 0, out
     assert record(lab) == {}
     assert any(r[".id"] == before[".id"] for r in lab.lab.router.rules(NAT))  # the released rule is the user's
+
+
+def test_a_paused_exposure_is_left_alone_until_exposed_again(lab, capsys):
+    code, out = cli(lab, capsys, *EXPOSE, "--replace-dns-record", "--yes")
+    assert code == 0, out
+    code, out = cli(lab, capsys, "unexpose", "--service", "default/nginx", "--disable-only", "--yes")
+    assert code == 0, out
+    assert json.loads(record(lab)["homelab-tui/expose-tcp-80"])["paused"] is True
+    [status] = statuses(lab)
+    assert status.summary == "paused" and not status.needs_repair, status
+    code, out = cli(lab, capsys, "repair", "--service", "default/nginx", "--yes")
+    assert code == 2 and "paused" in out and "expose it again" in out, out
+    assert all(rule(lab, NAT, DSTNAT_2)[k] == "true" for k in ("disabled",))  # still paused
+
+    code, out = cli(lab, capsys, *EXPOSE, "--yes")  # resumes: enabled again, and the record no longer paused
+    assert code == 0, out
+    assert rule(lab, NAT, DSTNAT_2)["disabled"] == "false"
+    assert "paused" not in json.loads(record(lab)["homelab-tui/expose-tcp-80"])
+    assert statuses(lab)[0].summary == "ok"

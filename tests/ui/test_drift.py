@@ -127,7 +127,7 @@ async def test_a_duplicated_marker_is_flagged_as_a_conflict_on_both_rules_and_th
         await until(pilot, lambda: exposed_cell(app).endswith(" · conflict"), timeout=15)
 
 
-async def test_x_releases_a_rule_which_the_service_then_misses(lab, tmp_path):  # noqa: F811
+async def test_x_releases_a_rule_which_is_then_the_users(lab, tmp_path):  # noqa: F811
     app = await exposed_app(lab, tmp_path)
     async with app.run_test(size=(150, 50)) as pilot:
         await pilot.press("4")
@@ -140,8 +140,10 @@ async def test_x_releases_a_rule_which_the_service_then_misses(lab, tmp_path):  
         await until(pilot, lambda: any(r.get("comment") == released for r in lab.router.rules(NAT)), timeout=15)
         await until(pilot, lambda: str(app.table("nat").get_row(key)[-1]) == released, timeout=15)
         assert str(app.table("nat").get_row(key)[1]) == ""  # no longer ours
+        await checks(pilot, 2)  # judged after the release: the rule is the user's, neither missing nor made again
+        assert [s.released for s in app.state.exposures.values()] == [(DSTNAT_2,)]
         await pilot.press("3")
-        await until(pilot, lambda: "drift: 1 missing" in exposed_cell(app), timeout=15)
+        assert "drift" not in exposed_cell(app) and "missing" not in exposed_cell(app), exposed_cell(app)
 
 
 async def test_a_node_not_ready_marks_pcc_stale_and_b_rebalances(lab, tmp_path):  # noqa: F811

@@ -150,9 +150,13 @@ def _expose_again(answers: ProbeAnswers, extra: str = "") -> str:
     return f"homelab-tui expose --service {answers.service}{port}{extra}"
 
 
+def _repairable(facts: ProbeFacts) -> bool:
+    return any(status.plan is not None for status in facts.exposures)
+
+
 def _repair(answers: ProbeAnswers, facts: ProbeFacts, extra: str = "") -> str:
     """The one-key fix: the repair plan when the exposure is recorded (f in the TUI), else expose."""
-    if any(status.plan is not None for status in facts.exposures):
+    if _repairable(facts):
         port = f" --port {answers.port}" if answers.port else ""
         return f"homelab-tui repair --service {answers.service}{port}"
     return _expose_again(answers, extra)
@@ -225,7 +229,7 @@ def _router_rules(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
         comment = item["comment"]
         if item.get("disabled") == "true":
             problems.append(f"{comment} is disabled")
-            fixes.append(f"enable {comment}: {_repair(answers, facts)}" if facts.exposures else
+            fixes.append(f"enable {comment}: {_repair(answers, facts)}" if _repairable(facts) else
                          f"enable rule {comment}: /{menu.strip('/').replace('/', ' ')} enable "
                          f"[find comment=\"{comment}\"]")
         if item.get("invalid") == "true":
