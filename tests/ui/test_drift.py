@@ -10,18 +10,26 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from rich.console import Console
 from textual.widgets import Input, Static
 
 from homelab_tui.plans import PlanError
 from homelab_tui.plans.routeros import MARKER_PREFIX
 from homelab_tui.ui.modals import ConfirmScreen
+from homelab_tui.ui.panes import dashboard
 from homelab_tui.ui.panes.nat import DriftDetailScreen
 from homelab_tui.ui.wizards import WizardScreen
 from tests.ui.test_app_live import until
 from tests.ui.test_expose_wizard import lab  # noqa: F401  (the fixture: the running lab without its hand-made PCC)
 from tests.ui.test_probe_screen import exposed_app
 from tests.ui.test_wizards import apply_confirmed, finished, plan_shown
+
+
+@pytest.fixture(autouse=True)
+def check_on_every_poll(monkeypatch):
+    """The drift check after every router poll (the app spaces them for Cloudflare's rate limit)."""
+    monkeypatch.setattr(dashboard, "EXPOSURE_CHECK_SECONDS", 0.0)
 
 NAT, MANGLE = "/ip/firewall/nat", "/ip/firewall/mangle"
 DSTNAT_2 = "[homelab-tui default/nginx tcp/80 dstnat 2]"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,9 @@ FLUSH_SECONDS = 0.02  # bursts of watch events within this window become one tab
 PREVIEW_OBJECTS = 100  # of a long List, shown ahead of the rest (a screenful and more)
 RETRY_CAP_SECONDS = 60.0
 AGE_SECONDS = 1.0  # how often the AGE cells on screen are brought up to date
+# The drift check follows the router polls, at most this often: each reads the Cloudflare zone (4
+# calls), and Cloudflare allows 1200 calls per 5 minutes (at the default refresh, every poll).
+EXPOSURE_CHECK_SECONDS = 5.0
 FULL_GC_THRESHOLD = 100  # Python's default is 10 middle-generation passes per full pass
 
 
@@ -103,6 +107,7 @@ class Dashboard(Container):
         self._router: RouterClient | None = None
         self._dns_started = False
         self._checking_exposures = False  # a drift check runs: the next poll skips its own
+        self._exposures_checked = -EXPOSURE_CHECK_SECONDS  # when the last check started (monotonic)
         self._stale_seen: dict[str, tuple[str, ...]] = {}  # exposure → the stale reasons last reported
         self._failures: dict[str, int] = {}  # consecutive failures per component, for backoff
         self._pending: dict[str, set[str]] = {}  # watched kind → keys changed since the last flush
@@ -320,8 +325,9 @@ class Dashboard(Container):
         self._polled("router")
         self.follow({"router": None})  # NAT, and the Services' EXPOSED column
         self._start_dns_once()
-        if not self._checking_exposures and not self.state.components.get("kubernetes").stale:  # it reads both
-            self._checking_exposures = True
+        due = time.monotonic() >= self._exposures_checked + EXPOSURE_CHECK_SECONDS
+        if due and not self._checking_exposures and not self.state.components.get("kubernetes").stale:  # reads both
+            self._checking_exposures, self._exposures_checked = True, time.monotonic()
             self.app.run_worker(self._check_exposures, group="exposures", exit_on_error=False,
                                 description="check the exposures for drift")
 
