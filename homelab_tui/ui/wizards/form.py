@@ -12,11 +12,24 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
+from textual.binding import Binding
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList
 
 from ...config import Config
 from ...flows.wizard import Ask, Wizard, field_id, flag
 from ...plans import PlanError
+
+
+class ManyChoice(SelectionList):
+    """A list of choices, space toggling one; `a` selects them all, or none when all are."""
+
+    BINDINGS = [Binding("a", "all", "All", id="choose_all")]
+
+    def action_all(self) -> None:
+        if len(self.selected) == self.option_count:
+            self.deselect_all()
+        else:
+            self.select_all()
 
 
 class WizardForm(Vertical):
@@ -45,7 +58,7 @@ class WizardForm(Vertical):
         if kind == "list":  # with nothing to pick, the hint says why
             options = spec.options(self.config, self.in_cluster)
             return Vertical(Label(spec.label if options or not spec.hint else spec.hint),
-                            SelectionList(*options, id=name), id=f"{name}-row")
+                            ManyChoice(*options, id=name), id=f"{name}-row")
         if kind == "select":
             options = (spec.options(self.config, self.in_cluster) if spec.options
                        else [(choice, choice, choice == initial) for choice in spec.choices])
@@ -88,7 +101,7 @@ class WizardForm(Vertical):
                 continue
             name, kind = field_id(f.name), _kind(spec)
             if kind == "list":
-                values[f.name] = tuple(self.query_one(f"#{name}", SelectionList).selected)
+                values[f.name] = tuple(self.query_one(f"#{name}", ManyChoice).selected)
             elif kind == "select":
                 value = self.query_one(f"#{name}", Select).value
                 values[f.name] = "" if value is Select.NULL else value
