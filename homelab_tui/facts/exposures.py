@@ -5,7 +5,6 @@ in the zone, as expose reads them, from one read of each source."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import replace
 
@@ -27,14 +26,10 @@ async def exposure_inputs(config: Config, service: str = "", router: RouterFacts
     when given; `router`: as already read). A fixed number of reads, however many exposures: the
     router once, the Services, nodes and EndpointSlices once, the zone once. PlanError naming the
     router, the cluster or the zone when it cannot be read."""
-    if router is None:  # both read at once; a failure of either is raised, and the other's retrieved
-        read = await asyncio.gather(router_facts(config), _cluster(config), return_exceptions=True)
-        for outcome in read:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        router, cluster = read
-    else:
-        cluster = await _cluster(config)
+    # One after the other: read at once, a check cancelled as the app quits could leave one read's
+    # failure unretrieved (asyncio prints it on exit); it runs in the background, so the wait is unfelt.
+    router = router or await router_facts(config)
+    cluster = await _cluster(config)
     services, slices, nodes, names = cluster
     recorded = {name: _records(raw) for name, raw in services.items()}
     found = set(_on_router(router)) | {(name, *_port_of(key)) for name, records in recorded.items()
