@@ -4,13 +4,15 @@ back. Pure.
 What the user asked is the Service's record (plans/expose.py `record_of`); "now" is the live
 Service, nodes, router and zone. Two things can part them:
 - **drift**: an item carrying our marker whose fields differ (a hand edit in WinBox), is disabled,
-  is gone (deleted by hand, or released: its marker dropped), or is there twice (a conflict that
-  is never resolved by picking one). Counters and dynamic items are not drift.
+  is gone (deleted by hand), or is there twice (a conflict that is never resolved by picking one).
+  Counters and dynamic items are not drift; a rule the user took over (plans/release.py) is theirs.
 - **staleness**, for a NodePort target: the nodes the rules forward to are no longer the eligible
-  ones: a node NotReady for `rebalance_after` seconds or more, a node gone, a node (back) Ready
+  ones: a node NotReady for `rebalance_after` seconds or more, a node gone, a node Ready as long
   and not forwarded to, or, under externalTrafficPolicy Local, a node without a Ready endpoint.
   Under policy Cluster every Ready node's NodePort reaches the endpoints, so where the pods run
   does not matter (no router churn on every reschedule).
+A paused exposure (unexpose --disable-only) is left alone; one with no record, or whose Service
+is gone, gets no plan, and its items are flagged.
 
 The repair plan is expose's, built over the eligible nodes with the user's record kept as it
 was: it sets drifted fields back, enables what was disabled, adds what is missing, rebalances
