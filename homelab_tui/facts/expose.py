@@ -170,16 +170,20 @@ async def expose_zone_records(config: Config, service: str) -> ZoneFacts:
     return ZoneFacts(cloudflare.zone, records=tuple(_record(r) for r in records))
 
 
-async def service_records(config: Config, service: str) -> dict[str, str] | None:
-    """The Service's records of how it is exposed ({} when it is gone), None when the cluster
-    cannot be read (the router can still be cleaned up)."""
-    namespace, name = service.split("/", 1)
+async def exposure_records(config: Config) -> dict[str, dict[str, str]] | None:
+    """Each Service with a record of how it is exposed → its records; None when the cluster cannot
+    be read (the router can still be cleaned up)."""
     try:
         async with kube_client(config, request_timeout=10.0) as kube:
-            raw = await kube.get("Service", namespace, name)
+            services, _ = await kube.list_raw("Service")
     except KubeClientError:
         return None
-    return service_facts(raw, [], {}).records if raw is not None else {}
+    found = {}
+    for raw in services:
+        meta = raw.get("metadata") or {}
+        if records := service_facts(raw, [], {}).records:
+            found[f"{meta.get('namespace', '')}/{meta.get('name', '')}"] = records
+    return found
 
 
 def _record(record) -> dict[str, str]:

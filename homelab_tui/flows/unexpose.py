@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..plans import PlanError, Staged
 from ..plans.dns_gateway import NAMESPACE, SERVICE
+from ..plans.expose import recorded_values
 from ..plans.unexpose import UnexposeAnswers, UnexposeFacts, unexpose_plan
 from .wizard import Note, ask
 
@@ -24,7 +25,8 @@ class UnexposeRequest:
                        hint="default/nginx")
     disable_only: bool = ask("disable only", "disable the rules in place (they keep their position) instead of "
                              "removing them", switch=True, hint="pause: disable in place")
-    ddns_off: bool = ask("DDNS off", "also turn off the router's DDNS", switch=True, hint="turn DDNS off")
+    ddns_off: bool = ask("DDNS off", "also turn off the router's DDNS (it goes off anyway when expose turned it on "
+                             "for this Service and no other exposure uses it)", switch=True, hint="turn DDNS off")
 
 
 async def plan_unexpose(config: Config, request: UnexposeRequest, executors: Executors, note: Note) -> Staged:
@@ -34,12 +36,15 @@ async def plan_unexpose(config: Config, request: UnexposeRequest, executors: Exe
         from .dns_gateway import DnsGatewayRequest, plan_dns_gateway
 
         return await plan_dns_gateway(config, DnsGatewayRequest(remove=True), executors, note)
-    from ..facts.expose import expose_zone_records, router_facts, service_records  # clients load with a plan
+    from ..facts.expose import exposure_records, expose_zone_records, router_facts  # clients load with a plan
 
-    router, zone, records = await asyncio.gather(router_facts(config), expose_zone_records(config, request.service),
-                                                 service_records(config, request.service))
+    router, zone, recorded = await asyncio.gather(router_facts(config), expose_zone_records(config, request.service),
+                                                  exposure_records(config))
     answers = UnexposeAnswers(request.service, request.disable_only, request.ddns_off)
-    facts = UnexposeFacts(router, zone, records if records is not None else {}, records is not None)
+    others = {name: records for name, records in (recorded or {}).items() if name != request.service}
+    ddns_users = tuple(sorted(name for name, records in others.items()
+                              if any(recorded_values(text).get("dns", "none") != "none" for text in records.values())))
+    facts = UnexposeFacts(router, zone, (recorded or {}).get(request.service, {}), recorded is not None, ddns_users)
     return Staged((unexpose_plan(answers, facts),))
 
 

@@ -114,18 +114,30 @@ class ExposeFacts:
 RECORD_PREFIX = "homelab-tui/expose-"  # + "tcp-80": one annotation per exposed port
 _RECORDED = ("port", "target", "balance", "nodes", "sticky", "cloudflare_only", "hairpin", "dns", "host")
 PAUSED = "paused"  # set by unexpose --disable-only: the rules are disabled on purpose
+DDNS_TURNED_ON = "ddns_turned_on"  # expose turned the router's DDNS on: unexpose may turn it off
 
 
 def record_key(protocol: str, public_port: int) -> str:
     return f"{RECORD_PREFIX}{protocol}-{public_port}"
 
 
-def record_of(answers: ExposeAnswers) -> str:
+def record_of(answers: ExposeAnswers, ddns_turned_on: bool = False) -> str:
     """What the user asked, as the Service's annotation keeps it: not the WAN nor proxying (the
     config's), nor a one-time agreement to replace a record. Drift and rebalancing are judged
-    against it (plans/repair.py)."""
+    against it (plans/repair.py). `ddns_turned_on`: expose turned the router's DDNS on for it,
+    so unexpose turns it off again when no other exposure uses it."""
     values = {name: getattr(answers, name) for name in _RECORDED}
-    return json.dumps({**values, "nodes": list(answers.nodes)}, sort_keys=True, separators=(",", ":"))
+    flag = {DDNS_TURNED_ON: True} if ddns_turned_on else {}
+    return json.dumps({**values, "nodes": list(answers.nodes), **flag}, sort_keys=True, separators=(",", ":"))
+
+
+def recorded_values(text: str) -> dict:
+    """A record's values as stored ({} when it is not well formed)."""
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
 
 
 def answers_from_record(service: str, key: str, text: str, *, wan: str, proxied: bool) -> tuple[ExposeAnswers, bool]:
@@ -134,9 +146,10 @@ def answers_from_record(service: str, key: str, text: str, *, wan: str, proxied:
     protocol, _, port = key.removeprefix(RECORD_PREFIX).partition("-")
     values = json.loads(text)
     if not key.startswith(RECORD_PREFIX) or protocol not in ("tcp", "udp") or not port.isdigit() \
-            or not isinstance(values, dict) or set(values) - {*_RECORDED, PAUSED}:
+            or not isinstance(values, dict) or set(values) - {*_RECORDED, PAUSED, DDNS_TURNED_ON}:
         raise ValueError(f"not a record of homelab-tui: {key}")
     paused = bool(values.pop(PAUSED, False))
+    values.pop(DDNS_TURNED_ON, None)
     return ExposeAnswers(service=service, public_port=port, wan=wan, proxied=proxied,
                          **{**values, "nodes": tuple(values.get("nodes") or ())}), paused
 
@@ -158,9 +171,11 @@ def annotate_step(service: str, description: str, values: dict[str, str | None],
                 undo=annotate(previous), undo_rendering=shown(previous))
 
 
-def _record_step(answers: ExposeAnswers, service: ServiceFacts, protocol: str, public_port: int) -> Step:
-    key, text = record_key(protocol, public_port), record_of(answers)
+def _record_step(answers: ExposeAnswers, service: ServiceFacts, protocol: str, public_port: int,
+                 turns_ddns_on: bool) -> Step:
+    key = record_key(protocol, public_port)
     previous = service.records.get(key)
+    text = record_of(answers, turns_ddns_on or bool(recorded_values(previous or "{}").get(DDNS_TURNED_ON)))
     return annotate_step(answers.service, f"Record on the Service how {protocol}/{public_port} is exposed ({key})",
                          {key: text}, {key: previous}, "the Service records it so" if previous == text else "")
 
@@ -477,8 +492,11 @@ def build_expose(answers: ExposeAnswers, facts: ExposeFacts, record: ExposeAnswe
                                      noop_reason="" if changes else "nothing is added or changed: the order stands"))
     PlanError.check(router.errors)
 
-    steps = router.steps + _ddns_steps(answers, facts) + _dns_steps(answers, facts, owner) + [
-        _record_step(record or answers, facts.service, protocol, public_port)]
+    ddns = _ddns_steps(answers, facts)
+    # only expose itself records turning DDNS on (a repair turning it back on keeps the record)
+    turns_ddns_on = record is None and any(not step.is_noop for step in ddns)
+    steps = router.steps + ddns + _dns_steps(answers, facts, owner) + [
+        _record_step(record or answers, facts.service, protocol, public_port, turns_ddns_on)]
     how = ("PCC over " + ", ".join(n for n, _, _ in backends)) if pcc else (
         f"to {backends[0][0] or backends[0][1]}")
     return Plan(f"Expose {answers.service} {protocol}/{public_port} {how}", tuple(steps), tuple(warnings))

@@ -1,6 +1,7 @@
 """Unexpose: remove exactly what expose made for a Service, found by its markers: the router's
 rules and address-list entries, and its DNS record. `disable_only` disables the rules in place
-instead (they keep their position, for a pause); DDNS stays on unless `ddns_off`. Pure."""
+instead (they keep their position, for a pause). DDNS goes off with `ddns_off`, or when expose
+turned it on for this Service and no other exposure relies on it (as found). Pure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ from dataclasses import dataclass, field
 
 from . import Plan, PlanError, Step, Target
 from .actions import CloudDdns, DnsDelete, DnsRestore, RouterAdd, RouterRemove, RouterSet
-from .expose import _UNCOMPARED, ADDRESS_LIST, MANGLE, NAT, PAUSED, RouterFacts, ZoneFacts, annotate_step
+from .expose import (
+    _UNCOMPARED,
+    ADDRESS_LIST,
+    DDNS_TURNED_ON,
+    MANGLE,
+    NAT,
+    PAUSED,
+    RouterFacts,
+    ZoneFacts,
+    annotate_step,
+    recorded_values,
+)
 from .routeros import console_find, our_items, parse_marker, render_console
 
 
@@ -26,6 +38,7 @@ class UnexposeFacts:
     zone: ZoneFacts = field(default_factory=ZoneFacts)
     records: dict[str, str] = field(default_factory=dict)  # the Service's records of how it is exposed
     cluster_read: bool = True  # False: the cluster could not be read, so its records stay
+    ddns_users: tuple[str, ...] = ()  # the other exposed Services whose record relies on the router's DDNS
 
 
 def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
@@ -60,15 +73,22 @@ def unexpose_plan(answers: UnexposeAnswers, facts: UnexposeFacts) -> Plan:
                               undo_rendering=f"create {record.get('name')} again"))
     if facts.records:
         steps.extend(_record_steps(answers, facts.records))
-    if answers.ddns_off:
-        steps.append(Step(Target.ROUTER, "", "Turn off the router's DDNS", "/ip cloud set ddns-enabled=no",
+    # expose turned DDNS on for this Service: off again with it, unless another exposure relies on it
+    turned_on = any(recorded_values(text).get(DDNS_TURNED_ON) for text in facts.records.values())
+    ours_alone = turned_on and facts.cluster_read and not facts.ddns_users and not answers.disable_only
+    if answers.ddns_off or ours_alone:
+        why = "" if answers.ddns_off else " (expose turned it on for this Service, and no other exposure uses it)"
+        steps.append(Step(Target.ROUTER, "", f"Turn off the router's DDNS{why}", "/ip cloud set ddns-enabled=no",
                           CloudDdns(False), noop_reason="DDNS is off" if facts.router.cloud.get("ddns-enabled") != "true"
                           else "", undo=CloudDdns(True), undo_rendering="/ip cloud set ddns-enabled=yes"))
     if not steps:
         raise PlanError("--service", f"nothing to unexpose: no rule, list entry or record carries a marker of "
                                      f"{answers.service}")
     warnings = ("the DDNS name keeps resolving to the last address it had, even off (MikroTik's /ip cloud)",) \
-        if answers.ddns_off else ()
+        if answers.ddns_off or ours_alone else ()
+    if turned_on and facts.ddns_users and not answers.ddns_off and not answers.disable_only:
+        warnings += (f"DDNS stays on, though expose turned it on for {answers.service}: "
+                     f"it is used by {', '.join(facts.ddns_users)} too",)
     if not facts.cluster_read:
         warnings += ("the cluster could not be read: the Service's record of how it was exposed stays",)
     verb = "Pause" if answers.disable_only else "Unexpose"
