@@ -20,6 +20,7 @@ import os
 import socket
 import ssl
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import librouteros
@@ -137,6 +138,15 @@ def api_fields(fields: Fields | None, keywords: Fields) -> dict[str, str]:
 
 def _attribute_words(fields: Fields | None, keywords: Fields) -> list[str]:
     return [f"={name}={value}" for name, value in api_fields(fields, keywords).items()]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What `/tool/fetch` said: ok with its last status (`finished`), or the router's failure
+    message (`failure: connection refused`)."""
+    ok: bool
+    status: str = ""
+    message: str = ""
 
 
 class RouterClient:
@@ -465,6 +475,21 @@ class RouterClient:
             )
             for row in await self.print("/ip/dhcp-server/lease")
         ]
+
+    async def fetch(self, url: str, timeout: float = 10.0) -> FetchResult:
+        """`/tool/fetch url=<url> output=none` from the router (RouterOS 7; the user's group needs the
+        `test` policy). A `failure: ...` trap, or no end within `timeout` seconds, is a FetchResult
+        that is not ok; any other trap (not enough permissions, no such command) raises RouterTrap."""
+        try:
+            rows = await asyncio.wait_for(self.run("/tool/fetch", f"=url={url}", "=output=none"), timeout)
+        except asyncio.TimeoutError:
+            return FetchResult(False, message=f"no answer within {timeout:g} s")
+        except RouterTrap as trap:
+            if trap.message.startswith("failure:"):
+                return FetchResult(False, message=trap.message)
+            raise
+        status = next((row["status"] for row in reversed(rows) if "status" in row), "")
+        return FetchResult(status == "finished", status, "" if status == "finished" else f"status: {status or 'none'}")
 
     async def _single(self, menu: str) -> dict[str, str]:
         rows = await self.print(menu)

@@ -1,6 +1,7 @@
 """What the reachability probe reads, live: the router (facts/expose.py's reader), our record's
 name in the zone, the public name through the configured resolvers, the Service's EndpointSlices
-and pods, each target node's own NodePort (curl over the node's SSH session), and, when the router
+and pods, each target from the router (`/tool/fetch`, one API connection each, at once), each
+target node's own NodePort (curl over the node's SSH session), and, when the router
 forwards the cluster's domain (the DNS gateway), the Service's cluster name through it."""
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from collections.abc import Awaitable, Callable
 
 from ..clients.cloudflare import bundled_ip_ranges
 from ..clients.kube import KubeClientError
-from ..clients.router import RouterError
+from ..clients.router import RouterError, RouterTrap
 from ..clients.ssh import SshError, SshSession
 from ..config import Config
 from ..connect import dns_client, kube_client, router_client
 from ..plans import PlanError
 from ..plans.repair import exposure_status
-from ..plans.verdicts.probe import ClusterDnsFacts, NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, targets
+from ..plans.verdicts.probe import (ClusterDnsFacts, NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, RouterFetch,
+                                    targets)
 from .dns import cluster_name, gateway_entry
 from .expose import expose_zone_records, router_facts
 from .exposures import exposure_inputs
 
 SessionOf = Callable[[str], Awaitable[SshSession]]  # a node's SSH session, by the config's name
 NODE_PORT_TIMEOUT = 10.0
+FETCH_TIMEOUT = 10.0
 
 
 async def probe_facts(config: Config, answers: ProbeAnswers, session: SessionOf) -> ProbeFacts:
@@ -33,15 +36,17 @@ async def probe_facts(config: Config, answers: ProbeAnswers, session: SessionOf)
         router_facts(config), _zone_host(config, answers), _cluster(config, answers.service),
         _cluster_dns(config, answers.service))
     host = answers.host or zone_host
-    (outcome, addresses, detail), exposures, *node_ports = await asyncio.gather(
+    found = targets(answers, router)
+    (outcome, addresses, detail), exposures, fetches, node_ports = await asyncio.gather(
         _resolve(config, host), exposure_inputs(config, answers.service, router),
-        *(_node_port(config, session, address, port) for address, port in targets(answers, router)))
+        asyncio.gather(*(_router_fetch(config, address, port) for address, port in found)),
+        asyncio.gather(*(_node_port(config, session, address, port) for address, port in found)))
     ready, total, pods, cluster_ip = cluster
     return ProbeFacts(router, zone_host, outcome, addresses, detail,
                       tuple(config.dns.nameservers) if config.dns else (), bundled_ip_ranges().ipv4_cidrs,
                       ready, total, pods, tuple(check for check in node_ports if check is not None),
-                      cluster_ip, cluster_dns,
-                      tuple(exposure_status(a, f) for a, f in exposures if answers.port in (0, a.port)))
+                      router_fetches=tuple(fetches), cluster_ip=cluster_ip, cluster_dns=cluster_dns,
+                      exposures=tuple(exposure_status(a, f) for a, f in exposures if answers.port in (0, a.port)))
 
 
 async def _zone_host(config: Config, answers: ProbeAnswers) -> str:
@@ -102,6 +107,18 @@ def _pod(raw: dict) -> PodFacts:
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
     return PodFacts((raw.get("metadata") or {}).get("name", ""), conditions.get("Ready") == "True", restarts)
+
+
+async def _router_fetch(config: Config, address: str, port: int) -> RouterFetch:
+    """`/tool/fetch http://<address>:<port>/` on the router, on a connection of its own."""
+    try:
+        async with await router_client(config) as router:
+            result = await router.fetch(f"http://{address}:{port}/", FETCH_TIMEOUT)
+    except RouterTrap as trap:
+        return RouterFetch(address, port, unchecked=f"the router refused /tool/fetch: {trap.message}")
+    except (RouterError, OSError) as error:
+        return RouterFetch(address, port, unchecked=f"cannot ask the router ({error})")
+    return RouterFetch(address, port, result.ok, result.message)
 
 
 async def _node_port(config: Config, session: SessionOf, address: str, port: int) -> NodePortCheck | None:

@@ -3,8 +3,9 @@
 `Lab` starts a Kubernetes API, a RouterOS router, one SSH server per node, a DNS server and the
 Cloudflare API, wires them together (a node that joins over SSH appears in the Kubernetes API;
 DNS answers from the router's DDNS state and the Cloudflare records, and forwards what the router's
-FWD entries send to CoreDNS: sim/cluster_dns.py), and writes a config that points homelab-tui,
-kubectl and ssh at them.
+FWD entries send to CoreDNS: sim/cluster_dns.py; the router's /tool/fetch and the nodes' curl reach
+NodePorts and LoadBalancer addresses through kube-proxy: sim/kube_proxy.py), and writes a config that
+points homelab-tui, kubectl and ssh at them.
 
 Presets:
 - `fresh`: bare Raspberry Pis (hostname `ubuntu`, memory cgroup off, swap on), an empty router
@@ -37,6 +38,7 @@ from .cluster_dns import ClusterDns
 from .dns_server import DnsSim, Record
 from .kube.resources import K3S_VERSION, RESOURCE_TYPES
 from .kube_api import KubeApiSim
+from .kube_proxy import KubeProxy
 from .node.commands.kubernetes import K3S_INSTALL_URL
 from .node.state import SimNodeState
 from .router.menus import MENUS
@@ -137,6 +139,8 @@ class Lab:
         self.fleet = SshNodeFleet(states, self.workdir, cluster=self, line_delay=line_delay,
                                   install_delay=install_delay, reboot_delay=reboot_delay)
         self.cluster_dns = ClusterDns(self.kube, self.router)  # reached through the router's FWD entries
+        self.kube_proxy = KubeProxy(self.kube, lambda: [node.address for node in self.nodes])
+        self.router.connect = self.kube_proxy.connect  # /tool/fetch from the router
         self.dns = DnsSim(self.dns_records, zones=("kube.local", DOMAIN), upstream=self.cluster_dns.upstream)
         self.cloudflare = CloudflareSim(self.cloudflare_token, zones=[DOMAIN])
 
@@ -297,6 +301,9 @@ class Lab:
         if "flannel" in source:
             for kube_node in self.kube.list("Node"):
                 self._later(self.kube.set_node_ready, kube_node["metadata"]["name"], True)
+
+    def connect(self, node: SimNodeState, address: str, port: int) -> str:
+        return self.kube_proxy.connect(address, port)  # a node's curl
 
     def _join(self, node: SimNodeState, roles: tuple[str, ...], *, ready: bool) -> None:
         name = node.hostname

@@ -3,8 +3,8 @@
 It models the reference lab's hEX S: firewall NAT, mangle and filter tables (ordered: `place-before`
 and `move`; counters; the `invalid` flag of a rule whose interface or list is gone), address lists,
 the connection tracking table, /ip cloud DDNS (behind a carrier NAT too), interfaces and interface
-lists, addresses, the DHCP server, identity and resources. Real clients (librouteros) talk to it over
-TCP on 127.0.0.1, optionally through TLS. Bad input gets a `!trap` worded like RouterOS's.
+lists, addresses, the DHCP server, identity and resources, and `/tool/fetch` (answered by `connect`).
+Real clients (librouteros) talk to it over TCP on 127.0.0.1, optionally through TLS. Bad input gets a `!trap` worded like RouterOS's.
 
 Wire format (RouterOS API manual): a sentence is a list of words ended by an empty word; each
 word is a length prefix of 1-5 bytes followed by the bytes. Replies are `!re`, `!done`, `!trap`
@@ -25,8 +25,9 @@ import re
 import secrets
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from homelab_tui.models import CloudStatus
 
@@ -233,6 +234,10 @@ class RouterOsSim:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._load_lab(nat_rules, mangle_rules, leases)
+        # Who answers a TCP connection from the router to (address, port): "answers", "refused" or
+        # "timeout" (the lab wires in its kube-proxy, sim/kube_proxy.py). Alone, nobody answers.
+        self.connect: Callable[[str, int], str] = lambda address, port: "timeout"
+        self.test_policy = True  # the API user's group has the `test` policy (/tool/fetch needs it)
 
     def __repr__(self) -> str:
         return f"RouterOsSim(user={self.user!r}, port={self.port}, identity={self._identity!r})"
@@ -480,6 +485,8 @@ class RouterOsSim:
     # -- commands ---------------------------------------------------------------------------
 
     def _run(self, command: str, attributes: dict[str, str], queries: list[str]) -> list[list[str]]:
+        if command == "/tool/fetch":
+            return self._fetch(attributes)
         path, _, verb = command.rpartition("/")
         if path not in MENUS:
             raise SimTrap("no such command prefix", MISSING_ITEM_OR_COMMAND)
@@ -518,6 +525,25 @@ class RouterOsSim:
             for item in targets:
                 item["disabled"] = "true" if verb == "disable" else "false"
         return [["!done"]]
+
+    def _fetch(self, attributes: Mapping[str, str]) -> list[list[str]]:
+        """`/tool/fetch url=http://<address>:<port>/ output=none`, as RouterOS 7 streams it: `!re
+        status=connecting`, then `!re status=finished` or a `!trap` saying why. A timeout is
+        answered at once (the sim does not wait out RouterOS's own)."""
+        if not self.test_policy:
+            raise SimTrap("not enough permissions (9)", GENERAL_FAILURE)
+        if not attributes.get("url"):
+            raise SimTrap("missing value(s) of argument(s) url", ARGUMENT_VALUE_FAILURE)
+        url = urlsplit(attributes["url"])
+        if url.scheme != "http" or not url.hostname:
+            raise SimTrap(f"failure: unsupported URL {attributes['url']}", GENERAL_FAILURE)
+        connecting = ["!re", "=status=connecting", "=.section=0"]
+        answer = self.connect(url.hostname, url.port or 80)
+        if answer != "answers":
+            failure = "connection refused" if answer == "refused" else "connection timeout"
+            return [connecting, ["!trap", f"=message=failure: {failure}"], ["!done"]]
+        return [connecting, ["!re", "=status=finished", "=downloaded=0", "=total=0", "=duration=00:00:01",
+                             "=.section=1"], ["!done"]]
 
     def _remove(self, path: str, targets: list[dict[str, str]]) -> None:
         if path == INTERFACE_LISTS.path and any(item["builtin"] == "true" for item in targets):

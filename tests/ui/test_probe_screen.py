@@ -86,10 +86,10 @@ async def test_p_shows_the_hops_then_a_disabled_rule_with_its_fix(lab, tmp_path)
         assert hops["router rules"] == ("✓ PASS", "4 rules of ours, enabled, none shadowed; dst-nat counters (each "
                                         "counts a connection): [homelab-tui default/nginx tcp/80 dstnat 1] 0 connections, "
                                         f"{DISABLED} 0 connections")
-        # the router's own test and a node's HTTP answer are not simulated: said, never a made-up pass
+        # the router's /tool/fetch and the nodes' curl reach the NodePort (the sim's kube-proxy)
         targets = hops["router to targets"]
-        assert targets[0] == "? NOT CHECKED" and "192.168.40.103:31681" in targets[1]
-        assert hops["node ports"][0] == "? NOT CHECKED"
+        assert targets[0] == "✓ PASS" and "192.168.40.103:31681, 192.168.40.104:31681 answered" in targets[1]
+        assert hops["node ports"] == ("✓ PASS", "node1:31681 HTTP 200; node2:31681 HTTP 200")
         assert hops["endpoints"][0] == hops["pods"][0] == "✓ PASS"
         assert text_of(probe, "fix").strip() == ""
         assert "hairpin test" in text_of(probe, "note")

@@ -11,7 +11,8 @@ from homelab_tui.plans import Plan
 from homelab_tui.plans.expose import RouterFacts
 from homelab_tui.plans.repair import Difference, ExposureStatus
 from homelab_tui.plans.verdicts.probe import (CLUSTER_DNS, FAIL, HOPS, NOT_CHECKED, PASS, SKIPPED, ClusterDnsFacts,
-                                              NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, probe_verdict)
+                                              NodePortCheck, PodFacts, ProbeAnswers, ProbeFacts, RouterFetch,
+                                              probe_verdict)
 
 ANSWERS = ProbeAnswers("default/nginx")
 WAN = {"in-interface": "all-ppp", "protocol": "tcp", "dst-port": "80"}
@@ -36,7 +37,10 @@ GREEN = ProbeFacts(router=ROUTER, zone_host="nginx.example.org", dns_outcome="an
                    dns_addresses=("104.21.27.224",), resolvers=("1.1.1.1",), cloudflare_ranges=("104.16.0.0/13",),
                    endpoints_ready=2, endpoints_total=2,
                    pods=(PodFacts("nginx-a", True), PodFacts("nginx-b", True, restarts=3)),
-                   node_ports=(NodePortCheck("node1", 31681, 0, "200"), NodePortCheck("node2", 31681, 0, "200")))
+                   node_ports=(NodePortCheck("node1", 31681, 0, "200"), NodePortCheck("node2", 31681, 0, "200")),
+                   router_fetches=(RouterFetch("192.168.40.103", 31681, True),
+                                   RouterFetch("192.168.40.104", 31681, True)))
+REFUSED = RouterFetch("192.168.40.104", 31681, message="failure: connection refused")
 
 
 def verdicts(facts: ProbeFacts, answers: ProbeAnswers = ANSWERS) -> dict[str, tuple[str, str, str]]:
@@ -45,11 +49,11 @@ def verdicts(facts: ProbeFacts, answers: ProbeAnswers = ANSWERS) -> dict[str, tu
 
 def test_all_green():
     found = verdicts(GREEN)
-    assert [found[name][0] for name in HOPS] == [PASS, PASS, PASS, NOT_CHECKED, PASS, PASS, PASS]
+    assert [found[name][0] for name in HOPS] == [PASS] * 7
     assert "Cloudflare's proxy" in found["public name"][1]
     assert "dstnat 2] 10 connections" in found["router rules"][1]
-    assert "the router cannot test from here" in found["router to targets"][1]
-    assert "192.168.40.104:31681" in found["router to targets"][1]
+    assert found["router to targets"][1] == ("192.168.40.103:31681, 192.168.40.104:31681 answered /tool/fetch "
+                                             "(from the router, still not the outside view)")
     assert "node1:31681 HTTP 200" in found["node ports"][1]
     assert "nginx-b 3" in found["pods"][1]
     assert probe_verdict(ANSWERS, GREEN).failed is None
@@ -92,6 +96,13 @@ FAILING = [
     ("DDNS", replace(_router(cloud={"ddns-enabled": "false"}), exposures=(
         ExposureStatus("default/nginx", "tcp", 80, plan=Plan("Repair", ())),)), "DDNS is off",
      "turn on DDNS: homelab-tui repair --service default/nginx"),
+    ("router to targets", replace(GREEN, router_fetches=(GREEN.router_fetches[0], REFUSED)),
+     "/tool/fetch http://192.168.40.104:31681/ from the router: failure: connection refused (1 of 2 targets answered)",
+     "is the node Ready (kubectl get nodes), kube-proxy running on it"),
+    ("router to targets", replace(GREEN, endpoints_ready=0, router_fetches=(REFUSED,)), "connection refused",
+     "the Service has no Ready endpoint, so kube-proxy refuses it"),
+    ("router to targets", replace(GREEN, router_fetches=(RouterFetch("192.168.40.104", 31681, message=(
+        "failure: connection timeout")),)), "failure: connection timeout", "is the machine up, on the LAN"),
     ("node ports", replace(GREEN, node_ports=(NodePortCheck("node1", 31681, 7, "000"),)), "node1:31681 (nothing answers",
      "kube-proxy"),
     ("endpoints", replace(GREEN, endpoints_ready=0, endpoints_total=2), "no Ready endpoint (2", "selector"),
@@ -124,6 +135,19 @@ def test_what_it_cannot_see_is_not_checked_not_passed():
     assert found["public name"][0] == NOT_CHECKED and "no public name" in found["public name"][1]
     assert found["node ports"][0] == NOT_CHECKED
     assert "no HTTP status" in found["node ports"][1] and "host key unknown" in found["node ports"][1]
+
+
+@pytest.mark.parametrize(("fetches", "detail"), [
+    ((RouterFetch("192.168.40.103", 31681, unchecked="the router refused /tool/fetch: not enough permissions (9)"),),
+     "the router refused /tool/fetch: not enough permissions (9) (its API user's group needs the test policy"),
+    ((RouterFetch("192.168.40.103", 31681, unchecked="the router refused /tool/fetch: no such command prefix"),),
+     "the router refused /tool/fetch: no such command prefix; targets: 192.168.40.103:31681, 192.168.40.104:31681"),
+    ((), "no target asked from the router"),
+])
+def test_a_fetch_the_router_refuses_is_not_checked(fetches, detail):
+    found = verdicts(replace(GREEN, router_fetches=fetches))
+    assert found["router to targets"][0] == NOT_CHECKED and detail in found["router to targets"][1]
+    assert found["node ports"][0] == PASS  # not a failure: the hops after it are judged
 
 
 def test_the_port_and_the_host_narrow_it():
@@ -170,7 +194,7 @@ def test_cluster_dns_fails_with_what_to_do_and_judges_nothing_else(gateway, deta
     verdict = probe_verdict(ANSWERS, replace(WITH_GATEWAY, cluster_dns=gateway))
     assert verdict.failed is not None and verdict.failed.name == CLUSTER_DNS
     assert detail in verdict.failed.detail and fix in verdict.failed.fix
-    assert [hop.verdict for hop in verdict.hops[:len(HOPS)]] == [PASS, PASS, PASS, NOT_CHECKED, PASS, PASS, PASS]
+    assert [hop.verdict for hop in verdict.hops[:len(HOPS)]] == [PASS] * len(HOPS)
 
 
 def test_cluster_dns_is_judged_even_when_a_hop_fails_and_says_what_it_cannot_check():

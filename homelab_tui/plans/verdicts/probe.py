@@ -2,10 +2,11 @@
 order, judged from facts read live (facts/probe.py), stopping at the first that fails and
 saying what to do about it. It makes no plan: it only reads.
 
-The hops: the public name, DDNS (/ip cloud), our router rules, the router to each target, the
-node port on each node, the Service's endpoints, its pods. Every check runs from inside the LAN:
-none of them is the outside view (a request from here to the public address would be a hairpin
-test, not a WAN test), and the output says so.
+The hops: the public name, DDNS (/ip cloud), our router rules, the router to each target
+(`/tool/fetch` on the router), the node port on each node (curl on the node), the Service's
+endpoints, its pods. Every check runs from inside the LAN: none of them is the outside view (a
+request from here to the public address would be a hairpin test, not a WAN test), and the output
+says so.
 
 After the hops, a check of its own, judged whatever the hops say (it is not on the path from the
 internet): when the router forwards the cluster's domain (the DNS gateway), the Service's cluster
@@ -58,6 +59,16 @@ class NodePortCheck:
 
 
 @dataclass(frozen=True)
+class RouterFetch:
+    """`/tool/fetch url=http://<address>:<port>/ output=none` run on the router, for one target."""
+    address: str
+    port: int
+    ok: bool = False
+    message: str = ""  # the router's failure, e.g. "failure: connection refused"
+    unchecked: str = ""  # why it could not run: the router refused the command, or could not be asked
+
+
+@dataclass(frozen=True)
 class ClusterDnsFacts:
     """The router's entry forwarding the cluster's domain (the DNS gateway's, ours by its marker), and
     the Service's cluster name asked at the router's DNS (the configured resolvers)."""
@@ -83,6 +94,7 @@ class ProbeFacts:
     endpoints_total: int = 0
     pods: tuple[PodFacts, ...] = ()
     node_ports: tuple[NodePortCheck, ...] = ()
+    router_fetches: tuple[RouterFetch, ...] = ()  # one per target, in targets() order
     cluster_ip: str = ""  # the Service's; "" when it has none (headless)
     cluster_dns: ClusterDnsFacts | None = None  # None: the router forwards no cluster domain of ours
     exposures: tuple[ExposureStatus, ...] = ()  # each exposed port against its record (plans/repair.py)
@@ -295,10 +307,36 @@ def _describe(item: Item) -> str:
 
 
 def _router_to_targets(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:
-    found = targets(answers, facts.router)
-    where = ", ".join(f"{address}:{port}" for address, port in found) or "none"
-    return Hop(HOPS[3], NOT_CHECKED, f"the router cannot test from here (no /tool/fetch or TCP check through its "
-                                     f"API); targets: {where}")
+    name, fetches = HOPS[3], facts.router_fetches
+    where = ", ".join(f"{address}:{port}" for address, port in targets(answers, facts.router)) or "none"
+    if not fetches:
+        return Hop(name, NOT_CHECKED, f"no target asked from the router; targets: {where}")
+    unchecked = [f for f in fetches if f.unchecked]
+    if unchecked:
+        reason = unchecked[0].unchecked
+        policy = (" (its API user's group needs the test policy: /user group set <group> policy=...,test)"
+                  if "permission" in reason else "")
+        return Hop(name, NOT_CHECKED, f"{reason}{policy}; targets: {where}")
+    outside = "from the router, still not the outside view"
+    failed = [f for f in fetches if not f.ok]
+    if failed:
+        return Hop(name, FAIL, "; ".join(f"/tool/fetch http://{f.address}:{f.port}/ from the router: {f.message}"
+                                         for f in failed) + f" ({len(fetches) - len(failed)} of {len(fetches)} "
+                                                              f"targets answered)", _fetch_fix(answers, facts, failed))
+    return Hop(name, PASS, f"{', '.join(f'{f.address}:{f.port}' for f in fetches)} answered /tool/fetch ({outside})")
+
+
+def _fetch_fix(answers: ProbeAnswers, facts: ProbeFacts, failed: list[RouterFetch]) -> str:
+    fixes = []
+    if any("refused" in f.message for f in failed):
+        fixes.append(f"the Service has no Ready endpoint, so kube-proxy refuses it: check its pods (d on "
+                     f"{answers.service})" if not facts.endpoints_ready else
+                     "nothing listens on that port: is the node Ready (kubectl get nodes), kube-proxy running "
+                     f"on it, and the port still the Service's (expose again: {_expose_again(answers)})?")
+    if any("refused" not in f.message for f in failed):
+        fixes.append("nobody answers at that address: is the machine up, on the LAN, and the address still "
+                     "its (DHCP lease) or the LoadBalancer's?")
+    return "; ".join(fixes)
 
 
 def _node_ports(answers: ProbeAnswers, facts: ProbeFacts) -> Hop:

@@ -36,6 +36,10 @@ class SimCluster(Protocol):
     def manifest_applied(self, node: SimNodeState, source: str, manifest: str) -> None:
         """`kubectl apply -f source` ran on `node` (e.g. the flannel CNI)."""
 
+    def connect(self, node: SimNodeState, address: str, port: int) -> str:
+        """A TCP connection from `node` to `address:port` on the LAN (its own address for
+        127.0.0.1): "answers", "refused" or "timeout"."""
+
 
 def render_kubeconfig(server_url: str, *, cluster: str = "default", user: str = "default") -> str:
     """An admin kubeconfig like k3s (`default`) or kubeadm (`kubernetes`/`kubernetes-admin`) writes."""
@@ -87,6 +91,9 @@ class InMemoryCluster:
 
     def manifest_applied(self, node: SimNodeState, source: str, manifest: str) -> None:
         self.manifests.append((node.hostname, source))
+
+    def connect(self, node: SimNodeState, address: str, port: int) -> str:
+        return "refused" if address == node.address else "timeout"  # no cluster: nothing listens
 
 
 def kubeadm_credentials(join_token: str) -> tuple[str, str]:

@@ -1,9 +1,12 @@
 """Network and kernel commands of the simulated node: `curl` (get.k3s.io serves the k3s install
-script, pkgs.k8s.io its Release.key; nothing answers without `internet`), `ss` (the listening
+script, pkgs.k8s.io its Release.key; nothing answers without `internet`; an http:// URL at an IP
+address on the LAN, 127.0.0.1 the node itself, is answered through the cluster hook: a NodePort
+with a Ready endpoint gives 200, since the sim's pods answer 200 on /), `ss` (the listening
 ports, 6443 once a control plane runs), `modprobe` and `sysctl` (-n, key=value, --system)."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -23,13 +26,16 @@ KERNEL_MODULES = frozenset({"overlay", "br_netfilter", "ip_tables", "iptable_nat
 
 @command("curl")
 async def curl(shell: NodeShell, args: list[str], proc: Proc) -> int:
-    flags, values, urls = parse_flags(args, with_value=("-o", "--output", "-H", "-X", "--retry"))
+    flags, values, urls = parse_flags(args, with_value=("-o", "--output", "-H", "-X", "--retry", "-w", "--write-out",
+                                                        "-m", "--max-time"))
     if not urls:
         await proc.err.line("curl: no URL specified!")
         return 2
     url = urls[0]
     host = urlparse(url).hostname or url
     quiet = "-s" in flags and "-S" not in flags
+    if _is_address(host):
+        return await _curl_lan(shell, url, values, quiet, proc)
     if not shell.state.internet:
         if not quiet:
             await proc.err.line(f"curl: (6) Could not resolve host: {host}")
@@ -52,6 +58,38 @@ async def curl(shell: NodeShell, args: list[str], proc: Proc) -> int:
     else:
         await proc.out.emit(body)
     return 0
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _curl_lan(shell: NodeShell, url: str, values: dict[str, str], quiet: bool, proc: Proc) -> int:
+    """GET `url` from this node through the cluster hook (kube-proxy): 200 when something answers,
+    else curl's code 000 and exit 7 (refused) or 28 (timed out, after --max-time)."""
+    parts = urlparse(url)
+    address = shell.state.address if parts.hostname == "127.0.0.1" else parts.hostname or ""
+    port = parts.port or 80
+    answer = shell.sim.cluster.connect(shell.state, address, port)
+    write_out = values.get("-w", values.get("--write-out", ""))
+    code = "200" if answer == "answers" else "000"
+    if write_out:
+        await proc.out.emit(write_out.replace("%{http_code}", code))
+    if answer == "refused":
+        if not quiet:
+            await proc.err.line(f"curl: (7) Failed to connect to {parts.hostname} port {port} after 0 ms: "
+                                "Couldn't connect to server")
+        return 7
+    if answer != "answers":
+        if not quiet:
+            seconds = float(values.get("-m", values.get("--max-time", "")) or 300)  # curl's connect timeout
+            await proc.err.line(f"curl: (28) Connection timed out after {int(seconds * 1000)} milliseconds")
+        return 28
+    return 0  # the page's body is no concern of the sim: nothing is written
 
 
 @command("ss")
