@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from . import Plan, PlanError, Step, Target
 from .actions import FetchKubeconfig, WaitNodeReady
 from .nodes import (FLANNEL_MANIFEST_URL, FLANNEL_POD_CIDR, KUBERNETES_MINOR, NodeFacts, NodeSpec, fix_ups,
-                    k3s_install_steps, kubeadm_prerequisites, label_steps, run_step)
+                    k3s_install_steps, kubeadm_prerequisites, kubectl, label_steps, run_step)
 
 K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
 KUBEADM_ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -166,7 +166,7 @@ def bootstrap_plan(answers: BootstrapAnswers, facts: BootstrapFacts) -> Plan:
              FetchKubeconfig(remote_kubeconfig, api_host, answers.cluster_name, answers.kubeconfig),
              noop_reason=f"{answers.kubeconfig} has context {answers.cluster_name} for {api_host}" if merged else ""),
         Step(Target.KUBE, "", f"Wait until node {node.hostname} is Ready",
-             f"kubectl --context {answers.context or answers.cluster_name} wait --for=condition=Ready "
+             f"{kubectl(answers.context or answers.cluster_name)} wait --for=condition=Ready "
              f"node/{node.hostname}",
              WaitNodeReady(node.hostname), noop_reason=f"{node.hostname} is Ready" if facts.node_ready else ""),
         *label_steps(node, facts.node_labels, answers.context or answers.cluster_name),

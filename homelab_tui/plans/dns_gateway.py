@@ -23,6 +23,7 @@ from . import Plan, PlanError, Step, Target
 from .actions import DeleteObject, RouterAdd, RouterRemove, RouterSet, WaitLoadBalancer
 from .manifests import JsonObject, LiveObject, apply_steps, object_id, ours, owned_elsewhere
 from .metallb import pool_range
+from .nodes import kubectl
 from .routeros import Marker, console_find, render_console
 
 NAMESPACE = "kube-system"
@@ -179,11 +180,10 @@ def _install_plan(answers: DnsGatewayAnswers, facts: DnsGatewayFacts) -> Plan:
     address = _choose_address(answers, facts, known.live)
     service = service_object(answers, address)
     made = apply_steps(service, known, force=False)
-    kubectl = f"kubectl --context {answers.context}" if answers.context else "kubectl"
     has_it = _current_address(known.live) == address and bool(
         ((known.live or {}).get("status") or {}).get("loadBalancer", {}).get("ingress"))
     wait = Step(Target.KUBE, "", f"Wait for MetalLB to give {NAMESPACE}/{SERVICE} {address}",
-                f"{kubectl} wait -n {NAMESPACE} service/{SERVICE} --for=jsonpath="
+                f"{kubectl(answers.context)} wait -n {NAMESPACE} service/{SERVICE} --for=jsonpath="
                 f"'{{.status.loadBalancer.ingress[0].ip}}'={address}",
                 WaitLoadBalancer(NAMESPACE, SERVICE, address),
                 noop_reason=f"{NAMESPACE}/{SERVICE} already answers on {address}" if has_it and made.apply.is_noop
@@ -208,9 +208,8 @@ def _remove_plan(answers: DnsGatewayAnswers, facts: DnsGatewayFacts) -> Plan:
                       undo=RouterAdd(MENU, fields) if entry is not None else None,
                       undo_rendering=render_console("add", MENU, dict(fields)) if entry is not None else ""))
     live = facts.objects.get(service_id(), LiveObject()).live
-    kubectl = f"kubectl --context {answers.context}" if answers.context else "kubectl"
     steps.append(Step(Target.KUBE, "", f"Delete Service {NAMESPACE}/{SERVICE}",
-                      f"{kubectl} delete service {SERVICE} -n {NAMESPACE}",
+                      f"{kubectl(answers.context)} delete service {SERVICE} -n {NAMESPACE}",
                       DeleteObject("Service", NAMESPACE, SERVICE, (live or {}).get("metadata", {}).get("uid", ""),
                                    api_version="v1"),
                       noop_reason="" if live is not None else f"Service {NAMESPACE}/{SERVICE} does not exist"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from . import SECRET_REF, Plan, PlanError, Step, Target, secret_ref, secret_variable
 from .actions import CaptureSecret, Run, WaitNodeReady
-from .nodes import (NodeFacts, NodeSpec, fix_ups, k3s_install_steps, kubeadm_prerequisites, kubernetes_minor,
+from .nodes import (NodeFacts, NodeSpec, fix_ups, k3s_install_steps, kubeadm_prerequisites, kubectl, kubernetes_minor,
                     label_steps, sudo_rendering)
 
 K3S_TOKEN_PATH = "/var/lib/rancher/k3s/server/node-token"
@@ -91,7 +91,7 @@ def _join_node(answers: JoinAnswers, node: NodeSpec, facts: JoinFacts) -> Plan:
                  Run(secret_ref(KUBEADM_JOIN), sudo=True), noop_reason=reason),
         ]
     wait = Step(Target.KUBE, "", f"Wait until node {node.hostname} is Ready",
-                f"kubectl{f' --context {answers.context}' if answers.context else ''} wait --for=condition=Ready "
+                f"{kubectl(answers.context)} wait --for=condition=Ready "
                 f"node/{node.hostname}", WaitNodeReady(node.hostname),
                 noop_reason=f"{node.hostname} is in the cluster" if joined else "")
     labels = label_steps(node, facts.node_labels.get(node.hostname), answers.context)

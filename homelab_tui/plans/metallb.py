@@ -28,7 +28,7 @@ import yaml
 from . import Plan, PlanError, Step, Target
 from .actions import WEBHOOK_NOT_READY, PatchObject, Run, WaitEndpoints, WaitRollout, object_text
 from .manifests import JsonObject, LiveObject, apply_steps, object_id, ordered, ours, owned_elsewhere
-from .nodes import sh_quote, sudo_rendering
+from .nodes import kubectl, sh_quote, sudo_rendering
 
 API_VERSION = "metallb.io/v1beta1"
 NAMESPACE = "metallb-system"  # the native manifest's
@@ -194,12 +194,11 @@ def _pool_problems(answers: MetallbAnswers, facts: MetallbFacts, namespace: str)
 
 def metallb_plan(answers: MetallbAnswers, facts: MetallbFacts) -> Plan:
     check_answers(answers)
-    kubectl = f"kubectl --context {answers.context}" if answers.context else "kubectl"
     namespace = _namespace(facts)
     PlanError.check(_pool_problems(answers, facts, namespace))
-    install, install_warnings = _install_steps(answers, facts, kubectl, namespace)
+    install, install_warnings = _install_steps(answers, facts, kubectl(answers.context), namespace)
     pool, pool_warnings = _pool_steps(answers, facts, namespace)
-    steps = [*_servicelb_steps(answers, facts), *_strict_arp_steps(facts, kubectl), *install, *pool]
+    steps = [*_servicelb_steps(answers, facts), *_strict_arp_steps(facts, kubectl(answers.context)), *install, *pool]
     warnings = [*install_warnings, *pool_warnings]
     if facts.router is None:
         warnings.append(f"the pool was not checked against the router's DHCP pool and static leases: "

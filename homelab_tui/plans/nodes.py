@@ -85,6 +85,11 @@ def sudo_rendering(command: str) -> str:
     return f"sudo {command}" if simple else f"sudo sh -c {shlex.quote(command)}"
 
 
+def kubectl(context: str) -> str:
+    """kubectl as a rendering runs it: on `context`, or on the kubeconfig's current context when none."""
+    return f"kubectl --context {context}" if context else "kubectl"
+
+
 def run_step(node: NodeSpec, description: str, command: str, *, sudo: bool = True, noop_reason: str = "") -> Step:
     rendering = sudo_rendering(command) if sudo else command
     return Step(Target.SSH, node.name, description, rendering, Run(command, sudo=sudo), noop_reason=noop_reason)
@@ -202,6 +207,6 @@ def label_steps(node: NodeSpec, current: dict[str, str] | None, context: str) ->
     wanted = " ".join(f"{key}={value}" for key, value in node.labels)
     has_all = current is not None and all(current.get(key) == value for key, value in node.labels)
     return [Step(Target.KUBE, "", f"Label node {node.hostname}: {wanted}",
-                 f"kubectl{f' --context {context}' if context else ''} label node {node.hostname} {wanted} --overwrite",
+                 f"{kubectl(context)} label node {node.hostname} {wanted} --overwrite",
                  LabelNode(node.hostname, node.labels),
                  noop_reason=f"{node.hostname} has these labels" if has_all else "")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from . import Plan, PlanError, Step, Target
 from .actions import DeleteObject, RemoveKubeconfigEntries
 from .drain import DrainAnswers, DrainFacts, drain_plan
-from .nodes import CMDLINE_PATH, HOSTS_MARKER, NodeSpec, run_step
+from .nodes import CMDLINE_PATH, HOSTS_MARKER, NodeSpec, kubectl, run_step
 
 K3S_SCRIPTS = {"server": "k3s-uninstall.sh", "agent": "k3s-agent-uninstall.sh"}
 K3S_SCRIPT_DIR = "/usr/local/bin"
@@ -94,9 +94,8 @@ def _uninstall_node(answers: UninstallAnswers, node: NodeSpec, facts: UninstallF
     if gone_with_cluster:
         drain = replace(drain, steps=tuple(step if step.is_noop else replace(step, noop_reason=gone_with_cluster)
                                            for step in drain.steps))
-    context = f" --context {answers.context}" if answers.context else ""
-    delete = Step(Target.KUBE, "", f"Remove node {name} from the cluster", f"kubectl{context} delete node {name}",
-                  DeleteObject("Node", "", name),
+    delete = Step(Target.KUBE, "", f"Remove node {name} from the cluster",
+                  f"{kubectl(answers.context)} delete node {name}", DeleteObject("Node", "", name),
                   noop_reason=gone_with_cluster or ("" if in_api else f"the API has no node {name}"))
     installed = facts.nodes[node.name]
     warnings: list[str] = []
