@@ -4,12 +4,12 @@ lab: revert drift, rebalance stale PCC, turn DDNS on, update the record. The one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from ..plans import PlanError, Staged
-from ..plans.repair import repair_plan
+from ..plans import Plan, PlanError, Staged
+from ..plans.repair import exposure_status, repair_plan
 from .wizard import Note, ask
 
 if TYPE_CHECKING:
@@ -48,6 +48,20 @@ async def plan_repair(config: Config, request: RepairRequest, executors: Executo
     for field, message in errors:
         note(f"{field}: {message}")
     return Staged(tuple(plans))
+
+
+
+async def plan_rebalance(config: Config, service: str, protocol: str, port: int) -> Plan:
+    """`[router] auto_rebalance`: the repair of one exposed port made again now, against the live
+    lab (the check that saw it stale may be a poll old), titled as automatic; PlanError when it is
+    no longer stale."""
+    from ..facts.exposures import exposure_inputs
+
+    fresh = next((exposure_status(answers, facts) for answers, facts in await exposure_inputs(config, service)
+                  if (answers.protocol, answers.port) == (protocol, port)), None)
+    if fresh is None or not fresh.stale or fresh.plan is None:
+        raise PlanError("service", f"{service} {protocol}/{port} is no longer stale")
+    return replace(fresh.plan, title=f"Automatic rebalance: {fresh.plan.title}")
 
 
 REQUEST, FLOW = RepairRequest, plan_repair

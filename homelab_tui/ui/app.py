@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from ..state import Health, LabState, describe_error
 from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
 from .header import StatusHeader
-from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen, PickScreen
+from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen
 from .panes import PANES, Pane
 from .panes.dashboard import FEEDS, Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
@@ -184,20 +184,13 @@ class HomelabApp(App[None]):
 
     def action_probe(self) -> None:
         """The reachability probe of the Service under the cursor (`p` on a Services row), else of
-        one picked from those held (the palette, from another pane)."""
-        if service := self.active_pane.wizard_answers().get("service"):
-            self.open_probe(service)
-        else:
-            self.push_screen(PickScreen("Probe which Service?", sorted(self.state.kube.of("Service"))),
-                             lambda service: self.open_probe(service) if service else None)
+        one picked (the palette, from another pane)."""
+        from .probe import open_probe  # the probe's screen loads when it is first used
 
-    def open_probe(self, service: str) -> None:
-        from .probe import ProbeScreen
-
-        self.push_screen(ProbeScreen(self.config, service))
+        open_probe(self, self.active_pane.wizard_answers().get("service", ""))
 
     def on_dashboard_turned_stale(self, event: Dashboard.TurnedStale) -> None:
-        """`[router] auto_rebalance`: an exposure's PCC turned stale, so its repair plan is shown to
+        """`[router] auto_rebalance`: an exposure's PCC turned stale, so its rebalance is shown to
         confirm (once per set of reasons), applied by the engine and audited as automatic."""
         status = event.status
         if self.read_only or not (self.config.router and self.config.router.auto_rebalance) or not status.needs_repair:
@@ -206,20 +199,10 @@ class HomelabApp(App[None]):
             self.notify(f"{status.summary} on {status.service}: b on its Services row opens the rebalance",
                         severity="warning", timeout=15)
             return
+        from ..flows.repair import plan_rebalance
 
-        async def automatic(config: Config) -> Plan:
-            """The plan made again now, against the live lab (the check's may be a poll old)."""
-            from ..facts.exposures import exposure_inputs
-            from ..plans import PlanError
-            from ..plans.repair import exposure_status
-
-            fresh = next((exposure_status(a, f) for a, f in await exposure_inputs(config, status.service)
-                          if (a.protocol, a.port) == (status.protocol, status.port)), None)
-            if fresh is None or not fresh.stale or fresh.plan is None:
-                raise PlanError("service", f"{status.service} {status.protocol}/{status.port} is no longer stale")
-            return replace(fresh.plan, title=f"Automatic rebalance: {fresh.plan.title}")
-
-        self.apply_change(automatic, "Rebalance")
+        self.apply_change(partial(plan_rebalance, service=status.service, protocol=status.protocol, port=status.port),
+                          "Rebalance")
 
     def on_wizard_screen_applied(self) -> None:
         """A bootstrap may have just written the kubeconfig the watch found missing: look again now

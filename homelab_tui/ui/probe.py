@@ -5,6 +5,8 @@ hop, opens the repair wizard on the Service; Esc closes. It changes nothing itse
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,6 +20,10 @@ from ..plans import PlanError
 from ..plans.routeros import parse_marker
 from ..plans.verdicts.probe import CLUSTER_DNS, FAIL, NOT_CHECKED, PASS, Hop, ProbeAnswers, ProbeFacts, Verdict, our_rules
 from ..state import describe_error
+from .modals import PickScreen
+
+if TYPE_CHECKING:
+    from .app import HomelabApp
 
 REPAIR = "repair"  # the wizard `f` opens
 MARKS = {PASS: "✓", FAIL: "✗", NOT_CHECKED: "?"}  # a skipped hop: "-"
@@ -106,6 +112,15 @@ class ProbeScreen(Screen[None]):
             self.app.open_wizard(REPAIR, {"service": self.service, "port": str(self.public_port or "")})
         else:
             self.app.open_wizard(wizard, {})
+
+
+def open_probe(app: HomelabApp, service: str) -> None:
+    """The probe screen of `service` ("ns/name"), else of a Service picked from those held."""
+    if service:
+        app.push_screen(ProbeScreen(app.config, service))
+    else:
+        app.push_screen(PickScreen("Probe which Service?", sorted(app.state.kube.of("Service"))),
+                        lambda picked: open_probe(app, picked) if picked else None)
 
 
 def _fixable(failed: Hop | None) -> bool:
