@@ -36,7 +36,7 @@ from . import rows
 from .commands import HomelabCommands, palette_commands, wizard_bindings
 from .header import StatusHeader
 from .modals import ALL_NAMESPACES, CommandScreen, ConfirmScreen, HelpScreen, NamespaceScreen
-from .panes import PANES, Pane
+from .panes import DASHBOARD_ORDER, PANES, Pane
 from .panes.dashboard import FEEDS, Dashboard
 from .themes import VARIABLE_DEFAULTS, load_themes
 from .widgets import KeysFooter
@@ -158,7 +158,7 @@ class HomelabApp(App[None]):
     def action_dashboard(self) -> None:
         self.view = "dashboard"
         self.dashboard.show(None)
-        if not self.table(self._focused_pane).ON_DASHBOARD:
+        if self._focused_pane not in DASHBOARD_ORDER:
             self._focused_pane = PANES[0].NAME
         self.table(self._focused_pane).focus()
         self._render_header()

@@ -12,6 +12,7 @@ from homelab_tui.config import load_config
 from homelab_tui.ui import app as app_module, rows
 from homelab_tui.ui.app import HomelabApp
 from homelab_tui.ui.modals import CommandScreen, HelpScreen
+from homelab_tui.ui.panes import DASHBOARD_ORDER
 from homelab_tui.ui.panes.dashboard import share
 from homelab_tui.ui.widgets import KeysFooter
 from tests.ui.test_app_live import lab, shown_keys, until  # noqa: F401 (lab is a fixture)
@@ -137,7 +138,7 @@ async def test_panes_are_sized_by_their_rows(lab, tmp_path, size):
         await pilot.pause(0.2)
         panes = app.dashboard.panes
         if size == (160, 48):  # everything fits: every row of every pane is on screen, full width
-            for pane in (pane for pane in panes.values() if pane.ON_DASHBOARD):  # the others are shown alone
+            for pane in (pane for pane in panes.values() if pane.NAME in DASHBOARD_ORDER):  # the others are shown alone
                 assert pane.scrollable_content_region.height >= pane.header_height + pane.row_count, pane.NAME
             for name in ("services", "dns"):  # their columns do not fit side by side at this width: stacked
                 assert panes[name].virtual_size.width <= panes[name].scrollable_content_region.width

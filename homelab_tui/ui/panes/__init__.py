@@ -17,7 +17,7 @@ PANES: tuple[type[Pane], ...] = (NodesPane, PodsPane, ServicesPane, NatPane, Dns
 # The Kubernetes kinds watched: the kube panes' (Ingress's hosts also feed the DNS checks).
 WATCHED_KINDS = tuple(dict.fromkeys(pane.SOURCE for pane in PANES if issubclass(pane, KubePane)))
 # The dashboard's order (Tab order too): services and DNS share a row on wide screens.
-DASHBOARD_ORDER = ("nodes", "pods", "services", "dns", "nat")
+DASHBOARD_ORDER = ("nodes", "pods", "services", "dns", "nat")  # the others are shown only alone
 
 __all__ = ["DASHBOARD_ORDER", "PANES", "WATCHED_KINDS", "DeploymentsPane", "DnsPane",
            "IngressesPane", "KubePane", "NatPane", "NodesPane", "Pane", "PodsPane", "ServicesPane"]

@@ -64,7 +64,6 @@ class Pane(LiveTable):
     SOURCE: ClassVar[str]
     DEPENDS: ClassVar[tuple[str, ...]] = ()
     NAMESPACED: ClassVar[bool] = False
-    ON_DASHBOARD: ClassVar[bool] = True  # False: shown only alone (its key, `:`), not among all the panes
     CAPTION_NOTE: ClassVar[str] = ""  # said last in the caption
     COMMANDS: ClassVar[tuple[str, ...]] = ()  # its `:` commands (k9s's names and aliases), after NAME
     # Every pane's keys: vim's and k9s's j/k beside the arrows, and the footer's hints for Enter and Tab.

@@ -125,8 +125,8 @@ class Dashboard(Container):
     def compose(self) -> ComposeResult:
         for name in DASHBOARD_ORDER:
             yield self.panes[name]
-        for pane in self.panes.values():
-            if not pane.ON_DASHBOARD:  # shown only alone
+        for name, pane in self.panes.items():
+            if name not in DASHBOARD_ORDER:  # shown only alone
                 pane.display = False
                 yield pane
 
@@ -160,7 +160,7 @@ class Dashboard(Container):
             for pane in self.panes.values():
                 pane.set_class(pane.NAME == name, "-shown")
         for pane in self.panes.values():
-            if not pane.ON_DASHBOARD:
+            if pane.NAME not in DASHBOARD_ORDER:
                 pane.display = pane.NAME == name
         self.fit_panes()
 

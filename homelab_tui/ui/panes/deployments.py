@@ -19,7 +19,6 @@ class DeploymentsPane(KubePane):
     DEFAULT_SORT = ("NAMESPACE", "NAME")
     SOURCE = "Deployment"
     NAMESPACED = True
-    ON_DASHBOARD = False
     BINDINGS = [Binding("l", "logs", "Logs", id="deployment_logs",
                         tooltip="Follow the logs of its pods, each line after its pod's name"),
                 Binding("s", "scale", "Scale", id="deployment_scale", tooltip="Set its replicas (the scale subresource)"),

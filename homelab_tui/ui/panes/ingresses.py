@@ -16,7 +16,6 @@ class IngressesPane(KubePane):
     DEFAULT_SORT = ("NAMESPACE", "NAME")
     SOURCE = "Ingress"
     NAMESPACED = True
-    ON_DASHBOARD = False
     BINDINGS = []  # this pane's own keys: see panes/base.py
 
     def row_source(self, now: datetime | None) -> RowSource:
