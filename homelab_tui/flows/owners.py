@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..clients.kube import KubeClient
 
 
 def controller_of(raw: dict[str, Any]) -> tuple[str, str]:
@@ -15,3 +18,14 @@ def controller_of(raw: dict[str, Any]) -> tuple[str, str]:
 def shown_controller(raw: dict[str, Any]) -> str:
     """"ReplicaSet web-5d9f", or "" when nothing controls the object."""
     return " ".join(controller_of(raw)).strip()
+
+
+async def workload_of(client: KubeClient, namespace: str, raw: dict[str, Any]) -> tuple[str, str]:
+    """(kind, name) of the workload that runs the object: its controller, or for a ReplicaSet the
+    Deployment that owns it; ("", "") for a bare ReplicaSet (a Deployment's pods are its ReplicaSets')
+    or no controller."""
+    kind, name = controller_of(raw)
+    if kind != "ReplicaSet":
+        return kind, name
+    replica_set = await client.get("ReplicaSet", namespace, name)
+    return controller_of(replica_set) if replica_set is not None else ("", "")

@@ -9,7 +9,7 @@ from ..config import Config
 from ..connect import kube_client
 from ..plans import Plan
 from ..plans.restart import RestartAnswers, RestartFacts, restart_plan
-from .owners import controller_of
+from .owners import shown_controller, workload_of
 
 
 async def plan_restart(config: Config, kind: str, namespace: str, name: str) -> Plan:
@@ -19,9 +19,6 @@ async def plan_restart(config: Config, kind: str, namespace: str, name: str) -> 
         if kind != "Pod" or raw is None:
             facts = RestartFacts(now, exists=raw is not None)
         else:
-            controller = workload = controller_of(raw)
-            if controller[0] == "ReplicaSet":  # a Deployment's pods are its ReplicaSets' (a bare one's are not)
-                replica_set = await client.get("ReplicaSet", namespace, controller[1])
-                workload = controller_of(replica_set) if replica_set else ("", "")
-            facts = RestartFacts(now, True, *workload, controller=" ".join(controller).strip())
+            workload = await workload_of(client, namespace, raw)
+            facts = RestartFacts(now, True, *workload, controller=shown_controller(raw))
     return restart_plan(RestartAnswers(kind, namespace, name), facts)

@@ -8,7 +8,7 @@ from functools import partial
 from textual.binding import Binding
 
 from ...config import Config
-from ...flows.owners import controller_of
+from ...flows.owners import controller_of, workload_of
 from .. import rows
 from ..logs import containers_of, open_logs, pod_sources
 from .base import KubePane, RowSource
@@ -118,15 +118,12 @@ class PodsPane(KubePane):
         """The pod's controller: a ReplicaSet's Deployment (or a Deployment itself), shown in the
         Deployments pane with the cursor on it; any other owner is named."""
         namespace = key.rpartition("/")[0]
-        kind, name = controller_of(raw)
-        if kind == "ReplicaSet":
-            replica_set_name = name
-            replica_set = await self.kube.get("ReplicaSet", namespace, name)
-            kind, name = controller_of(replica_set) if replica_set is not None else ("", "")
-            if not kind:
-                self.app.notify(f"Pod {key} belongs to ReplicaSet {namespace}/{replica_set_name}, which no "
-                                "Deployment owns", severity="warning")
-                return
+        controller, replica_set = controller_of(raw)
+        kind, name = await workload_of(self.kube, namespace, raw)
+        if controller == "ReplicaSet" and not kind:
+            self.app.notify(f"Pod {key} belongs to ReplicaSet {namespace}/{replica_set}, which no "
+                            "Deployment owns", severity="warning")
+            return
         if not kind:
             self.app.notify(f"Pod {key} has no owner", severity="warning")
         elif kind != "Deployment":
