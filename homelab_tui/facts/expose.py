@@ -105,10 +105,14 @@ def service_facts(raw: dict, slices: list[dict], names: dict[str, str]) -> Servi
     endpoint_nodes = tuple(sorted({names.get(e.get("nodeName", ""), e.get("nodeName", "")) for s in slices
                                    for e in s.get("endpoints") or []
                                    if (e.get("conditions") or {}).get("ready", True) and e.get("nodeName")}))
-    annotations = (raw.get("metadata") or {}).get("annotations") or {}
     return ServiceFacts(True, spec.get("type", "ClusterIP"), ports, ingress[0].get("ip", "") if ingress else "",
-                        spec.get("externalTrafficPolicy", "Cluster"), endpoint_nodes,
-                        {key: value for key, value in annotations.items() if key.startswith(RECORD_PREFIX)})
+                        spec.get("externalTrafficPolicy", "Cluster"), endpoint_nodes, records_of(raw))
+
+
+def records_of(raw: dict) -> dict[str, str]:
+    """A Service's records of how its ports are exposed (its annotations of ours)."""
+    annotations = (raw.get("metadata") or {}).get("annotations") or {}
+    return {key: value for key, value in annotations.items() if key.startswith(RECORD_PREFIX)}
 
 
 async def router_facts(config: Config) -> RouterFacts:
@@ -181,7 +185,7 @@ async def exposure_records(config: Config) -> dict[str, dict[str, str]] | None:
     found = {}
     for raw in services:
         meta = raw.get("metadata") or {}
-        if records := service_facts(raw, [], {}).records:
+        if records := records_of(raw):
             found[f"{meta.get('namespace', '')}/{meta.get('name', '')}"] = records
     return found
 

@@ -5,17 +5,25 @@ in the zone, as expose reads them, from one read of each source."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from ..clients.kube import KubeClientError
 from ..config import Config
 from ..connect import kube_client
 from ..plans import PlanError
-from ..plans.expose import RECORD_PREFIX, ExposeFacts, NodeFacts, RouterFacts, ServiceFacts, ZoneFacts
+from ..plans.expose import (
+    RECORD_PREFIX,
+    ExposeFacts,
+    NodeFacts,
+    RouterFacts,
+    ServiceFacts,
+    ZoneFacts,
+    record_key,
+    recorded_values,
+)
 from ..plans.repair import RepairAnswers, RepairFacts
 from ..plans.routeros import our_items, parse_marker
-from .expose import cloudflare_ranges, node_facts, router_facts, service_facts, zone_facts
+from .expose import cloudflare_ranges, node_facts, records_of, router_facts, service_facts, zone_facts
 
 Exposure = tuple[str, str, int]  # (namespace/name, protocol, public port)
 
@@ -29,13 +37,13 @@ async def exposure_inputs(config: Config, service: str = "", router: RouterFacts
     # One after the other: read at once, a check cancelled as the app quits could leave one read's
     # failure unretrieved (asyncio prints it on exit); it runs in the background, so the wait is unfelt.
     router = router or await router_facts(config)
-    cluster = await _cluster(config)
-    services, slices, nodes, names = cluster
-    recorded = {name: _records(raw) for name, raw in services.items()}
+    services, slices, nodes, names = await _cluster(config)
+    recorded = {name: records_of(raw) for name, raw in services.items()}
     found = set(_on_router(router)) | {(name, *_port_of(key)) for name, records in recorded.items()
                                        for key in records}
     exposures = sorted(e for e in found if not service or e[0] == service)
-    asked = {e: _asked(recorded.get(e[0], {}), e) for e in exposures}
+    asked = {(name, protocol, port): recorded_values(recorded.get(name, {}).get(record_key(protocol, port), "{}"))
+             for name, protocol, port in exposures}
     zone, zone_error = ZoneFacts(), ""
     try:
         if any(a.get("host") and a.get("dns", "none") != "none" for a in asked.values()):
@@ -70,20 +78,6 @@ def _on_router(router: RouterFacts) -> list[Exposure]:
 def _port_of(key: str) -> tuple[str, int]:
     protocol, _, port = key.removeprefix(RECORD_PREFIX).partition("-")
     return protocol, int(port) if port.isdigit() else 0
-
-
-def _records(raw: dict) -> dict[str, str]:
-    annotations = (raw.get("metadata") or {}).get("annotations") or {}
-    return {key: value for key, value in annotations.items() if key.startswith(RECORD_PREFIX)}
-
-
-def _asked(records: dict[str, str], exposure: Exposure) -> dict:
-    _, protocol, port = exposure
-    try:
-        asked = json.loads(records.get(f"{RECORD_PREFIX}{protocol}-{port}", "{}"))
-    except ValueError:
-        return {}
-    return asked if isinstance(asked, dict) else {}
 
 
 async def _cluster(config: Config) -> tuple[dict[str, dict], dict[str, list[dict]], tuple[NodeFacts, ...],
